@@ -1,0 +1,61 @@
+//! Step 2: indexes for the queries the gateway makes.
+
+use sea_orm_migration::prelude::*;
+
+use crate::{ChatMessages, Sessions};
+
+/// Index names with the columns they cover, so `up` and `down` cannot drift apart.
+const SESSION_INDEXES: [(&str, &[Sessions]); 3] = [
+    ("idx_sessions_user_id", &[Sessions::UserId]),
+    (
+        "idx_sessions_user_id_updated_at",
+        &[Sessions::UserId, Sessions::UpdatedAt],
+    ),
+    ("idx_sessions_agent_name", &[Sessions::AgentName]),
+];
+const MESSAGE_INDEX: &str = "idx_chat_messages_session_id_created_at";
+
+/// Creates the gateway's query indexes.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, columns) in SESSION_INDEXES {
+            let mut index = Index::create();
+            index.name(name).table(Sessions::Table);
+            for column in columns {
+                index.col(*column);
+            }
+            manager.create_index(index).await?;
+        }
+        manager
+            .create_index(
+                Index::create()
+                    .name(MESSAGE_INDEX)
+                    .table(ChatMessages::Table)
+                    .col(ChatMessages::SessionId)
+                    .col(ChatMessages::CreatedAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name(MESSAGE_INDEX)
+                    .table(ChatMessages::Table)
+                    .to_owned(),
+            )
+            .await?;
+        for (name, _) in SESSION_INDEXES {
+            manager
+                .drop_index(Index::drop().name(name).table(Sessions::Table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! SQLite files in a private temporary directory.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+use tempfile::TempDir;
+
+use super::{Backend, BackendKind, DatabaseLocation, short_label};
+use crate::error::{PersistError, Result};
+
+/// Where the private directories are made, if set (default: the system's temporary directory).
+pub const TEST_DIR_ENV: &str = "PERSIST_TEST_DIR";
+
+/// One private directory per manager, one file per database.
+#[derive(Debug)]
+pub struct SqliteFileBackend {
+    root: PathBuf,
+    dir: Mutex<Option<TempDir>>,
+}
+
+impl SqliteFileBackend {
+    /// Makes the private directory, named after `label`, under `PERSIST_TEST_DIR` if set,
+    /// else under the system's temporary directory.
+    pub fn new(label: &str) -> Result<Self> {
+        let parent = std::env::var_os(TEST_DIR_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        Self::new_in(&parent, label)
+    }
+
+    /// Makes the private directory, named after `label`, under `parent`.
+    pub fn new_in(parent: &Path, label: &str) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("persist-{}-", short_label(label, 40)))
+            .tempdir_in(parent)
+            .map_err(|source| PersistError::Io {
+                operation: "creating a test directory in",
+                path: parent.to_owned(),
+                source,
+            })?;
+        Ok(SqliteFileBackend {
+            root: dir.path().to_owned(),
+            dir: Mutex::new(Some(dir)),
+        })
+    }
+
+    /// The private directory.
+    pub fn directory(&self) -> &Path {
+        &self.root
+    }
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(PersistError::Io {
+            operation: "removing",
+            path: path.to_owned(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl Backend for SqliteFileBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::SqliteFile
+    }
+
+    fn create_database<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<DatabaseLocation>> {
+        Box::pin(async move {
+            let path = self.root.join(format!("{name}.sqlite3"));
+            // `create_new` makes a name clash an error instead of two databases sharing a file.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|source| PersistError::Io {
+                    operation: "creating",
+                    path: path.clone(),
+                    source,
+                })?;
+            Ok(DatabaseLocation {
+                name: name.to_owned(),
+                url: format!("sqlite://{}?mode=rw", path.display()),
+                path: Some(path),
+            })
+        })
+    }
+
+    fn drop_database<'a>(&'a self, location: &'a DatabaseLocation) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let Some(path) = &location.path else {
+                return Ok(());
+            };
+            remove(path)?;
+            for suffix in ["-wal", "-shm", "-journal"] {
+                let mut side = path.clone().into_os_string();
+                side.push(suffix);
+                remove(Path::new(&side))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn release(&self, keep: bool) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let dir = self
+                .dir
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            match dir {
+                None => Ok(()),
+                Some(dir) if keep => {
+                    let _ = dir.keep();
+                    Ok(())
+                }
+                Some(dir) => dir.close().map_err(|source| PersistError::Io {
+                    operation: "removing the test directory",
+                    path: self.root.clone(),
+                    source,
+                }),
+            }
+        })
+    }
+}

@@ -1,0 +1,522 @@
+//! [`MultiDatabaseManager`]: provisions, hands out, clears and removes a test's databases.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use serde::Serialize;
+
+use super::backend::{Backend, BackendConfig, BackendKind, DatabaseLocation};
+use super::introspect::{delete_order, foreign_keys, list_tables};
+use super::names::{AgentName, validate_agent_names};
+use super::schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
+use crate::error::{DbContext, PersistError, Result};
+
+/// How long cleanup waits for a pool's borrowed connections to come back before moving on.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which database of a manager.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", content = "agent", rename_all = "lowercase")]
+pub enum DatabaseRole {
+    /// The gateway database.
+    Gateway,
+    /// The database of the named agent.
+    Agent(String),
+}
+
+impl fmt::Display for DatabaseRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseRole::Gateway => f.write_str("gateway"),
+            DatabaseRole::Agent(name) => write!(f, "agent {name}"),
+        }
+    }
+}
+
+/// The number of rows in one table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TableCount {
+    /// The table.
+    pub table: String,
+    /// Its rows.
+    pub rows: u64,
+}
+
+struct Provisioned {
+    role: DatabaseRole,
+    location: DatabaseLocation,
+    connection: DatabaseConnection,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lifecycle {
+    Active,
+    Released,
+}
+
+struct Inner {
+    backend: Box<dyn Backend>,
+    gateway: Provisioned,
+    agents: Vec<(AgentName, Provisioned)>,
+    gateway_schema: Arc<dyn GatewaySchema>,
+    agent_schema: Arc<dyn AgentSchema>,
+    lifecycle: Mutex<Lifecycle>,
+}
+
+/// Owns a test's databases: a gateway database migrated by a [`GatewaySchema`], and one
+/// database per agent created directly from an [`AgentSchema`], each separate.
+///
+/// Clones share the same databases. [`cleanup`](Self::cleanup) removes them all and is
+/// idempotent; if it was never called, dropping the last clone removes them too (also while
+/// unwinding from a panic).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use persist_core::MultiDatabaseManager;
+///
+/// let manager = MultiDatabaseManager::setup(["AgentA", "AgentB"]).await?;
+/// let gateway_file = manager.gateway_location().path.clone().unwrap();
+/// assert!(gateway_file.exists());
+/// manager.agent_connection("AgentA")?; // each agent has its own database
+/// manager.cleanup().await?;
+/// assert!(!gateway_file.exists());
+/// # Ok::<(), persist_core::PersistError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct MultiDatabaseManager {
+    inner: Arc<Inner>,
+}
+
+/// Configures a [`MultiDatabaseManager`].
+pub struct ManagerBuilder {
+    agents: Vec<String>,
+    gateway_schema: Arc<dyn GatewaySchema>,
+    agent_schema: Arc<dyn AgentSchema>,
+    backend: BackendConfig,
+    label: String,
+}
+
+impl Default for ManagerBuilder {
+    fn default() -> Self {
+        ManagerBuilder {
+            agents: Vec::new(),
+            gateway_schema: Arc::new(Migrations::<migration::Migrator>::new()),
+            agent_schema: Arc::new(EntitySchema::mesh_agents()),
+            backend: BackendConfig::default(),
+            label: "manager".to_owned(),
+        }
+    }
+}
+
+impl ManagerBuilder {
+    /// The agents, one database each.
+    pub fn agents<I, S>(mut self, agents: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.agents = agents.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Migrates the gateway with `M` instead of the mesh's migrator.
+    pub fn gateway_migrator<M: sea_orm_migration::MigratorTrait + 'static>(self) -> Self {
+        self.gateway_schema(Migrations::<M>::new())
+    }
+
+    /// Uses a custom gateway schema.
+    pub fn gateway_schema(mut self, schema: impl GatewaySchema) -> Self {
+        self.gateway_schema = Arc::new(schema);
+        self
+    }
+
+    /// Creates agent databases from `schema` instead of the mesh's agent entities.
+    pub fn agent_schema(mut self, schema: impl AgentSchema) -> Self {
+        self.agent_schema = Arc::new(schema);
+        self
+    }
+
+    /// Chooses the backend (default: SQLite files).
+    pub fn backend(mut self, backend: BackendConfig) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Names the databases for people (a test's name, say); uniqueness does not depend on it.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// Creates and prepares every database. On failure nothing is left behind.
+    pub async fn setup(self) -> Result<MultiDatabaseManager> {
+        let agents = validate_agent_names(&self.agents)?;
+        let backend = self.backend.open(&self.label).await?;
+        let mut created: Vec<Provisioned> = Vec::new();
+        let outcome = provision_all(
+            &*backend,
+            &agents,
+            &*self.gateway_schema,
+            &*self.agent_schema,
+            &mut created,
+        )
+        .await;
+        if let Err(error) = outcome {
+            // Best effort: the setup error is what the caller needs to see.
+            let _ = teardown(&*backend, created.iter(), false).await;
+            return Err(error);
+        }
+        let mut created = created.into_iter();
+        let gateway = created.next().expect("the gateway is provisioned first");
+        Ok(MultiDatabaseManager {
+            inner: Arc::new(Inner {
+                backend,
+                gateway,
+                agents: agents.into_iter().zip(created).collect(),
+                gateway_schema: self.gateway_schema,
+                agent_schema: self.agent_schema,
+                lifecycle: Mutex::new(Lifecycle::Active),
+            }),
+        })
+    }
+}
+
+async fn provision_all(
+    backend: &dyn Backend,
+    agents: &[AgentName],
+    gateway_schema: &dyn GatewaySchema,
+    agent_schema: &dyn AgentSchema,
+    created: &mut Vec<Provisioned>,
+) -> Result<()> {
+    let gateway = provision(backend, DatabaseRole::Gateway, "gateway", created).await?;
+    gateway_schema
+        .migrate(gateway)
+        .await
+        .context("gateway", "applying the gateway migrations")?;
+    for agent in agents {
+        let role = DatabaseRole::Agent(agent.as_str().to_owned());
+        let label = role.to_string();
+        let name = format!("agent_{}", agent.slug());
+        let connection = provision(backend, role, &name, created).await?;
+        agent_schema
+            .create(connection)
+            .await
+            .context(label, "creating the agent schema")?;
+    }
+    Ok(())
+}
+
+async fn provision<'a>(
+    backend: &dyn Backend,
+    role: DatabaseRole,
+    name: &str,
+    created: &'a mut Vec<Provisioned>,
+) -> Result<&'a DatabaseConnection> {
+    let location = backend.create_database(name).await?;
+    let mut options = ConnectOptions::new(location.url.clone());
+    options
+        .max_connections(backend.max_connections())
+        .min_connections(0)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    let connection = match Database::connect(options).await {
+        Ok(connection) => connection,
+        Err(source) => {
+            let _ = backend.drop_database(&location).await;
+            return Err(PersistError::Database {
+                database: role.to_string(),
+                operation: format!("connecting to {location}"),
+                source,
+            });
+        }
+    };
+    created.push(Provisioned {
+        role,
+        location,
+        connection,
+    });
+    Ok(&created.last().expect("just pushed").connection)
+}
+
+/// Closes every pool, then removes the databases (unless kept) and releases the backend.
+/// Goes on after a failure and reports the first one.
+async fn teardown<'a>(
+    backend: &dyn Backend,
+    databases: impl Iterator<Item = &'a Provisioned> + Clone,
+    keep: bool,
+) -> Result<()> {
+    for db in databases.clone() {
+        // A connection still borrowed elsewhere delays `close`; don't let it block teardown.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, db.connection.close_by_ref()).await;
+    }
+    let mut first_error = None;
+    if !keep {
+        for db in databases {
+            if let Err(e) = backend.drop_database(&db.location).await {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Err(e) = backend.release(keep).await {
+        first_error.get_or_insert(e);
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+impl Inner {
+    fn databases(&self) -> impl Iterator<Item = &Provisioned> + Clone {
+        std::iter::once(&self.gateway).chain(self.agents.iter().map(|(_, db)| db))
+    }
+
+    /// Marks the manager released; `false` if it already was.
+    fn begin_release(&self) -> bool {
+        let mut lifecycle = self.lifecycle.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *lifecycle, Lifecycle::Released) == Lifecycle::Active
+    }
+
+    async fn release(&self, keep: bool) -> Result<()> {
+        if !self.begin_release() {
+            return Ok(());
+        }
+        teardown(&*self.backend, self.databases(), keep).await
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.begin_release() {
+            return;
+        }
+        // We may be inside a runtime (or unwinding out of one), where blocking on a future is
+        // not allowed: remove the databases from a helper thread with a runtime of its own.
+        let backend = &*self.backend;
+        let locations: Vec<DatabaseLocation> =
+            self.databases().map(|db| db.location.clone()).collect();
+        let result = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| PersistError::Backend(format!("cleanup runtime: {e}")))?;
+                    runtime.block_on(async {
+                        let mut first_error = None;
+                        for location in &locations {
+                            if let Err(e) = backend.drop_database(location).await {
+                                first_error.get_or_insert(e);
+                            }
+                        }
+                        if let Err(e) = backend.release(false).await {
+                            first_error.get_or_insert(e);
+                        }
+                        first_error.map_or(Ok(()), Err)
+                    })
+                })
+                .join()
+        });
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("persist: cleaning up test databases failed: {error}"),
+            Err(_) => eprintln!("persist: cleaning up test databases panicked"),
+        }
+    }
+}
+
+impl MultiDatabaseManager {
+    /// A builder, to choose the agents, schemas and backend.
+    pub fn builder() -> ManagerBuilder {
+        ManagerBuilder::default()
+    }
+
+    /// Sets up the mesh's gateway and agent databases on the default backend.
+    pub async fn setup<I, S>(agents: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::builder().agents(agents).setup().await
+    }
+
+    /// The backend's kind.
+    pub fn backend_kind(&self) -> BackendKind {
+        self.inner.backend.kind()
+    }
+
+    /// The gateway database.
+    pub fn gateway_connection(&self) -> &DatabaseConnection {
+        &self.inner.gateway.connection
+    }
+
+    /// The gateway database's location.
+    pub fn gateway_location(&self) -> &DatabaseLocation {
+        &self.inner.gateway.location
+    }
+
+    fn agent(&self, name: &str) -> Result<&Provisioned> {
+        self.inner
+            .agents
+            .iter()
+            .find(|(agent, _)| agent.as_str() == name)
+            .map(|(_, db)| db)
+            .ok_or_else(|| PersistError::UnknownAgent {
+                name: name.to_owned(),
+                known: self.agent_names().map(str::to_owned).collect(),
+            })
+    }
+
+    /// The database of agent `name`.
+    pub fn agent_connection(&self, name: &str) -> Result<&DatabaseConnection> {
+        self.agent(name).map(|db| &db.connection)
+    }
+
+    /// Where agent `name`'s database lives.
+    pub fn agent_location(&self, name: &str) -> Result<&DatabaseLocation> {
+        self.agent(name).map(|db| &db.location)
+    }
+
+    /// The agents' names, in the order given.
+    pub fn agent_names(&self) -> impl Iterator<Item = &str> {
+        self.inner.agents.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Each agent with its database.
+    pub fn agent_databases(&self) -> impl Iterator<Item = (&str, &DatabaseConnection)> {
+        self.inner
+            .agents
+            .iter()
+            .map(|(name, db)| (name.as_str(), &db.connection))
+    }
+
+    /// Every database with its role and location, the gateway first.
+    pub fn locations(&self) -> Vec<(DatabaseRole, DatabaseLocation)> {
+        self.inner
+            .databases()
+            .map(|db| (db.role.clone(), db.location.clone()))
+            .collect()
+    }
+
+    /// The connection of one database by role.
+    pub fn connection(&self, role: &DatabaseRole) -> Result<&DatabaseConnection> {
+        match role {
+            DatabaseRole::Gateway => Ok(self.gateway_connection()),
+            DatabaseRole::Agent(name) => self.agent_connection(name),
+        }
+    }
+
+    /// The gateway's schema (its migrations).
+    pub fn gateway_schema(&self) -> &dyn GatewaySchema {
+        &*self.inner.gateway_schema
+    }
+
+    /// The agents' schema.
+    pub fn agent_schema(&self) -> &dyn AgentSchema {
+        &*self.inner.agent_schema
+    }
+
+    /// Whether the databases are still in place (not cleaned up or released).
+    pub fn is_active(&self) -> bool {
+        *self
+            .inner
+            .lifecycle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            == Lifecycle::Active
+    }
+
+    fn ensure_active(&self) -> Result<()> {
+        if self.is_active() {
+            Ok(())
+        } else {
+            Err(PersistError::CleanedUp)
+        }
+    }
+
+    /// Deletes every row of every database, children before parents, in one transaction per
+    /// database. Schemas and the gateway's migration history stay.
+    pub async fn clear_all_data(&self) -> Result<()> {
+        self.ensure_active()?;
+        let migration_table = self.inner.gateway_schema.migration_table();
+        for db in self.inner.databases() {
+            let label = db.role.to_string();
+            let conn = &db.connection;
+            let tables: Vec<String> = list_tables(conn)
+                .await
+                .context(&label, "listing tables")?
+                .into_iter()
+                .filter(|t| db.role != DatabaseRole::Gateway || *t != migration_table)
+                .collect();
+            let fks = foreign_keys(conn)
+                .await
+                .context(&label, "listing foreign keys")?;
+            let txn = conn
+                .begin()
+                .await
+                .context(&label, "starting to clear data")?;
+            for table in delete_order(&tables, &fks) {
+                let delete = Query::delete().from_table(Alias::new(&table)).to_owned();
+                txn.execute(&delete)
+                    .await
+                    .context(&label, format!("clearing table {table}"))?;
+            }
+            txn.commit()
+                .await
+                .context(&label, "committing cleared data")?;
+        }
+        Ok(())
+    }
+
+    /// Row counts of every table of one database, by table name.
+    pub async fn table_counts(&self, role: &DatabaseRole) -> Result<Vec<TableCount>> {
+        self.ensure_active()?;
+        let conn = self.connection(role)?;
+        let label = role.to_string();
+        let mut counts = Vec::new();
+        for table in list_tables(conn).await.context(&label, "listing tables")? {
+            let count = Query::select()
+                .expr_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), Alias::new("n"))
+                .from(Alias::new(&table))
+                .to_owned();
+            let row = conn
+                .query_one(&count)
+                .await
+                .context(&label, format!("counting rows of {table}"))?;
+            let rows: i64 = match row {
+                Some(row) => row.try_get("", "n").context(&label, "reading a count")?,
+                None => 0,
+            };
+            counts.push(TableCount {
+                table,
+                rows: rows.try_into().unwrap_or(0),
+            });
+        }
+        Ok(counts)
+    }
+
+    /// Removes every database and closes every connection. Idempotent.
+    pub async fn cleanup(&self) -> Result<()> {
+        self.inner.release(false).await
+    }
+
+    /// Closes every connection and leaves the databases in place for a person to open.
+    /// Returns where they are. After this, cleanup does nothing.
+    pub async fn keep(&self) -> Result<Vec<(DatabaseRole, DatabaseLocation)>> {
+        let locations = self.locations();
+        self.inner.release(true).await?;
+        Ok(locations)
+    }
+}
+
+impl fmt::Debug for MultiDatabaseManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MultiDatabaseManager")
+            .field("backend", &self.backend_kind())
+            .field("databases", &self.locations())
+            .field("active", &self.is_active())
+            .finish()
+    }
+}

@@ -1,0 +1,139 @@
+//! How each kind of database gets its schema: the gateway by migrations, agents from entities.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use futures::future::BoxFuture;
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use sea_orm_migration::MigratorTrait;
+
+use crate::mesh::entity::{agent_message, agent_session};
+
+/// The gateway's schema: a list of migrations and a way to apply them.
+pub trait GatewaySchema: Send + Sync + 'static {
+    /// Applies every pending migration.
+    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
+    /// The names of all migrations, in order.
+    fn migration_names(&self) -> Vec<String>;
+    /// The table that records applied migrations.
+    fn migration_table(&self) -> String {
+        "seaql_migrations".to_owned()
+    }
+}
+
+/// A [`GatewaySchema`] made of a sea-orm-migration [`MigratorTrait`] implementation.
+///
+/// ```
+/// use persist_core::db::{GatewaySchema, Migrations};
+///
+/// let schema = Migrations::<migration::Migrator>::new();
+/// assert_eq!(schema.migration_names().len(), 4);
+/// ```
+pub struct Migrations<M>(PhantomData<fn() -> M>);
+
+impl<M> Migrations<M> {
+    /// The schema of migrator `M`.
+    pub fn new() -> Self {
+        Migrations(PhantomData)
+    }
+}
+
+impl<M> Default for Migrations<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M> fmt::Debug for Migrations<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Migrations<{}>", std::any::type_name::<M>())
+    }
+}
+
+impl<M: MigratorTrait + 'static> GatewaySchema for Migrations<M> {
+    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(M::up(db, None))
+    }
+
+    fn migration_names(&self) -> Vec<String> {
+        M::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect()
+    }
+
+    fn migration_table(&self) -> String {
+        M::migration_table_name().to_string()
+    }
+}
+
+/// An agent's schema: tables created directly, with no migration history.
+pub trait AgentSchema: Send + Sync + 'static {
+    /// Creates every table and index in an empty database.
+    fn create<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
+    /// The tables it creates.
+    fn tables(&self) -> Vec<String>;
+}
+
+type Register = fn(sea_orm::SchemaBuilder) -> sea_orm::SchemaBuilder;
+
+/// An [`AgentSchema`] built from SeaORM entities (tables, indexes and foreign keys).
+///
+/// ```
+/// use persist_core::db::{AgentSchema, EntitySchema};
+/// use persist_core::mesh::entity::agent_session;
+///
+/// let schema = EntitySchema::new().entity::<agent_session::Entity>();
+/// assert_eq!(schema.tables(), ["agent_sessions"]);
+/// ```
+#[derive(Clone, Default)]
+pub struct EntitySchema {
+    entities: Vec<(String, Register)>,
+}
+
+impl EntitySchema {
+    /// An empty schema.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds entity `E`'s table. Tables are created in foreign-key order, whatever the order here.
+    pub fn entity<E: EntityTrait + Default>(mut self) -> Self {
+        self.entities
+            .push((E::default().table_name().to_owned(), |builder| {
+                builder.register(E::default())
+            }));
+        self
+    }
+
+    /// The schema of the mesh's agents: `agent_sessions` and `agent_messages`.
+    pub fn mesh_agents() -> Self {
+        Self::new()
+            .entity::<agent_session::Entity>()
+            .entity::<agent_message::Entity>()
+    }
+}
+
+impl fmt::Debug for EntitySchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EntitySchema")
+            .field("tables", &self.tables())
+            .finish()
+    }
+}
+
+impl AgentSchema for EntitySchema {
+    fn create<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>> {
+        let builder = self
+            .entities
+            .iter()
+            .fold(db.get_schema_builder(), |builder, (_, register)| {
+                register(builder)
+            });
+        Box::pin(builder.apply(db))
+    }
+
+    fn tables(&self) -> Vec<String> {
+        self.entities.iter().map(|(name, _)| name.clone()).collect()
+    }
+}

@@ -1,0 +1,142 @@
+//! The one error type of the framework.
+
+use std::path::PathBuf;
+
+use sea_orm::DbErr;
+
+use crate::inspect::VerificationError;
+
+/// Everything that can go wrong in the framework or in the mesh under test.
+///
+/// Each variant says what was expected, what was found, and names the database or agent involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PersistError {
+    /// An input failed validation (a blank user id, an empty message, …).
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The input that was rejected.
+        field: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A message exceeded [`MAX_MESSAGE_CHARS`](crate::mesh::MAX_MESSAGE_CHARS).
+    #[error("message is {length} characters long; the limit is {max}")]
+    MessageTooLong {
+        /// The message's length in characters.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An agent name that this mesh or manager does not know.
+    #[error("unknown agent `{name}` (known agents: {})", list(known))]
+    UnknownAgent {
+        /// The name that was asked for.
+        name: String,
+        /// The agents that exist.
+        known: Vec<String>,
+    },
+    /// No such session for this user: it does not exist, or another user owns it.
+    #[error("session `{session_id}` not found for user `{user_id}`")]
+    SessionNotFound {
+        /// The session asked for.
+        session_id: String,
+        /// The user who asked.
+        user_id: String,
+    },
+    /// An agent name that cannot name a database.
+    #[error("invalid agent name {name:?}: {reason}")]
+    InvalidAgentName {
+        /// The rejected name.
+        name: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The same agent name was given twice.
+    #[error("agent name {name:?} is listed more than once")]
+    DuplicateAgent {
+        /// The repeated name.
+        name: String,
+    },
+    /// Two agent names would share one database name.
+    #[error("agent names {first:?} and {second:?} both map to the database name `{slug}`")]
+    AgentNameCollision {
+        /// The first name.
+        first: String,
+        /// The second name.
+        second: String,
+        /// The database name they share.
+        slug: String,
+    },
+    /// The scripted language model failed for an agent; nothing of the turn was stored.
+    #[error("agent `{agent}`: the language model failed: {reason}")]
+    Llm {
+        /// The agent whose model call failed.
+        agent: String,
+        /// The model's error.
+        reason: String,
+    },
+    /// An agent task is not running (it was shut down or crashed).
+    #[error("agent `{agent}` is not running")]
+    AgentUnavailable {
+        /// The agent.
+        agent: String,
+    },
+    /// A database operation failed.
+    #[error("{operation} on the {database} database failed: {source}")]
+    Database {
+        /// Which database (`gateway`, `agent AgentA`, `server admin`, …).
+        database: String,
+        /// What was being done.
+        operation: String,
+        /// The driver's error.
+        #[source]
+        source: DbErr,
+    },
+    /// A file-system operation failed.
+    #[error("{operation} `{}` failed: {source}", path.display())]
+    Io {
+        /// What was being done.
+        operation: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The databases were already cleaned up (or kept and released).
+    #[error("the test databases were already cleaned up")]
+    CleanedUp,
+    /// A backend could not be configured (a bad URL, an unsupported scheme, …).
+    #[error("backend configuration: {0}")]
+    Backend(String),
+    /// A cross-database verification found a problem.
+    #[error(transparent)]
+    Verification(#[from] VerificationError),
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = PersistError> = std::result::Result<T, E>;
+
+/// Attaches the database and operation to a [`DbErr`].
+pub(crate) trait DbContext<T> {
+    fn context(self, database: impl Into<String>, operation: impl Into<String>) -> Result<T>;
+}
+
+impl<T> DbContext<T> for std::result::Result<T, DbErr> {
+    fn context(self, database: impl Into<String>, operation: impl Into<String>) -> Result<T> {
+        self.map_err(|source| PersistError::Database {
+            database: database.into(),
+            operation: operation.into(),
+            source,
+        })
+    }
+}

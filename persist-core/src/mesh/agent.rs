@@ -1,0 +1,334 @@
+//! Agent components: each runs as its own task behind a channel and owns its own database.
+//!
+//! A turn is atomic in the agent's database: the agent asks the model first, and only when the
+//! model answered does it write, in one transaction, the session row (created on first use),
+//! the user message, the reply and the new state. A model failure therefore stores nothing.
+
+use std::sync::Arc;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::entity::{agent_message, agent_session};
+use super::llm::{ContextMessage, LlmRequest, ScriptedLlm};
+use super::now_millis;
+use crate::error::{DbContext, PersistError, Result};
+
+/// One user turn, as the gateway routes it to an agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentRequest {
+    /// The gateway session id (the agent's session key).
+    pub session_id: String,
+    /// The user who owns the session.
+    pub user_id: String,
+    /// The gateway's task id for this turn.
+    pub task_id: String,
+    /// The user's message.
+    pub message: String,
+}
+
+enum Command {
+    Handle(AgentRequest, oneshot::Sender<Result<String>>),
+    Discard {
+        session_id: String,
+        task_id: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Delete {
+        session_id: String,
+        reply: oneshot::Sender<Result<bool>>,
+    },
+}
+
+/// A cheap, cloneable handle to a running agent.
+#[derive(Clone, Debug)]
+pub struct AgentHandle {
+    name: Arc<str>,
+    commands: mpsc::Sender<Command>,
+    db: DatabaseConnection,
+}
+
+impl AgentHandle {
+    /// Starts an agent named `name` over its database `db` on the current tokio runtime.
+    pub fn spawn(
+        name: impl Into<String>,
+        db: DatabaseConnection,
+        llm: ScriptedLlm,
+    ) -> (AgentHandle, JoinHandle<()>) {
+        let name: Arc<str> = name.into().into();
+        let (commands, mut inbox) = mpsc::channel(64);
+        let agent = Agent {
+            name: name.clone(),
+            db: db.clone(),
+            llm,
+        };
+        let task = tokio::spawn(async move {
+            // One command at a time: an agent's turns never interleave in its own database.
+            while let Some(command) = inbox.recv().await {
+                match command {
+                    Command::Handle(request, reply) => {
+                        let _ = reply.send(agent.handle(request).await);
+                    }
+                    Command::Discard {
+                        session_id,
+                        task_id,
+                        reply,
+                    } => {
+                        let _ = reply.send(agent.discard(&session_id, &task_id).await);
+                    }
+                    Command::Delete { session_id, reply } => {
+                        let _ = reply.send(agent.delete(&session_id).await);
+                    }
+                }
+            }
+        });
+        (AgentHandle { name, commands, db }, task)
+    }
+
+    /// The agent's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The agent's own database.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
+        let unavailable = || PersistError::AgentUnavailable {
+            agent: self.name.to_string(),
+        };
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| unavailable())?;
+        answer.await.map_err(|_| unavailable())?
+    }
+
+    /// Runs one turn: the agent asks the model with this session's history and stores the turn.
+    pub async fn send(&self, request: AgentRequest) -> Result<String> {
+        self.call(|reply| Command::Handle(request, reply)).await
+    }
+
+    /// Removes everything the agent stores for `session_id`; `true` if it had a session.
+    pub async fn delete_session(&self, session_id: &str) -> Result<bool> {
+        let session_id = session_id.to_owned();
+        self.call(|reply| Command::Delete { session_id, reply })
+            .await
+    }
+
+    /// Undoes one stored turn (used when the gateway could not store its side of it).
+    pub(crate) async fn discard_turn(&self, session_id: &str, task_id: &str) -> Result<()> {
+        let (session_id, task_id) = (session_id.to_owned(), task_id.to_owned());
+        self.call(|reply| Command::Discard {
+            session_id,
+            task_id,
+            reply,
+        })
+        .await
+    }
+
+    /// The agent's session row for a gateway session, if it has one.
+    pub async fn session(&self, session_id: &str) -> Result<Option<agent_session::Model>> {
+        agent_session::Entity::find_by_id(session_id)
+            .one(&self.db)
+            .await
+            .context(self.label(), "loading an agent session")
+    }
+
+    /// The agent's messages for a gateway session, oldest first.
+    pub async fn messages(&self, session_id: &str) -> Result<Vec<agent_message::Model>> {
+        history(&self.db, session_id)
+            .await
+            .context(self.label(), "loading agent messages")
+    }
+
+    fn label(&self) -> String {
+        format!("agent {}", self.name)
+    }
+}
+
+async fn history(
+    db: &impl sea_orm::ConnectionTrait,
+    session_id: &str,
+) -> std::result::Result<Vec<agent_message::Model>, sea_orm::DbErr> {
+    agent_message::Entity::find()
+        .filter(agent_message::Column::SessionId.eq(session_id))
+        .order_by_asc(agent_message::Column::CreatedAt)
+        .order_by_asc(agent_message::Column::Id)
+        .all(db)
+        .await
+}
+
+struct Agent {
+    name: Arc<str>,
+    db: DatabaseConnection,
+    llm: ScriptedLlm,
+}
+
+impl Agent {
+    fn label(&self) -> String {
+        format!("agent {}", self.name)
+    }
+
+    async fn handle(&self, request: AgentRequest) -> Result<String> {
+        let label = self.label();
+        let existing = agent_session::Entity::find_by_id(&request.session_id)
+            .one(&self.db)
+            .await
+            .context(&label, "loading the agent session")?;
+        if let Some(session) = &existing
+            && session.user_id != request.user_id
+        {
+            return Err(PersistError::SessionNotFound {
+                session_id: request.session_id,
+                user_id: request.user_id,
+            });
+        }
+        let past = history(&self.db, &request.session_id)
+            .await
+            .context(&label, "loading the session history")?;
+        let context = past
+            .iter()
+            .map(|m| ContextMessage {
+                role: m.role.clone(),
+                content: m.content.clone(),
+            })
+            .collect();
+        let reply = self
+            .llm
+            .complete(LlmRequest {
+                agent: self.name.to_string(),
+                session_id: request.session_id.clone(),
+                user_id: request.user_id.clone(),
+                task_id: request.task_id.clone(),
+                message: request.message.clone(),
+                context,
+            })
+            .await
+            .map_err(|e| PersistError::Llm {
+                agent: self.name.to_string(),
+                reason: e.0,
+            })?;
+
+        let turns = past.len() / 2 + 1;
+        let state = json!({
+            "turns": turns,
+            "last_task_id": request.task_id,
+            "last_user_message": request.message,
+        });
+        let txn = self.db.begin().await.context(&label, "starting a turn")?;
+        let asked_at = now_millis();
+        let answered_at = now_millis();
+        match existing {
+            Some(session) => {
+                let mut session: agent_session::ActiveModel = session.into();
+                session.state = Set(state);
+                session.updated_at = Set(answered_at);
+                session.update(&txn).await
+            }
+            None => {
+                agent_session::ActiveModel {
+                    id: Set(request.session_id.clone()),
+                    user_id: Set(request.user_id.clone()),
+                    agent_name: Set(self.name.to_string()),
+                    state: Set(state),
+                    created_at: Set(asked_at),
+                    updated_at: Set(answered_at),
+                }
+                .insert(&txn)
+                .await
+            }
+        }
+        .context(&label, "storing the agent session")?;
+        for (role, content, created_at) in [
+            ("user", request.message, asked_at),
+            ("assistant", reply.clone(), answered_at),
+        ] {
+            agent_message::ActiveModel {
+                id: Set(uuid::Uuid::new_v4().to_string()),
+                session_id: Set(request.session_id.clone()),
+                role: Set(role.to_owned()),
+                content: Set(content),
+                task_id: Set(request.task_id.clone()),
+                created_at: Set(created_at),
+            }
+            .insert(&txn)
+            .await
+            .context(&label, "storing an agent message")?;
+        }
+        txn.commit().await.context(&label, "committing a turn")?;
+        Ok(reply)
+    }
+
+    async fn discard(&self, session_id: &str, task_id: &str) -> Result<()> {
+        let label = self.label();
+        let txn = self
+            .db
+            .begin()
+            .await
+            .context(&label, "starting a discard")?;
+        agent_message::Entity::delete_many()
+            .filter(agent_message::Column::SessionId.eq(session_id))
+            .filter(agent_message::Column::TaskId.eq(task_id))
+            .exec(&txn)
+            .await
+            .context(&label, "discarding a turn")?;
+        let remaining = history(&txn, session_id)
+            .await
+            .context(&label, "loading the session history")?;
+        match remaining.last() {
+            // The discarded turn created the session: remove it too.
+            None => {
+                agent_session::Entity::delete_by_id(session_id)
+                    .exec(&txn)
+                    .await
+                    .context(&label, "discarding a session")?;
+            }
+            Some(last) => {
+                if let Some(session) = agent_session::Entity::find_by_id(session_id)
+                    .one(&txn)
+                    .await
+                    .context(&label, "loading the agent session")?
+                {
+                    let last_user = remaining.iter().rev().find(|m| m.role == "user");
+                    let mut session: agent_session::ActiveModel = session.into();
+                    session.state = Set(json!({
+                        "turns": remaining.len() / 2,
+                        "last_task_id": last.task_id,
+                        "last_user_message": last_user.map(|m| m.content.clone()),
+                    }));
+                    session
+                        .update(&txn)
+                        .await
+                        .context(&label, "restoring state")?;
+                }
+            }
+        }
+        txn.commit().await.context(&label, "committing a discard")
+    }
+
+    async fn delete(&self, session_id: &str) -> Result<bool> {
+        let label = self.label();
+        let txn = self.db.begin().await.context(&label, "starting a delete")?;
+        // Delete the messages explicitly rather than trusting every backend's cascade.
+        agent_message::Entity::delete_many()
+            .filter(agent_message::Column::SessionId.eq(session_id))
+            .exec(&txn)
+            .await
+            .context(&label, "deleting agent messages")?;
+        let deleted = agent_session::Entity::delete_by_id(session_id)
+            .exec(&txn)
+            .await
+            .context(&label, "deleting the agent session")?;
+        txn.commit().await.context(&label, "committing a delete")?;
+        Ok(deleted.rows_affected > 0)
+    }
+}
