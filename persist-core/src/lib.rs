@@ -1,11 +1,89 @@
 //! Black-box persistence testing for a SeaORM gateway-plus-agents mesh.
+//!
+//! A gateway database (schema by real migrations) holds users' sessions and chat history; each
+//! agent owns a separate database (schema straight from its entities) with its session state
+//! and messages. `persist-core` provisions those databases per test, runs the mesh under test
+//! over them, and checks from the outside that data landed where it should.
+//!
+//! ```
+//! use persist_core::prelude::*;
+//!
+//! #[persistence_test(agents = ["AgentA", "AgentB"])]
+//! async fn replies_land_in_the_right_agent(
+//!     gateway: GatewayPersistenceAdapter,
+//!     #[agent("AgentA")] a: AgentHandle,
+//!     #[agent("AgentB")] b: &AgentHandle,
+//! ) -> Result<(), PersistError> {
+//!     let session = gateway.create_session("alice", "AgentA").await?;
+//!     gateway.send_message(&session.id, "hello", "alice").await?;
+//!     assert_eq!(a.messages(&session.id).await?.len(), 2);
+//!     assert!(b.messages(&session.id).await?.is_empty());
+//!     Ok(())
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! Start with [`persistence_test`]; the pieces it hands out are [`GatewayPersistenceAdapter`],
+//! [`CrossDatabaseInspector`], [`MultiDatabaseManager`], [`mesh::AgentHandle`],
+//! [`mesh::ScriptedLlm`] and raw [`sea_orm::DatabaseConnection`]s.
 
 #![warn(missing_docs)]
 
+mod adapter;
 pub mod db;
 mod error;
 pub mod inspect;
 pub mod mesh;
+pub mod runner;
 
+pub use adapter::GatewayPersistenceAdapter;
 pub use db::MultiDatabaseManager;
 pub use error::{PersistError, Result};
+pub use inspect::CrossDatabaseInspector;
+pub use runner::{Inject, NoAgent, OptionalAgent, RequiredAgent, TestContext};
+
+#[doc = include_str!("../docs/persistence_test.md")]
+pub use persist_macros::persistence_test;
+
+/// What a test file usually needs: `use persist_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::adapter::GatewayPersistenceAdapter;
+    pub use crate::db::{DatabaseRole, MultiDatabaseManager};
+    pub use crate::error::PersistError;
+    pub use crate::inspect::CrossDatabaseInspector;
+    pub use crate::mesh::{AgentHandle, GatewayComponent, ScriptedLlm};
+    pub use crate::persistence_test;
+    pub use crate::runner::TestContext;
+    pub use sea_orm::DatabaseConnection;
+}
+
+/// Not public API: what `#[persistence_test]` expands to. It may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::runner::{Flavor, KeepPolicy, TestConfig, TestReturn, run_test};
+    use crate::runner::{Inject, TestContext, WithAgent, WithoutAgent};
+
+    /// Builds a parameter that has no `#[agent]`; a failure fails the test with its name.
+    pub fn inject<T>(ctx: &TestContext, param: &str) -> T
+    where
+        T: Inject,
+        T::Agent: WithoutAgent,
+    {
+        T::inject(ctx, None).unwrap_or_else(|e| {
+            panic!("persistence_test: could not set up parameter `{param}`: {e}")
+        })
+    }
+
+    /// Builds a parameter with `#[agent("Name")]`.
+    pub fn inject_agent<T>(ctx: &TestContext, param: &str, agent: &str) -> T
+    where
+        T: Inject,
+        T::Agent: WithAgent,
+    {
+        T::inject(ctx, Some(agent)).unwrap_or_else(|e| {
+            panic!(
+                "persistence_test: could not set up parameter `{param}` for agent `{agent}`: {e}"
+            )
+        })
+    }
+}

@@ -101,6 +101,18 @@ impl BackendConfig {
         }
     }
 
+    /// The backend in force: the test's own choice if given, else `PERSIST_TEST_DATABASE_URL`
+    /// if set, else SQLite files.
+    pub fn resolve(configured: Option<&str>) -> Result<Self> {
+        if let Some(choice) = configured {
+            return Self::parse(choice);
+        }
+        match std::env::var(DATABASE_URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => Self::parse(&url),
+            _ => Ok(Self::default()),
+        }
+    }
+
     /// Opens a backend for one manager; `label` names its databases for people (a test name).
     pub async fn open(&self, label: &str) -> Result<Box<dyn Backend>> {
         match self {

@@ -1,0 +1,125 @@
+//! [`Inject`]: how a test's parameters are built, by their type.
+
+use sea_orm::DatabaseConnection;
+
+use super::TestContext;
+use crate::adapter::GatewayPersistenceAdapter;
+use crate::db::MultiDatabaseManager;
+use crate::error::{PersistError, Result};
+use crate::inspect::CrossDatabaseInspector;
+use crate::mesh::{AgentHandle, GatewayComponent, ScriptedLlm};
+
+/// A type that a `#[persistence_test]` can take as a parameter, by value or by `&`.
+///
+/// Implement it to inject your own type:
+///
+/// ```
+/// use persist_core::{Inject, NoAgent, PersistError, TestContext};
+///
+/// /// The gateway's agent names, as a test sees them.
+/// struct AgentNames(Vec<String>);
+///
+/// impl Inject for AgentNames {
+///     type Agent = NoAgent;
+///     fn inject(ctx: &TestContext, _agent: Option<&str>) -> Result<Self, PersistError> {
+///         Ok(AgentNames(ctx.manager().agent_names().map(str::to_owned).collect()))
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be injected into a `#[persistence_test]`",
+    label = "not injectable",
+    note = "injectable: GatewayPersistenceAdapter, CrossDatabaseInspector, MultiDatabaseManager, ScriptedLlm, GatewayComponent, TestContext, AgentHandle (with #[agent(\"Name\")]) and DatabaseConnection (the gateway's, or an agent's with #[agent(\"Name\")]), by value or by `&`",
+    note = "to inject your own type, implement `persist_core::Inject` for it"
+)]
+pub trait Inject: Sized {
+    /// Whether the parameter takes `#[agent("Name")]`: [`NoAgent`], [`OptionalAgent`] or
+    /// [`RequiredAgent`]. The attribute checks this at compile time.
+    type Agent: AgentUse;
+
+    /// Builds the value; `agent` is the name given with `#[agent("Name")]`, if any.
+    fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Whether an injectable type takes `#[agent("Name")]`.
+pub trait AgentUse: sealed::Sealed {}
+
+/// The parameter takes no `#[agent]`.
+#[derive(Debug)]
+pub enum NoAgent {}
+/// The parameter may take `#[agent]` (without it, it means the gateway's).
+#[derive(Debug)]
+pub enum OptionalAgent {}
+/// The parameter needs `#[agent]`.
+#[derive(Debug)]
+pub enum RequiredAgent {}
+
+impl sealed::Sealed for NoAgent {}
+impl sealed::Sealed for OptionalAgent {}
+impl sealed::Sealed for RequiredAgent {}
+impl AgentUse for NoAgent {}
+impl AgentUse for OptionalAgent {}
+impl AgentUse for RequiredAgent {}
+
+/// Implemented by the [`AgentUse`] kinds that work without `#[agent]`.
+#[diagnostic::on_unimplemented(
+    message = "this parameter needs `#[agent(\"Name\")]` to say which agent it is for",
+    label = "add `#[agent(\"Name\")]` before this parameter"
+)]
+pub trait WithoutAgent: AgentUse {}
+impl WithoutAgent for NoAgent {}
+impl WithoutAgent for OptionalAgent {}
+
+/// Implemented by the [`AgentUse`] kinds that accept `#[agent]`.
+#[diagnostic::on_unimplemented(
+    message = "this parameter's type takes no agent",
+    label = "remove this `#[agent(...)]`"
+)]
+pub trait WithAgent: AgentUse {}
+impl WithAgent for OptionalAgent {}
+impl WithAgent for RequiredAgent {}
+
+macro_rules! inject_plain {
+    ($($ty:ty => |$ctx:ident| $make:expr;)*) => {$(
+        impl Inject for $ty {
+            type Agent = NoAgent;
+            fn inject($ctx: &TestContext, _agent: Option<&str>) -> Result<Self> {
+                Ok($make)
+            }
+        }
+    )*};
+}
+
+inject_plain! {
+    GatewayPersistenceAdapter => |ctx| ctx.adapter();
+    CrossDatabaseInspector => |ctx| ctx.inspector();
+    MultiDatabaseManager => |ctx| ctx.manager().clone();
+    ScriptedLlm => |ctx| ctx.llm().clone();
+    GatewayComponent => |ctx| ctx.gateway().clone();
+    TestContext => |ctx| ctx.clone();
+}
+
+impl Inject for AgentHandle {
+    type Agent = RequiredAgent;
+    fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self> {
+        let name = agent.ok_or_else(|| PersistError::InvalidInput {
+            field: "agent",
+            reason: "an AgentHandle needs #[agent(\"Name\")]".into(),
+        })?;
+        ctx.agent(name).cloned()
+    }
+}
+
+impl Inject for DatabaseConnection {
+    type Agent = OptionalAgent;
+    fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self> {
+        match agent {
+            None => Ok(ctx.manager().gateway_connection().clone()),
+            Some(name) => ctx.manager().agent_connection(name).cloned(),
+        }
+    }
+}

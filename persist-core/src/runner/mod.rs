@@ -1,0 +1,286 @@
+//! The runtime behind `#[persistence_test]`: runtime construction, provisioning, injection,
+//! the body under a timeout, teardown (or keeping the databases), and reporting.
+//!
+//! The attribute expands to one call of [`run_test`]; everything here can also be used and
+//! tested without the macro.
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::future::Future;
+use std::io::Write as _;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+
+use crate::db::{BackendConfig, DatabaseLocation, DatabaseRole, MultiDatabaseManager};
+use crate::error::{PersistError, Result};
+use crate::mesh::{Mesh, ScriptedLlm};
+
+mod context;
+mod inject;
+
+pub use context::TestContext;
+pub use inject::{
+    AgentUse, Inject, NoAgent, OptionalAgent, RequiredAgent, WithAgent, WithoutAgent,
+};
+
+/// The environment variable that overrides every test's keep policy.
+pub const KEEP_ENV: &str = "PERSIST_KEEP";
+
+/// The tokio runtime a test body runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flavor {
+    /// One thread (the default).
+    #[default]
+    CurrentThread,
+    /// A multi-threaded runtime.
+    MultiThread,
+}
+
+/// When a test's databases are kept instead of deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeepPolicy {
+    /// Always delete them (the default).
+    #[default]
+    Never,
+    /// Keep them when the test fails, panics or times out.
+    OnFailure,
+    /// Always keep them.
+    Always,
+}
+
+impl KeepPolicy {
+    /// Parses `never`, `on_failure` (or `on-failure`) and `always`.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "never" => Ok(KeepPolicy::Never),
+            "on_failure" | "on-failure" => Ok(KeepPolicy::OnFailure),
+            "always" => Ok(KeepPolicy::Always),
+            other => Err(PersistError::InvalidInput {
+                field: "keep policy",
+                reason: format!("{other:?} is not one of never, on_failure, always"),
+            }),
+        }
+    }
+
+    /// The policy in force: `PERSIST_KEEP` if set, else the test's own, else `Never`.
+    pub fn resolve(configured: Option<KeepPolicy>) -> Result<Self> {
+        match std::env::var(KEEP_ENV) {
+            Ok(value) if !value.trim().is_empty() => KeepPolicy::parse(&value),
+            _ => Ok(configured.unwrap_or_default()),
+        }
+    }
+
+    fn keeps(self, failed: bool) -> bool {
+        match self {
+            KeepPolicy::Never => false,
+            KeepPolicy::OnFailure => failed,
+            KeepPolicy::Always => true,
+        }
+    }
+}
+
+/// One test's configuration, as the attribute writes it.
+#[derive(Clone, Debug)]
+pub struct TestConfig {
+    /// The test's full name.
+    pub name: &'static str,
+    /// The agents, one database each.
+    pub agents: &'static [&'static str],
+    /// The runtime flavor.
+    pub flavor: Flavor,
+    /// Worker threads for [`Flavor::MultiThread`] (default: tokio's).
+    pub worker_threads: Option<usize>,
+    /// The keep policy (overridden by `PERSIST_KEEP`).
+    pub keep: Option<KeepPolicy>,
+    /// The longest the body may run. It bounds time spent awaiting; a body that blocks its
+    /// thread without awaiting cannot be interrupted.
+    pub timeout: Option<Duration>,
+    /// The backend, by name or URL (overrides `PERSIST_TEST_DATABASE_URL`).
+    pub backend: Option<&'static str>,
+}
+
+impl TestConfig {
+    /// A configuration with defaults for everything but the name and agents.
+    pub fn new(name: &'static str, agents: &'static [&'static str]) -> Self {
+        TestConfig {
+            name,
+            agents,
+            flavor: Flavor::default(),
+            worker_threads: None,
+            keep: None,
+            timeout: None,
+            backend: None,
+        }
+    }
+}
+
+/// What a test body may return: `()` or `Result<(), E>` with `E: Debug`.
+#[diagnostic::on_unimplemented(
+    message = "a `#[persistence_test]` must return `()` or `Result<(), E>` with `E: Debug`",
+    label = "returns `{Self}`"
+)]
+pub trait TestReturn {
+    /// `Err` with the error's text when the test failed.
+    fn into_test_result(self) -> std::result::Result<(), String>;
+}
+
+impl TestReturn for () {
+    fn into_test_result(self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: Debug> TestReturn for std::result::Result<(), E> {
+    fn into_test_result(self) -> std::result::Result<(), String> {
+        self.map_err(|e| format!("{e:?}"))
+    }
+}
+
+/// How the body ended.
+enum Outcome {
+    Passed,
+    Failed(String),
+    Panicked(Box<dyn Any + Send>),
+    TimedOut(Duration),
+}
+
+/// Runs one test: builds the runtime, sets up the databases and the mesh, runs the body with
+/// its context, then tears down (or keeps the databases) whatever happened, and finally
+/// reports: a panic is re-raised as it was (so `#[should_panic]` works), an `Err` or a timeout
+/// fails the test with a message, and a teardown failure is reported without hiding the test's
+/// own failure.
+pub fn run_test<F, Fut>(config: TestConfig, body: F)
+where
+    F: FnOnce(TestContext) -> Fut,
+    Fut: Future<Output = std::result::Result<(), String>>,
+{
+    let name = config.name;
+    let keep = KeepPolicy::resolve(config.keep)
+        .unwrap_or_else(|e| panic!("persistence_test `{name}`: {KEEP_ENV}: {e}"));
+    let backend = BackendConfig::resolve(config.backend)
+        .unwrap_or_else(|e| panic!("persistence_test `{name}`: choosing the backend: {e}"));
+    let runtime = build_runtime(&config)
+        .unwrap_or_else(|e| panic!("persistence_test `{name}`: building the tokio runtime: {e}"));
+
+    let (outcome, teardown) = runtime.block_on(async {
+        let manager = MultiDatabaseManager::builder()
+            .label(name)
+            .agents(config.agents.iter().copied())
+            .backend(backend)
+            .setup()
+            .await
+            .unwrap_or_else(|e| {
+                panic!("persistence_test `{name}`: could not set up the test databases: {e}")
+            });
+        let mesh = Mesh::start(&manager, ScriptedLlm::new());
+        let context = TestContext::new(name, manager.clone(), &mesh);
+        let outcome = run_body(body(context), config.timeout).await;
+        mesh.shutdown().await;
+        let teardown = if keep.keeps(!matches!(outcome, Outcome::Passed)) {
+            manager.keep().await.map(Some)
+        } else {
+            manager.cleanup().await.map(|()| None)
+        };
+        (outcome, teardown)
+    });
+    // Tasks the body left running end with the runtime, before we report.
+    drop(runtime);
+    report(name, outcome, teardown);
+}
+
+async fn run_body<Fut>(body: Fut, timeout: Option<Duration>) -> Outcome
+where
+    Fut: Future<Output = std::result::Result<(), String>>,
+{
+    let body = AssertUnwindSafe(body).catch_unwind();
+    let finished = match timeout {
+        Some(limit) => match tokio::time::timeout(limit, body).await {
+            Ok(finished) => finished,
+            Err(_) => return Outcome::TimedOut(limit),
+        },
+        None => body.await,
+    };
+    match finished {
+        Ok(Ok(())) => Outcome::Passed,
+        Ok(Err(error)) => Outcome::Failed(error),
+        Err(payload) => Outcome::Panicked(payload),
+    }
+}
+
+fn build_runtime(config: &TestConfig) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match config.flavor {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Flavor::MultiThread => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(threads) = config.worker_threads {
+                builder.worker_threads(threads);
+            }
+            builder
+        }
+    };
+    builder.enable_all().build()
+}
+
+fn report(
+    name: &str,
+    outcome: Outcome,
+    teardown: Result<Option<Vec<(DatabaseRole, DatabaseLocation)>>>,
+) {
+    match &teardown {
+        Ok(Some(kept)) => {
+            // Straight to stderr, past the harness's capture: a person asked for these.
+            let mut text = format!("persist: kept the databases of `{name}`:\n");
+            for (role, location) in kept {
+                text.push_str(&format!("  {role:<20} {location}\n"));
+            }
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        }
+        Ok(None) => {}
+        Err(e) if matches!(outcome, Outcome::Passed) => {
+            panic!("persistence_test `{name}` passed, but cleaning up its databases failed: {e}")
+        }
+        Err(e) => eprintln!("persist: cleaning up after `{name}` failed too: {e}"),
+    }
+    match outcome {
+        Outcome::Passed => {}
+        Outcome::Panicked(payload) => std::panic::resume_unwind(payload),
+        Outcome::Failed(error) => panic!("persistence_test `{name}` returned an error: {error}"),
+        Outcome::TimedOut(limit) => panic!(
+            "persistence_test `{name}` timed out after {limit:?}; its databases were {}",
+            if teardown.as_ref().is_ok_and(Option::is_some) {
+                "kept"
+            } else {
+                "cleaned up"
+            }
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_policies_parse() {
+        assert_eq!(KeepPolicy::parse("never").unwrap(), KeepPolicy::Never);
+        assert_eq!(
+            KeepPolicy::parse("On-Failure").unwrap(),
+            KeepPolicy::OnFailure
+        );
+        assert_eq!(KeepPolicy::parse("always").unwrap(), KeepPolicy::Always);
+        assert!(KeepPolicy::parse("sometimes").is_err());
+        assert!(KeepPolicy::OnFailure.keeps(true) && !KeepPolicy::OnFailure.keeps(false));
+    }
+
+    #[test]
+    fn return_types() {
+        assert_eq!(().into_test_result(), Ok(()));
+        assert_eq!(Ok::<(), &str>(()).into_test_result(), Ok(()));
+        assert_eq!(
+            Err::<(), _>("boom").into_test_result(),
+            Err("\"boom\"".into())
+        );
+    }
+}
