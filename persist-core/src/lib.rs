@@ -74,6 +74,25 @@ pub mod __private {
         })
     }
 
+    /// Compile-time check of a parameter without `#[agent]` (used outside test builds).
+    pub fn check_inject<T>()
+    where
+        T: Inject,
+        T::Agent: WithoutAgent,
+    {
+    }
+
+    /// Compile-time check of a parameter with `#[agent]` (used outside test builds).
+    pub fn check_inject_agent<T>()
+    where
+        T: Inject,
+        T::Agent: WithAgent,
+    {
+    }
+
+    /// Compile-time check of the return type (used outside test builds).
+    pub fn check_return<T: TestReturn>() {}
+
     /// Builds a parameter with `#[agent("Name")]`.
     pub fn inject_agent<T>(ctx: &TestContext, param: &str, agent: &str) -> T
     where

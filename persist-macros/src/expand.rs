@@ -108,25 +108,41 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
     };
 
     let mut bindings = Vec::new();
+    let mut checks = Vec::new();
     let mut call_args = Vec::new();
     for (index, param) in params.iter().enumerate() {
         let var = format_ident!("__persist_arg{}", index);
         let ty = &param.injected;
+        // Errors about this parameter start at its first token: make that the type's.
+        let krate = respan(krate, ty.span());
         let label = param_label(&param.declared.pat);
-        let binding = match &param.agent {
-            None => quote_spanned! {ty.span()=>
-                let #var = #krate::__private::inject::<#ty>(&__persist_ctx, #label);
-            },
-            Some(agent) => quote_spanned! {param.agent_span=>
-                let #var = #krate::__private::inject_agent::<#ty>(&__persist_ctx, #label, #agent);
-            },
+        let (binding, check) = match &param.agent {
+            None => (
+                quote_spanned! {ty.span()=>
+                    let #var = #krate::__private::inject::<#ty>(&__persist_ctx, #label);
+                },
+                quote_spanned! {ty.span()=> #krate::__private::check_inject::<#ty>(); },
+            ),
+            Some(agent) => (
+                quote_spanned! {ty.span()=>
+                    let #var = #krate::__private::inject_agent::<#ty>(&__persist_ctx, #label, #agent);
+                },
+                quote_spanned! {ty.span()=> #krate::__private::check_inject_agent::<#ty>(); },
+            ),
         };
         bindings.push(binding);
+        checks.push(check);
         call_args.push(if param.by_ref {
             quote! { &#var }
         } else {
             quote! { #var }
         });
+    }
+    if let syn::ReturnType::Type(_, ty) = &sig.output
+        && !mentions_impl(ty)
+    {
+        let krate = respan(krate, ty.span());
+        checks.push(quote_spanned! {ty.span()=> #krate::__private::check_return::<#ty>(); });
     }
 
     let agents = &config.agents;
@@ -150,11 +166,18 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
     );
     let backend = option(config.backend.as_deref().map(|b| quote! { #b }));
     let ret = sig.output.span();
+    let ret_krate = respan(krate, ret);
     let result = quote_spanned! {ret=>
-        #krate::__private::TestReturn::into_test_result(#name(#(#call_args),*).await)
+        #ret_krate::__private::TestReturn::into_test_result(#name(#(#call_args),*).await)
     };
 
     quote! {
+        // A `#[test]` fn is removed from non-test builds before type checking; this keeps the
+        // signature's mistakes visible there too (`cargo check`, IDEs). Test builds check the
+        // same things in the bindings below, so each build reports a mistake once.
+        #[cfg(not(test))]
+        const _: fn() = || { #(#checks)* };
+
         #(#attrs)*
         #[::core::prelude::v1::test]
         #vis fn #name() {
@@ -183,6 +206,24 @@ fn option(value: Option<TokenStream>) -> TokenStream {
         Some(v) => quote! { ::core::option::Option::Some(#v) },
         None => quote! { ::core::option::Option::None },
     }
+}
+
+/// The crate path with every token at `span`.
+fn respan(path: &syn::Path, span: proc_macro2::Span) -> TokenStream {
+    quote::ToTokens::to_token_stream(path)
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
+/// Whether a type contains `impl Trait`, which cannot be named outside the function.
+fn mentions_impl(ty: &syn::Type) -> bool {
+    quote::ToTokens::to_token_stream(ty)
+        .into_iter()
+        .any(|t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == "impl"))
 }
 
 fn param_label(pat: &syn::Pat) -> String {

@@ -40,9 +40,15 @@ fn duplicate(key: &str, span: Span) -> syn::Error {
     syn::Error::new(span, format!("`{key}` is given more than once"))
 }
 
-fn set<T>(slot: &mut Option<WithSpan<T>>, key: &str, value: T, span: Span) -> syn::Result<()> {
+fn set<T>(
+    slot: &mut Option<WithSpan<T>>,
+    key: &syn::Path,
+    value: T,
+    span: Span,
+) -> syn::Result<()> {
     if slot.is_some() {
-        return Err(duplicate(key, span));
+        let name = key.get_ident().map(ToString::to_string).unwrap_or_default();
+        return Err(duplicate(&name, key.span()));
     }
     *slot = Some(WithSpan { value, span });
     Ok(())
@@ -98,11 +104,11 @@ impl RawArgs {
         match key.as_str() {
             "agents" => {
                 let agents = agent_list(&nv.value)?;
-                set(&mut self.agents, "agents", agents, nv.path.span())
+                set(&mut self.agents, &nv.path, agents, nv.path.span())
             }
             "flavor" => {
                 let s = string("flavor", &nv.value)?;
-                set(&mut self.flavor, "flavor", s.value(), span)
+                set(&mut self.flavor, &nv.path, s.value(), span)
             }
             "worker_threads" => {
                 let n = match &nv.value {
@@ -116,24 +122,24 @@ impl RawArgs {
                         ));
                     }
                 };
-                set(&mut self.worker_threads, "worker_threads", n, span)
+                set(&mut self.worker_threads, &nv.path, n, span)
             }
             "keep" => {
                 let s = string("keep", &nv.value)?;
-                set(&mut self.keep, "keep", s.value(), span)
+                set(&mut self.keep, &nv.path, s.value(), span)
             }
             "timeout" => {
                 let s = string("timeout", &nv.value)?;
-                set(&mut self.timeout, "timeout", s.value(), span)
+                set(&mut self.timeout, &nv.path, s.value(), span)
             }
             "backend" => {
                 let s = string("backend", &nv.value)?;
-                set(&mut self.backend, "backend", s.value(), span)
+                set(&mut self.backend, &nv.path, s.value(), span)
             }
             "crate" => {
                 let s = string("crate", &nv.value)?;
                 let path = s.parse_with(syn::Path::parse_mod_style)?;
-                set(&mut self.krate, "crate", path, span)
+                set(&mut self.krate, &nv.path, path, span)
             }
             _ => Err(syn::Error::new(
                 nv.path.span(),
@@ -179,14 +185,11 @@ pub struct Param {
     pub by_ref: bool,
     /// `#[agent("Name")]`, if given.
     pub agent: Option<LitStr>,
-    /// The `#[agent]` attribute's span, for errors about it.
-    pub agent_span: Span,
 }
 
 /// Splits `#[agent("Name")]` off a parameter. Other attributes stay on the parameter.
 pub fn param(mut pat_type: syn::PatType) -> syn::Result<Param> {
     let mut agent = None;
-    let mut agent_span = pat_type.span();
     let mut kept = Vec::new();
     for attr in std::mem::take(&mut pat_type.attrs) {
         if attr.path().is_ident("agent") {
@@ -196,7 +199,6 @@ pub fn param(mut pat_type: syn::PatType) -> syn::Result<Param> {
                     "`#[agent]` is given more than once",
                 ));
             }
-            agent_span = attr.span();
             let name: LitStr = attr
                 .parse_args()
                 .map_err(|_| syn::Error::new(attr.span(), "expected `#[agent(\"AgentName\")]`"))?;
@@ -221,6 +223,5 @@ pub fn param(mut pat_type: syn::PatType) -> syn::Result<Param> {
         injected,
         by_ref,
         agent,
-        agent_span,
     })
 }

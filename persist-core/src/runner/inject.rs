@@ -77,7 +77,7 @@ impl WithoutAgent for OptionalAgent {}
 /// Implemented by the [`AgentUse`] kinds that accept `#[agent]`.
 #[diagnostic::on_unimplemented(
     message = "this parameter's type takes no agent",
-    label = "remove this `#[agent(...)]`"
+    label = "this type takes no `#[agent(...)]`: remove it from the parameter"
 )]
 pub trait WithAgent: AgentUse {}
 impl WithAgent for OptionalAgent {}

@@ -1,0 +1,6 @@
+use persist_core::prelude::*;
+
+#[persistence_test]
+struct NotATest;
+
+fn main() {}
