@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod adapter;
+pub mod assertions;
 pub mod db;
 mod error;
 pub mod inspect;

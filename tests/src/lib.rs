@@ -1,5 +1,7 @@
 //! Helpers shared by the persistence suites.
 
+pub mod faults;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -50,4 +52,13 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 pub fn expect_failure(test: fn()) -> String {
     let payload = std::panic::catch_unwind(test).expect_err("the test was expected to fail");
     panic_message(&*payload)
+}
+
+/// Awaits `future`, which must panic, and returns the panic's message.
+pub async fn expect_panic<F: std::future::Future>(future: F) -> String {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(future).catch_unwind().await {
+        Ok(_) => panic!("expected the check to fail, but it passed"),
+        Err(payload) => panic_message(&*payload),
+    }
 }

@@ -73,6 +73,22 @@ pub async fn foreign_keys(db: &impl ConnectionTrait) -> Result<Vec<(String, Stri
         .collect()
 }
 
+/// What the server says this connection's database is: the main file for SQLite, the
+/// database name for PostgreSQL and MySQL. Two connections to one database say the same.
+pub async fn database_identity(db: &impl ConnectionTrait) -> Result<String, DbErr> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            "SELECT file AS identity FROM pragma_database_list WHERE name = 'main'"
+        }
+        DbBackend::Postgres => "SELECT current_database()::text AS identity",
+        _ => "SELECT DATABASE() AS identity",
+    };
+    let mut found = strings(db, sql, "identity").await?;
+    found
+        .pop()
+        .ok_or_else(|| DbErr::RecordNotFound("the database's identity".into()))
+}
+
 async fn strings(db: &impl ConnectionTrait, sql: &str, column: &str) -> Result<Vec<String>, DbErr> {
     let backend = db.get_database_backend();
     let rows = db

@@ -97,6 +97,7 @@ pub struct ManagerBuilder {
     gateway_schema: Arc<dyn GatewaySchema>,
     agent_schema: Arc<dyn AgentSchema>,
     backend: BackendConfig,
+    custom_backend: Option<Box<dyn Backend>>,
     label: String,
 }
 
@@ -107,6 +108,7 @@ impl Default for ManagerBuilder {
             gateway_schema: Arc::new(Migrations::<migration::Migrator>::new()),
             agent_schema: Arc::new(EntitySchema::mesh_agents()),
             backend: BackendConfig::default(),
+            custom_backend: None,
             label: "manager".to_owned(),
         }
     }
@@ -146,6 +148,12 @@ impl ManagerBuilder {
         self
     }
 
+    /// Uses a backend of your own instead of a configured one.
+    pub fn custom_backend(mut self, backend: impl Backend) -> Self {
+        self.custom_backend = Some(Box::new(backend));
+        self
+    }
+
     /// Names the databases for people (a test's name, say); uniqueness does not depend on it.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();
@@ -155,7 +163,10 @@ impl ManagerBuilder {
     /// Creates and prepares every database. On failure nothing is left behind.
     pub async fn setup(self) -> Result<MultiDatabaseManager> {
         let agents = validate_agent_names(&self.agents)?;
-        let backend = self.backend.open(&self.label).await?;
+        let backend = match self.custom_backend {
+            Some(backend) => backend,
+            None => self.backend.open(&self.label).await?,
+        };
         let mut created: Vec<Provisioned> = Vec::new();
         let outcome = provision_all(
             &*backend,

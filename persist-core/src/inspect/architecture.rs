@@ -1,0 +1,393 @@
+//! Architecture: the gateway's migration state, each agent's directly created schema, where each
+//! database lives, and row statistics.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde::Serialize;
+
+use super::CrossDatabaseInspector;
+use super::verify::{DatabaseIdentity, VerificationError};
+use crate::db::{BackendKind, list_indexes, list_tables};
+use crate::error::{DbContext, Result};
+
+/// The gateway's migrations: what the migrator has and what the database recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MigrationState {
+    /// The tracking table (`seaql_migrations`).
+    pub table: String,
+    /// Whether the tracking table exists.
+    pub table_present: bool,
+    /// Migrations recorded as applied, in the migrator's order.
+    pub applied: Vec<String>,
+    /// Migrations of the migrator not recorded as applied.
+    pub pending: Vec<String>,
+    /// Recorded migrations the migrator does not know.
+    pub unknown: Vec<String>,
+}
+
+impl MigrationState {
+    /// The latest applied migration, if any.
+    pub fn version(&self) -> Option<&str> {
+        self.applied.last().map(String::as_str)
+    }
+
+    /// Every migration applied, none pending, none unknown.
+    pub fn is_current(&self) -> bool {
+        self.table_present && self.pending.is_empty() && self.unknown.is_empty()
+    }
+}
+
+/// One agent database's schema as found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgentSchemaState {
+    /// The agent.
+    pub agent: String,
+    /// Where its database lives.
+    pub location: String,
+    /// Its tables.
+    pub tables: Vec<String>,
+    /// Its indexes.
+    pub indexes: Vec<String>,
+    /// Expected tables that are missing.
+    pub missing_tables: Vec<String>,
+    /// Tables that track migrations (there should be none).
+    pub migration_tables: Vec<String>,
+}
+
+impl AgentSchemaState {
+    /// All expected tables, and no migration table.
+    pub fn is_correct(&self) -> bool {
+        self.missing_tables.is_empty() && self.migration_tables.is_empty()
+    }
+}
+
+/// The whole architecture, as [`CrossDatabaseInspector::verify_database_architecture`] found it.
+/// `Display` draws it as a diagram.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ArchitectureReport {
+    /// The backend.
+    pub backend: BackendKind,
+    /// Where the gateway database lives.
+    pub gateway_location: String,
+    /// The latest applied gateway migration.
+    pub gateway_migration_version: Option<String>,
+    /// The gateway's migration state.
+    pub gateway_migrations: MigrationState,
+    /// The gateway's tables.
+    pub gateway_tables: Vec<String>,
+    /// Each agent's schema, by agent name.
+    pub agent_schemas: BTreeMap<String, AgentSchemaState>,
+    /// What each database's server calls it (all distinct).
+    pub identities: Vec<DatabaseIdentity>,
+}
+
+/// Rows of the two tables that matter in one database.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TableStats {
+    /// Sessions (`sessions` or `agent_sessions`).
+    pub sessions: u64,
+    /// Messages (`chat_messages` or `agent_messages`).
+    pub messages: u64,
+}
+
+/// Sessions and messages per database.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DatabaseStats {
+    /// The gateway.
+    pub gateway: TableStats,
+    /// Each agent, by name.
+    pub agents: BTreeMap<String, TableStats>,
+}
+
+impl DatabaseStats {
+    /// Expected statistics, for [`assert_database_stats`](crate::assertions::assert_database_stats):
+    /// start with the gateway's, then add the agents to compare.
+    ///
+    /// ```
+    /// use persist_core::inspect::DatabaseStats;
+    ///
+    /// let expected = DatabaseStats::expect(2, 4).agent("AgentA", 1, 2).agent("AgentB", 1, 2);
+    /// assert_eq!(expected.agents.len(), 2);
+    /// ```
+    pub fn expect(gateway_sessions: u64, gateway_messages: u64) -> Self {
+        DatabaseStats {
+            gateway: TableStats {
+                sessions: gateway_sessions,
+                messages: gateway_messages,
+            },
+            agents: BTreeMap::new(),
+        }
+    }
+
+    /// Adds an agent's expected sessions and messages.
+    pub fn agent(mut self, agent: &str, sessions: u64, messages: u64) -> Self {
+        self.agents
+            .insert(agent.to_owned(), TableStats { sessions, messages });
+        self
+    }
+}
+
+/// Whether a table name is a migration-tracking table (SeaORM's, Alembic's, Diesel's, …).
+fn is_migration_table(table: &str, gateway_table: &str) -> bool {
+    table == gateway_table || table.contains("migration") || table == "alembic_version"
+}
+
+async fn count(db: &DatabaseConnection, label: &str, table: &str) -> Result<u64> {
+    let query = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from(Alias::new(table))
+        .to_owned();
+    let row = db
+        .query_one(&query)
+        .await
+        .context(label, format!("counting {table}"))?;
+    let n: i64 = match row {
+        Some(row) => row.try_get("", "n").context(label, "reading a count")?,
+        None => 0,
+    };
+    Ok(n.try_into().unwrap_or(0))
+}
+
+impl CrossDatabaseInspector {
+    /// The gateway's migration state, read from its tracking table.
+    pub async fn gateway_migration_state(&self) -> Result<MigrationState> {
+        let schema = self.manager().gateway_schema();
+        let table = schema.migration_table();
+        let known = schema.migration_names();
+        let db = self.manager().gateway_connection();
+        let tables = list_tables(db).await.context("gateway", "listing tables")?;
+        let table_present = tables.contains(&table);
+        let mut recorded: Vec<String> = Vec::new();
+        if table_present {
+            let query = Query::select()
+                .column(Alias::new("version"))
+                .from(Alias::new(&table))
+                .to_owned();
+            for row in db
+                .query_all(&query)
+                .await
+                .context("gateway", "reading migrations")?
+            {
+                recorded.push(
+                    row.try_get("", "version")
+                        .context("gateway", "decoding a migration")?,
+                );
+            }
+        }
+        Ok(MigrationState {
+            table,
+            table_present,
+            applied: known
+                .iter()
+                .filter(|m| recorded.contains(m))
+                .cloned()
+                .collect(),
+            pending: known
+                .iter()
+                .filter(|m| !recorded.contains(m))
+                .cloned()
+                .collect(),
+            unknown: recorded
+                .into_iter()
+                .filter(|m| !known.contains(m))
+                .collect(),
+        })
+    }
+
+    /// The latest applied gateway migration.
+    pub async fn gateway_migration_version(&self) -> Result<Option<String>> {
+        Ok(self
+            .gateway_migration_state()
+            .await?
+            .version()
+            .map(str::to_owned))
+    }
+
+    /// Checks that every gateway migration is applied and none is pending or unknown.
+    pub async fn verify_gateway_migrations(&self) -> Result<MigrationState> {
+        let state = self.gateway_migration_state().await?;
+        if state.is_current() {
+            Ok(state)
+        } else {
+            Err(VerificationError::Migrations { state }.into())
+        }
+    }
+
+    /// An agent database's schema as found.
+    pub async fn agent_schema_state(&self, agent: &str) -> Result<AgentSchemaState> {
+        let db = self.manager().agent_connection(agent)?;
+        let label = format!("agent {agent}");
+        let tables = list_tables(db).await.context(&label, "listing tables")?;
+        let indexes = list_indexes(db).await.context(&label, "listing indexes")?;
+        let gateway_table = self.manager().gateway_schema().migration_table();
+        Ok(AgentSchemaState {
+            agent: agent.to_owned(),
+            location: self.manager().agent_location(agent)?.to_string(),
+            missing_tables: self
+                .manager()
+                .agent_schema()
+                .tables()
+                .into_iter()
+                .filter(|t| !tables.contains(t))
+                .collect(),
+            migration_tables: tables
+                .iter()
+                .filter(|t| is_migration_table(t, &gateway_table))
+                .cloned()
+                .collect(),
+            tables,
+            indexes,
+        })
+    }
+
+    /// Checks that an agent has every table of the agent schema and no migration table.
+    pub async fn verify_agent_schema(&self, agent: &str) -> Result<AgentSchemaState> {
+        let state = self.agent_schema_state(agent).await?;
+        if state.is_correct() {
+            Ok(state)
+        } else {
+            Err(VerificationError::AgentSchema { state }.into())
+        }
+    }
+
+    /// Checks the whole architecture: the gateway fully migrated, each listed agent with its
+    /// direct schema and no migrations, and every database distinct.
+    pub async fn verify_database_architecture(
+        &self,
+        agents: &[&str],
+    ) -> Result<ArchitectureReport> {
+        let gateway_migrations = self.verify_gateway_migrations().await?;
+        let db = self.manager().gateway_connection();
+        let gateway_tables = list_tables(db).await.context("gateway", "listing tables")?;
+        let mut agent_schemas = BTreeMap::new();
+        for agent in agents {
+            agent_schemas.insert((*agent).to_owned(), self.verify_agent_schema(agent).await?);
+        }
+        let identities = self.verify_databases_distinct().await?;
+        Ok(ArchitectureReport {
+            backend: self.manager().backend_kind(),
+            gateway_location: self.manager().gateway_location().to_string(),
+            gateway_migration_version: gateway_migrations.version().map(str::to_owned),
+            gateway_migrations,
+            gateway_tables,
+            agent_schemas,
+            identities,
+        })
+    }
+
+    /// Sessions and messages in every database.
+    pub async fn database_stats(&self) -> Result<DatabaseStats> {
+        let gateway = self.manager().gateway_connection();
+        let mut stats = DatabaseStats {
+            gateway: TableStats {
+                sessions: count(gateway, "gateway", "sessions").await?,
+                messages: count(gateway, "gateway", "chat_messages").await?,
+            },
+            agents: BTreeMap::new(),
+        };
+        for (agent, db) in self.manager().agent_databases() {
+            let label = format!("agent {agent}");
+            stats.agents.insert(
+                agent.to_owned(),
+                TableStats {
+                    sessions: count(db, &label, "agent_sessions").await?,
+                    messages: count(db, &label, "agent_messages").await?,
+                },
+            );
+        }
+        Ok(stats)
+    }
+}
+
+/// Draws boxes side by side, `per_row` to a row.
+fn draw_boxes(boxes: &[Vec<String>], per_row: usize, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for row in boxes.chunks(per_row) {
+        let widths: Vec<usize> = row
+            .iter()
+            .map(|b| b.iter().map(|l| l.chars().count()).max().unwrap_or(0) + 2)
+            .collect();
+        let height = row.iter().map(Vec::len).max().unwrap_or(0);
+        let line = |left: &str, fill: &str, right: &str| -> String {
+            widths
+                .iter()
+                .map(|w| format!("{left}{}{right}", fill.repeat(*w)))
+                .collect::<Vec<_>>()
+                .join("   ")
+        };
+        writeln!(out, "{}", line("┌", "─", "┐"))?;
+        for i in 0..height {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(b, w)| {
+                    let text = b.get(i).map(String::as_str).unwrap_or("");
+                    let pad = w - 1 - text.chars().count();
+                    format!("│ {text}{}│", " ".repeat(pad))
+                })
+                .collect();
+            writeln!(out, "{}", cells.join("   "))?;
+        }
+        writeln!(out, "{}", line("└", "─", "┘"))?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for ArchitectureReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut gateway = vec!["Gateway DB".to_owned(), String::new()];
+        gateway.extend(self.gateway_tables.iter().map(|t| format!("- {t}")));
+        gateway.push(String::new());
+        let migrations = &self.gateway_migrations;
+        gateway.push(format!(
+            "✓ migrations: {}/{} applied",
+            migrations.applied.len(),
+            migrations.applied.len() + migrations.pending.len()
+        ));
+        if let Some(version) = &self.gateway_migration_version {
+            gateway.push(format!("  at {version}"));
+        }
+        let mut boxes = vec![gateway];
+        for (agent, state) in &self.agent_schemas {
+            let mut lines = vec![format!("{agent} DB"), String::new()];
+            lines.extend(state.tables.iter().map(|t| format!("- {t}")));
+            lines.push(String::new());
+            lines.push(if state.migration_tables.is_empty() {
+                "✗ no migrations (direct schema)".to_owned()
+            } else {
+                format!("! migration tables: {}", state.migration_tables.join(", "))
+            });
+            boxes.push(lines);
+        }
+        writeln!(f, "Database architecture ({})", self.backend)?;
+        draw_boxes(&boxes, 3, f)?;
+        writeln!(f, "  gateway: {}", self.gateway_location)?;
+        for (agent, state) in &self.agent_schemas {
+            writeln!(f, "  {agent}: {}", state.location)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for DatabaseStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<24} {:>9} {:>9}", "database", "sessions", "messages")?;
+        writeln!(
+            f,
+            "{:<24} {:>9} {:>9}",
+            "gateway", self.gateway.sessions, self.gateway.messages
+        )?;
+        for (agent, stats) in &self.agents {
+            writeln!(
+                f,
+                "{:<24} {:>9} {:>9}",
+                format!("agent {agent}"),
+                stats.sessions,
+                stats.messages
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,570 @@
+//! Verifications across databases. Each returns what it found, or a [`VerificationError`] that
+//! names the databases and prints the rows it looked at.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use serde::Serialize;
+
+use super::CrossDatabaseInspector;
+use super::architecture::{AgentSchemaState, MigrationState};
+use super::rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow, list};
+use crate::db::database_identity;
+use crate::error::{DbContext, Result};
+
+/// A cross-database check failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerificationError {
+    /// The gateway is not fully migrated.
+    #[error(
+        "gateway migrations are not current (tracking table `{}` {}): applied {:?}, pending {:?}, unknown {:?}",
+        state.table,
+        if state.table_present { "present" } else { "missing" },
+        state.applied, state.pending, state.unknown
+    )]
+    Migrations {
+        /// What was found.
+        state: MigrationState,
+    },
+    /// An agent's schema is wrong.
+    #[error(
+        "agent {} has the wrong schema at {}: missing tables {:?}, migration tables {:?} (found tables {:?})",
+        state.agent, state.location, state.missing_tables, state.migration_tables, state.tables
+    )]
+    AgentSchema {
+        /// What was found.
+        state: AgentSchemaState,
+    },
+    /// A gateway session and its agent session do not agree.
+    #[error("session {session_id} is not linked to agent {agent}: {reason}\n  rows:\n{rows}")]
+    SessionLink {
+        /// The gateway session.
+        session_id: String,
+        /// The agent.
+        agent: String,
+        /// What is wrong.
+        reason: String,
+        /// The rows looked at.
+        rows: String,
+    },
+    /// Data of one agent was found in another's database.
+    #[error(
+        "isolation between agents {agent_a} and {agent_b} is broken:\n{}",
+        lines(leaks)
+    )]
+    AgentIsolation {
+        /// The first agent.
+        agent_a: String,
+        /// The second agent.
+        agent_b: String,
+        /// Each leak, with its row.
+        leaks: Vec<String>,
+    },
+    /// Messages of one session were found in another session's history.
+    #[error(
+        "context isolation between sessions {session_a} and {session_b} of agent {agent} is broken:\n{}",
+        lines(leaks)
+    )]
+    ContextIsolation {
+        /// The agent.
+        agent: String,
+        /// The first session.
+        session_a: String,
+        /// The second session.
+        session_b: String,
+        /// Each leak, with its row.
+        leaks: Vec<String>,
+    },
+    /// Data of one user was found in another user's sessions.
+    #[error("data leaks between users {user_a} and {user_b}:\n{}", lines(leaks))]
+    UserIsolation {
+        /// The first user.
+        user_a: String,
+        /// The second user.
+        user_b: String,
+        /// Each leak, with its row.
+        leaks: Vec<String>,
+    },
+    /// Two roles share one database.
+    #[error("databases are not distinct:\n{}", lines(shared))]
+    DatabasesNotDistinct {
+        /// Each pair of roles sharing a database.
+        shared: Vec<String>,
+    },
+    /// The databases disagree with each other or with themselves.
+    #[error("integrity problems:\n{}", lines(&problems.iter().map(ToString::to_string).collect::<Vec<_>>()))]
+    Integrity {
+        /// Each problem found.
+        problems: Vec<IntegrityProblem>,
+    },
+}
+
+fn lines(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("  - {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A gateway session and the agent session linked to it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SessionLink {
+    /// The gateway's row.
+    pub gateway: GatewaySessionRow,
+    /// The agent's row.
+    pub agent: AgentSessionRow,
+}
+
+/// What an agent-isolation check looked at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IsolationReport {
+    /// Sessions and messages of each agent, by agent name.
+    pub checked: BTreeMap<String, (usize, usize)>,
+}
+
+/// What a context-isolation check looked at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContextIsolationReport {
+    /// The agent.
+    pub agent: String,
+    /// Messages per session, as the agent stores them.
+    pub messages: BTreeMap<String, usize>,
+}
+
+/// What a user-isolation check looked at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserIsolationReport {
+    /// Sessions per user in the gateway.
+    pub sessions: BTreeMap<String, usize>,
+}
+
+/// What the server calls one database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DatabaseIdentity {
+    /// `gateway` or `agent <name>`.
+    pub role: String,
+    /// The server's name for it (a file for SQLite).
+    pub identity: String,
+}
+
+/// One integrity problem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum IntegrityProblem {
+    /// A gateway message whose session does not exist.
+    OrphanGatewayMessage {
+        /// The message.
+        message: GatewayMessageRow,
+    },
+    /// An agent message whose agent session does not exist.
+    OrphanAgentMessage {
+        /// The message.
+        message: AgentMessageRow,
+    },
+    /// An agent session whose gateway session does not exist (deleted, or never created).
+    AgentSessionWithoutGateway {
+        /// The agent's row.
+        session: AgentSessionRow,
+    },
+    /// The gateway and the agent hold different numbers of messages for a session.
+    CountMismatch {
+        /// The session.
+        session_id: String,
+        /// Its agent.
+        agent: String,
+        /// Messages in the gateway.
+        gateway: usize,
+        /// Messages in the agent.
+        agent_count: usize,
+    },
+}
+
+impl fmt::Display for IntegrityProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IntegrityProblem::OrphanGatewayMessage { message } => {
+                write!(f, "orphan gateway message (no such session): {message}")
+            }
+            IntegrityProblem::OrphanAgentMessage { message } => {
+                write!(f, "orphan agent message (no such agent session): {message}")
+            }
+            IntegrityProblem::AgentSessionWithoutGateway { session } => {
+                write!(f, "agent session without a gateway session: {session}")
+            }
+            IntegrityProblem::CountMismatch {
+                session_id,
+                agent,
+                gateway,
+                agent_count,
+            } => write!(
+                f,
+                "session {session_id}: {gateway} messages in the gateway, {agent_count} in agent {agent}"
+            ),
+        }
+    }
+}
+
+/// What an integrity check looked at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IntegrityReport {
+    /// Gateway sessions checked.
+    pub gateway_sessions: usize,
+    /// Gateway messages checked.
+    pub gateway_messages: usize,
+    /// Agent sessions checked, per agent.
+    pub agent_sessions: BTreeMap<String, usize>,
+}
+
+impl CrossDatabaseInspector {
+    /// Checks that a gateway session and the agent's session for it exist and agree on id,
+    /// agent and user.
+    pub async fn verify_session_linking(
+        &self,
+        session_id: &str,
+        agent: &str,
+    ) -> Result<SessionLink> {
+        let gateway = self.gateway_session(session_id).await?;
+        let agent_rows = self.agent_sessions(agent, Some(session_id)).await?;
+        let fail = |reason: String| {
+            let mut rows: Vec<String> = gateway.iter().map(ToString::to_string).collect();
+            rows.extend(agent_rows.iter().map(ToString::to_string));
+            VerificationError::SessionLink {
+                session_id: session_id.to_owned(),
+                agent: agent.to_owned(),
+                reason,
+                rows: list(&rows),
+            }
+        };
+        let Some(gateway_row) = gateway.clone() else {
+            return Err(fail("the gateway has no such session".into()).into());
+        };
+        if gateway_row.agent_name != agent {
+            return Err(fail(format!(
+                "the gateway links it to agent {}",
+                gateway_row.agent_name
+            ))
+            .into());
+        }
+        let Some(agent_row) = agent_rows.first().cloned() else {
+            return Err(fail(format!(
+                "agent {agent}'s database has no session with this id"
+            ))
+            .into());
+        };
+        if agent_row.user_id != gateway_row.user_id {
+            return Err(fail(format!(
+                "the gateway says user {}, the agent says user {}",
+                gateway_row.user_id, agent_row.user_id
+            ))
+            .into());
+        }
+        if agent_row.agent_name != agent {
+            return Err(fail(format!(
+                "the agent row names agent {}",
+                agent_row.agent_name
+            ))
+            .into());
+        }
+        Ok(SessionLink {
+            gateway: gateway_row,
+            agent: agent_row,
+        })
+    }
+
+    /// Checks that no session or message of one agent appears in the other's database: every
+    /// session an agent stores belongs (in the gateway) to that agent, and the two share no
+    /// session, message or turn.
+    pub async fn verify_agent_isolation(
+        &self,
+        agent_a: &str,
+        agent_b: &str,
+    ) -> Result<IsolationReport> {
+        let owners: HashMap<String, String> = self
+            .all_gateway_sessions()
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.agent_name))
+            .collect();
+        let mut leaks = Vec::new();
+        let mut checked = BTreeMap::new();
+        let mut seen: Vec<(String, Vec<AgentSessionRow>, Vec<AgentMessageRow>)> = Vec::new();
+        for agent in [agent_a, agent_b] {
+            let sessions = self.agent_sessions(agent, None).await?;
+            let messages = self.agent_messages(agent, None).await?;
+            for session in &sessions {
+                if session.agent_name != agent {
+                    leaks.push(format!(
+                        "a session of agent {} is stored by agent {agent}: {session}",
+                        session.agent_name
+                    ));
+                }
+                if let Some(owner) = owners.get(&session.id)
+                    && owner != agent
+                {
+                    leaks.push(format!("the gateway gives this session to agent {owner}, but agent {agent} stores it: {session}"));
+                }
+            }
+            for message in &messages {
+                if let Some(owner) = owners.get(&message.session_id)
+                    && owner != agent
+                {
+                    leaks.push(format!(
+                        "a message of agent {owner}'s session is stored by agent {agent}: {message}"
+                    ));
+                }
+            }
+            checked.insert(agent.to_owned(), (sessions.len(), messages.len()));
+            seen.push((agent.to_owned(), sessions, messages));
+        }
+        let (a, b) = (&seen[0], &seen[1]);
+        let ids =
+            |rows: &[AgentSessionRow]| rows.iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>();
+        for shared in ids(&a.1).intersection(&ids(&b.1)) {
+            leaks.push(format!("session {shared} is stored by both agents"));
+        }
+        let keys = |rows: &[AgentMessageRow]| {
+            rows.iter()
+                .flat_map(|r| [format!("message {}", r.id), format!("turn {}", r.task_id)])
+                .collect::<BTreeSet<_>>()
+        };
+        for shared in keys(&a.2).intersection(&keys(&b.2)) {
+            leaks.push(format!("{shared} is stored by both agents"));
+        }
+        if leaks.is_empty() {
+            Ok(IsolationReport { checked })
+        } else {
+            Err(VerificationError::AgentIsolation {
+                agent_a: agent_a.to_owned(),
+                agent_b: agent_b.to_owned(),
+                leaks,
+            }
+            .into())
+        }
+    }
+
+    /// Checks that two sessions of one agent keep separate histories: every message the agent
+    /// stores for a session comes from a turn of that session in the gateway, and the agent's
+    /// history of each session is the gateway's, message for message.
+    pub async fn verify_session_context_isolation(
+        &self,
+        agent: &str,
+        session_a: &str,
+        session_b: &str,
+    ) -> Result<ContextIsolationReport> {
+        let mut leaks = Vec::new();
+        let mut messages = BTreeMap::new();
+        for session in [session_a, session_b] {
+            let gateway = self.gateway_messages(session).await?;
+            let stored = self.agent_messages(agent, Some(session)).await?;
+            let turns: BTreeSet<&str> = gateway
+                .iter()
+                .filter_map(|m| m.task_id.as_deref())
+                .collect();
+            for message in &stored {
+                if !turns.contains(message.task_id.as_str()) {
+                    leaks.push(format!("not from a turn of session {session}: {message}"));
+                }
+            }
+            let gateway_texts: Vec<&str> = gateway.iter().map(|m| m.message.as_str()).collect();
+            let agent_texts: Vec<&str> = stored.iter().map(|m| m.content.as_str()).collect();
+            if gateway_texts != agent_texts {
+                leaks.push(format!(
+                    "the agent's history of session {session} differs from the gateway's:\n{}\n{}",
+                    list(&gateway),
+                    list(&stored)
+                ));
+            }
+            messages.insert(session.to_owned(), stored.len());
+        }
+        if leaks.is_empty() {
+            Ok(ContextIsolationReport {
+                agent: agent.to_owned(),
+                messages,
+            })
+        } else {
+            Err(VerificationError::ContextIsolation {
+                agent: agent.to_owned(),
+                session_a: session_a.to_owned(),
+                session_b: session_b.to_owned(),
+                leaks,
+            }
+            .into())
+        }
+    }
+
+    /// Checks that no data of one user appears in the other's: every user message in a user's
+    /// gateway sessions was sent by that user, and every agent stores each of those sessions
+    /// under that user, with only turns of that user's sessions.
+    pub async fn verify_user_isolation(
+        &self,
+        user_a: &str,
+        user_b: &str,
+    ) -> Result<UserIsolationReport> {
+        let mut leaks = Vec::new();
+        let mut sessions = BTreeMap::new();
+        for user in [user_a, user_b] {
+            let owned = self.gateway_sessions(user).await?;
+            for session in &owned {
+                let gateway = self.gateway_messages(&session.id).await?;
+                for message in &gateway {
+                    if message.sender_type == "user" && message.sender_name != user {
+                        leaks.push(format!(
+                            "user {}'s message in user {user}'s session: {message}",
+                            message.sender_name
+                        ));
+                    }
+                }
+                if !self
+                    .manager()
+                    .agent_names()
+                    .any(|a| a == session.agent_name)
+                {
+                    continue;
+                }
+                for row in self
+                    .agent_sessions(&session.agent_name, Some(&session.id))
+                    .await?
+                {
+                    if row.user_id != user {
+                        leaks.push(format!(
+                            "the agent stores user {user}'s session as user {}'s: {row}",
+                            row.user_id
+                        ));
+                    }
+                }
+                let turns: BTreeSet<&str> = gateway
+                    .iter()
+                    .filter_map(|m| m.task_id.as_deref())
+                    .collect();
+                for message in self
+                    .agent_messages(&session.agent_name, Some(&session.id))
+                    .await?
+                {
+                    if !turns.contains(message.task_id.as_str()) {
+                        leaks.push(format!(
+                            "a message from outside user {user}'s turns in their session: {message}"
+                        ));
+                    }
+                }
+            }
+            sessions.insert(user.to_owned(), owned.len());
+        }
+        if leaks.is_empty() {
+            Ok(UserIsolationReport { sessions })
+        } else {
+            Err(VerificationError::UserIsolation {
+                user_a: user_a.to_owned(),
+                user_b: user_b.to_owned(),
+                leaks,
+            }
+            .into())
+        }
+    }
+
+    /// Checks that the gateway and every agent use different databases, by asking each
+    /// connection what its database is.
+    pub async fn verify_databases_distinct(&self) -> Result<Vec<DatabaseIdentity>> {
+        let mut identities = Vec::new();
+        for (role, _) in self.manager().locations() {
+            let db = self.manager().connection(&role)?;
+            let identity = database_identity(db)
+                .await
+                .context(role.to_string(), "asking the database its name")?;
+            identities.push(DatabaseIdentity {
+                role: role.to_string(),
+                identity,
+            });
+        }
+        let mut shared = Vec::new();
+        for (i, a) in identities.iter().enumerate() {
+            for b in &identities[i + 1..] {
+                if a.identity == b.identity {
+                    shared.push(format!("{} and {} both use {}", a.role, b.role, a.identity));
+                }
+            }
+        }
+        if shared.is_empty() {
+            Ok(identities)
+        } else {
+            Err(VerificationError::DatabasesNotDistinct { shared }.into())
+        }
+    }
+
+    /// Checks integrity within and across databases: no orphan message on either side, no
+    /// agent session without its gateway session, and the same number of messages for each
+    /// session in the gateway and in its agent.
+    pub async fn verify_integrity(&self) -> Result<IntegrityReport> {
+        let sessions = self.all_gateway_sessions().await?;
+        let messages = self.all_gateway_messages().await?;
+        let by_id: HashMap<&str, &GatewaySessionRow> =
+            sessions.iter().map(|s| (s.id.as_str(), s)).collect();
+        let mut problems = Vec::new();
+        let mut gateway_counts: HashMap<&str, usize> = HashMap::new();
+        for message in &messages {
+            if by_id.contains_key(message.session_id.as_str()) {
+                *gateway_counts
+                    .entry(message.session_id.as_str())
+                    .or_default() += 1;
+            } else {
+                problems.push(IntegrityProblem::OrphanGatewayMessage {
+                    message: message.clone(),
+                });
+            }
+        }
+        let mut agent_sessions = BTreeMap::new();
+        let mut agent_counts: HashMap<(String, String), usize> = HashMap::new();
+        let agents: Vec<String> = self.manager().agent_names().map(str::to_owned).collect();
+        for agent in &agents {
+            let rows = self.agent_sessions(agent, None).await?;
+            let ids: BTreeSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+            for message in self.agent_messages(agent, None).await? {
+                if ids.contains(message.session_id.as_str()) {
+                    *agent_counts
+                        .entry((agent.clone(), message.session_id.clone()))
+                        .or_default() += 1;
+                } else {
+                    problems.push(IntegrityProblem::OrphanAgentMessage { message });
+                }
+            }
+            for row in &rows {
+                if !by_id.contains_key(row.id.as_str()) {
+                    problems.push(IntegrityProblem::AgentSessionWithoutGateway {
+                        session: row.clone(),
+                    });
+                }
+            }
+            agent_sessions.insert(agent.clone(), rows.len());
+        }
+        for session in &sessions {
+            if !agents.contains(&session.agent_name) {
+                continue;
+            }
+            let gateway = gateway_counts
+                .get(session.id.as_str())
+                .copied()
+                .unwrap_or(0);
+            let agent_count = agent_counts
+                .get(&(session.agent_name.clone(), session.id.clone()))
+                .copied()
+                .unwrap_or(0);
+            if gateway != agent_count {
+                problems.push(IntegrityProblem::CountMismatch {
+                    session_id: session.id.clone(),
+                    agent: session.agent_name.clone(),
+                    gateway,
+                    agent_count,
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(IntegrityReport {
+                gateway_sessions: sessions.len(),
+                gateway_messages: messages.len(),
+                agent_sessions,
+            })
+        } else {
+            Err(VerificationError::Integrity { problems }.into())
+        }
+    }
+}
