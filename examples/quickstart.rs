@@ -4,12 +4,16 @@
 //! Run it with `cargo run --example quickstart`.
 
 use persist_core::mesh::{Mesh, ScriptedLlm};
-use persist_core::{MultiDatabaseManager, PersistError};
+use persist_core::{CrossDatabaseInspector, MultiDatabaseManager, PersistError};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), PersistError> {
     // 1. A migrated gateway database and one database per agent, in a private directory.
-    let manager = MultiDatabaseManager::setup(["WeatherAgent", "TravelAgent"]).await?;
+    let manager = MultiDatabaseManager::builder()
+        .agents(["WeatherAgent", "TravelAgent"])
+        .label("quickstart")
+        .setup()
+        .await?;
 
     // 2. The mesh under test: gateway, one task per agent, and a scripted model.
     let llm = ScriptedLlm::new();
@@ -35,17 +39,17 @@ async fn main() -> Result<(), PersistError> {
         println!("{user:>5} → {message}\n{:>5} ← {}", "", turn.content);
     }
 
-    // 4. What landed where.
-    println!("\nDatabases ({}):", manager.backend_kind());
-    for (role, location) in manager.locations() {
-        println!("\n  {role}  ({location})");
-        for count in manager.table_counts(&role).await? {
-            println!("    {:<18} {:>3} rows", count.table, count.rows);
-        }
-    }
+    // 4. What landed where, read back by the inspector with its own queries.
+    let inspector = CrossDatabaseInspector::new(manager.clone());
+    let agents = ["WeatherAgent", "TravelAgent"];
+    println!(
+        "\n{}",
+        inspector.verify_database_architecture(&agents).await?
+    );
+    println!("{}", inspector.database_stats().await?);
     println!("\nAlice's sessions, most recent first:");
-    for session in gateway.list_sessions("alice").await? {
-        let messages = gateway.session_messages("alice", &session.id).await?;
+    for session in inspector.gateway_sessions("alice").await? {
+        let messages = inspector.gateway_messages(&session.id).await?;
         println!(
             "  {:<14} with {:<13} {} messages",
             session.name.as_deref().unwrap_or("(unnamed)"),
@@ -53,26 +57,34 @@ async fn main() -> Result<(), PersistError> {
             messages.len()
         );
     }
-    let travel_agent = mesh.agent("TravelAgent")?;
-    let state = travel_agent
-        .session(&alice_travel.id)
-        .await?
-        .map(|s| s.state);
+    let link = inspector
+        .verify_session_linking(&alice_travel.id, "TravelAgent")
+        .await?;
     println!(
         "\nTravelAgent's state for Alice's trip: {}",
-        state.unwrap_or_default()
+        link.agent.state
     );
+
+    // 5. The checks that make this a test: linking, isolation and integrity.
+    inspector
+        .verify_agent_isolation("WeatherAgent", "TravelAgent")
+        .await?;
+    inspector.verify_user_isolation("alice", "bob").await?;
+    inspector
+        .verify_session_context_isolation("WeatherAgent", &alice_weather.id, &bob_weather.id)
+        .await?;
+    inspector.verify_integrity().await?;
     let shown_to_travel_about_bob = llm
         .requests_for_agent("TravelAgent")
         .iter()
         .filter(|request| request.user_id == "bob")
         .count();
     println!(
-        "The model was asked {} times; TravelAgent was shown {shown_to_travel_about_bob} of Bob's messages.",
+        "Isolation, linking and integrity verified; the model was asked {} times and TravelAgent was shown {shown_to_travel_about_bob} of Bob's messages.",
         llm.requests().len()
     );
 
-    // 5. Stop the agents and remove every database.
+    // 6. Stop the agents and remove every database.
     mesh.shutdown().await;
     manager.cleanup().await?;
     println!("\nCleaned up: no database file is left.");

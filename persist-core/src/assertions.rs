@@ -274,7 +274,8 @@ pub async fn assert_database_stats(
 }
 
 /// Every request the model received for `session_id` came from `agent` and carried only that
-/// session's own history, as the agent stores it.
+/// session's own history. The history is taken from the gateway's database, not the agent's,
+/// so a leak written into the agent's own storage cannot vouch for itself.
 pub async fn assert_llm_context_isolated(
     inspector: &CrossDatabaseInspector,
     llm: &ScriptedLlm,
@@ -282,18 +283,20 @@ pub async fn assert_llm_context_isolated(
     session_id: &str,
 ) {
     const NAME: &str = "assert_llm_context_isolated";
-    let stored = check(
-        NAME,
-        inspector.agent_messages(agent, Some(session_id)).await,
-    );
+    let history = check(NAME, inspector.gateway_messages(session_id).await);
+    let role = |sender_type: &str| {
+        if sender_type == "agent" {
+            "assistant"
+        } else {
+            "user"
+        }
+    };
     for request in llm.requests_for_session(session_id) {
         let prefix_ok = request.agent == agent
-            && request.context.len() <= stored.len()
-            && request
-                .context
-                .iter()
-                .zip(&stored)
-                .all(|(seen, row)| seen.role == row.role && seen.content == row.content);
+            && request.context.len() <= history.len()
+            && request.context.iter().zip(&history).all(|(seen, row)| {
+                seen.role == role(&row.sender_type) && seen.content == row.message
+            });
         if !prefix_ok {
             let seen: Vec<String> = request
                 .context
@@ -301,11 +304,11 @@ pub async fn assert_llm_context_isolated(
                 .map(|m| format!("{}: {:?}", m.role, m.content))
                 .collect();
             panic!(
-                "{NAME} failed: agent {} was shown, for session {session_id} (task {}):\n{}\n  but the session's own history is:\n{}",
+                "{NAME} failed: agent {} was shown, for session {session_id} (task {}):\n{}\n  but the session's history in the gateway is:\n{}",
                 request.agent,
                 request.task_id,
                 rows(&seen),
-                rows(&stored)
+                rows(&history)
             );
         }
     }

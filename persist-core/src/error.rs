@@ -110,9 +110,15 @@ pub enum PersistError {
     /// A backend could not be configured (a bad URL, an unsupported scheme, …).
     #[error("backend configuration: {0}")]
     Backend(String),
-    /// A cross-database verification found a problem.
+    /// A cross-database verification found a problem (boxed: it carries the rows it saw).
     #[error(transparent)]
-    Verification(#[from] VerificationError),
+    Verification(Box<VerificationError>),
+}
+
+impl From<VerificationError> for PersistError {
+    fn from(error: VerificationError) -> Self {
+        PersistError::Verification(Box::new(error))
+    }
 }
 
 fn list(names: &[String]) -> String {

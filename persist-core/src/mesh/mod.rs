@@ -1,7 +1,7 @@
 //! The mesh under test: a gateway, its agents and a scripted model, in-process.
 //!
 //! The components are small but real: they persist through SeaORM into the databases that a
-//! [`MultiDatabaseManager`](crate::MultiDatabaseManager) provisions, so the framework's checks
+//! [`MultiDatabaseManager`] provisions, so the framework's checks
 //! have something real to catch.
 
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,0 +1,667 @@
+//! Every verification and assertion, shown to catch a fault planted directly in a database
+//! (or in what the model was shown). A check that cannot fail would be a defect.
+
+use persist_core::assertions::*;
+use persist_core::db::{AgentSchema, Backend, BackendKind, DatabaseLocation, EntitySchema};
+use persist_core::inspect::{DatabaseStats, IntegrityProblem, VerificationError};
+use persist_core::mesh::{ContextMessage, LlmRequest};
+use persist_core::prelude::*;
+use persist_tests::expect_panic;
+use persist_tests::faults::*;
+
+fn verification(error: PersistError) -> VerificationError {
+    match error {
+        PersistError::Verification(v) => *v,
+        other => panic!("expected a verification error, got {other}"),
+    }
+}
+
+#[persistence_test(agents = ["AgentA", "AgentB"])]
+async fn a_message_in_the_wrong_agent_breaks_isolation(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    #[agent("AgentA")] a_db: DatabaseConnection,
+) {
+    let b_session = gateway.create_session("alice", "AgentB").await.unwrap();
+    let turn = gateway
+        .send_message(&b_session.id, "for B only", "alice")
+        .await
+        .unwrap();
+    assert_database_isolation(&inspector, "AgentA", "AgentB").await;
+
+    // Agent A's database gets a copy of B's session and one of its messages.
+    insert_agent_session(&a_db, &b_session.id, "alice", "AgentA")
+        .await
+        .unwrap();
+    insert_agent_message(
+        &a_db,
+        "planted-msg",
+        &b_session.id,
+        "user",
+        "for B only",
+        &turn.task_id,
+    )
+    .await
+    .unwrap();
+
+    let error = verification(
+        inspector
+            .verify_agent_isolation("AgentA", "AgentB")
+            .await
+            .unwrap_err(),
+    );
+    let VerificationError::AgentIsolation { leaks, .. } = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        leaks
+            .iter()
+            .any(|l| l.contains("the gateway gives this session to agent AgentB")),
+        "{error}"
+    );
+    assert!(leaks.iter().any(|l| l.contains("planted-msg")), "{error}");
+    assert!(
+        leaks.iter().any(|l| l.contains(&format!(
+            "session {} is stored by both agents",
+            b_session.id
+        ))),
+        "{error}"
+    );
+    assert!(
+        leaks
+            .iter()
+            .any(|l| l.contains(&format!("turn {} is stored by both agents", turn.task_id))),
+        "{error}"
+    );
+
+    let message = expect_panic(assert_database_isolation(&inspector, "AgentA", "AgentB")).await;
+    assert!(
+        message.starts_with("assert_database_isolation failed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("planted-msg") && message.contains("for B only"),
+        "the rows are printed: {message}"
+    );
+}
+
+#[persistence_test(agents = ["AgentA"])]
+async fn a_row_for_another_user_is_caught(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+    #[agent("AgentA")] a_db: DatabaseConnection,
+) {
+    let alice = gateway.create_session("alice", "AgentA").await.unwrap();
+    let turn = gateway
+        .send_message(&alice.id, "alice writes", "alice")
+        .await
+        .unwrap();
+    gateway.create_session("bob", "AgentA").await.unwrap();
+    assert_no_user_data_leakage(&inspector, "alice", "bob").await;
+
+    // A message from Bob inside Alice's session.
+    insert_gateway_message(
+        manager.gateway_connection(),
+        "bob-in-alice",
+        &alice.id,
+        "user",
+        "bob",
+        "bob writes",
+        &turn.task_id,
+    )
+    .await
+    .unwrap();
+    let error = verification(
+        inspector
+            .verify_user_isolation("alice", "bob")
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("user bob's message in user alice's session"),
+        "{error}"
+    );
+    let message = expect_panic(assert_no_user_data_leakage(&inspector, "alice", "bob")).await;
+    assert!(message.contains("bob-in-alice"), "{message}");
+
+    // An agent row that files a new session of Alice's under Bob.
+    let second = gateway.create_session("alice", "AgentA").await.unwrap();
+    insert_agent_session(&a_db, &second.id, "bob", "AgentA")
+        .await
+        .unwrap();
+    let error = verification(
+        inspector
+            .verify_session_linking(&second.id, "AgentA")
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("the gateway says user alice, the agent says user bob"),
+        "{error}"
+    );
+    let error = verification(
+        inspector
+            .verify_user_isolation("alice", "bob")
+            .await
+            .unwrap_err(),
+    );
+    assert!(error.to_string().contains("as user bob's"), "{error}");
+}
+
+#[persistence_test(agents = ["AgentA"])]
+async fn orphans_are_caught(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) {
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    gateway
+        .send_message(&session.id, "hi", "alice")
+        .await
+        .unwrap();
+    assert_integrity(&inspector).await;
+
+    let gateway_url = manager.gateway_location().url.clone();
+    with_foreign_keys_off(&gateway_url, |db| async move {
+        insert_gateway_message(
+            &db,
+            "orphan-gw",
+            "ghost-session",
+            "user",
+            "alice",
+            "lost",
+            "t-ghost",
+        )
+        .await
+    })
+    .await
+    .unwrap();
+    let agent_url = manager.agent_location("AgentA").unwrap().url.clone();
+    with_foreign_keys_off(&agent_url, |db| async move {
+        insert_agent_message(
+            &db,
+            "orphan-agent",
+            "ghost-session",
+            "user",
+            "lost",
+            "t-ghost",
+        )
+        .await
+    })
+    .await
+    .unwrap();
+
+    let error = verification(inspector.verify_integrity().await.unwrap_err());
+    let VerificationError::Integrity { problems } = &error else {
+        panic!("{error}")
+    };
+    assert!(problems.iter().any(|p| matches!(p, IntegrityProblem::OrphanGatewayMessage { message } if message.id == "orphan-gw")), "{error}");
+    assert!(problems.iter().any(|p| matches!(p, IntegrityProblem::OrphanAgentMessage { message } if message.id == "orphan-agent")), "{error}");
+    let message = expect_panic(assert_integrity(&inspector)).await;
+    assert!(
+        message.contains("orphan-gw") && message.contains("orphan-agent"),
+        "{message}"
+    );
+}
+
+#[persistence_test(agents = ["AgentA"])]
+async fn an_agent_session_outliving_its_gateway_session_is_caught(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) {
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    gateway
+        .send_message(&session.id, "hi", "alice")
+        .await
+        .unwrap();
+    // Delete only the gateway's side, as a gateway that forgot its agent would.
+    assert_eq!(
+        delete_where(manager.gateway_connection(), "sessions", "id", &session.id)
+            .await
+            .unwrap(),
+        1
+    );
+    let error = verification(inspector.verify_integrity().await.unwrap_err());
+    let VerificationError::Integrity { problems } = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        problems.iter().any(|p| matches!(p, IntegrityProblem::AgentSessionWithoutGateway { session: s } if s.id == session.id)),
+        "{error}"
+    );
+}
+
+#[persistence_test(agents = ["AgentA"])]
+async fn counts_that_disagree_are_caught(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) {
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    let turn = gateway
+        .send_message(&session.id, "hi", "alice")
+        .await
+        .unwrap();
+    insert_gateway_message(
+        manager.gateway_connection(),
+        "extra",
+        &session.id,
+        "system",
+        "gateway",
+        "extra",
+        &turn.task_id,
+    )
+    .await
+    .unwrap();
+    let error = verification(inspector.verify_integrity().await.unwrap_err());
+    let VerificationError::Integrity { problems } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(
+        problems,
+        &[IntegrityProblem::CountMismatch {
+            session_id: session.id.clone(),
+            agent: "AgentA".into(),
+            gateway: 3,
+            agent_count: 2
+        }]
+    );
+    let message = expect_panic(assert_session_context_isolation(
+        &inspector,
+        "AgentA",
+        &session.id,
+        &session.id,
+    ))
+    .await;
+    assert!(
+        message.contains("differs from the gateway's") && message.contains("extra"),
+        "{message}"
+    );
+}
+
+#[persistence_test(agents = ["AgentA", "AgentB"])]
+async fn a_missing_agent_table_is_caught(
+    inspector: CrossDatabaseInspector,
+    #[agent("AgentB")] b_db: DatabaseConnection,
+) {
+    assert_agent_schema_correct(&inspector, "AgentB").await;
+    drop_table(&b_db, "agent_messages").await.unwrap();
+    let error = verification(inspector.verify_agent_schema("AgentB").await.unwrap_err());
+    let VerificationError::AgentSchema { state } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(state.missing_tables, ["agent_messages"]);
+    assert!(
+        inspector
+            .verify_database_architecture(&["AgentA", "AgentB"])
+            .await
+            .is_err()
+    );
+    assert!(
+        inspector
+            .verify_database_architecture(&["AgentA"])
+            .await
+            .is_ok(),
+        "agent A is still fine"
+    );
+    let message = expect_panic(assert_agent_schema_correct(&inspector, "AgentB")).await;
+    assert!(
+        message.contains("missing tables [\"agent_messages\"]"),
+        "{message}"
+    );
+}
+
+#[persistence_test(agents = ["AgentA"])]
+async fn a_migration_table_in_an_agent_is_caught(
+    inspector: CrossDatabaseInspector,
+    #[agent("AgentA")] a_db: DatabaseConnection,
+) {
+    create_migration_table(&a_db).await.unwrap();
+    let error = verification(inspector.verify_agent_schema("AgentA").await.unwrap_err());
+    let VerificationError::AgentSchema { state } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(state.migration_tables, ["seaql_migrations"]);
+    assert!(state.missing_tables.is_empty());
+}
+
+#[persistence_test]
+async fn an_unapplied_migration_is_caught(
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) {
+    let names = manager.gateway_schema().migration_names();
+    let last = names.last().unwrap().clone();
+    delete_where(
+        manager.gateway_connection(),
+        "seaql_migrations",
+        "version",
+        &last,
+    )
+    .await
+    .unwrap();
+    let error = verification(inspector.verify_gateway_migrations().await.unwrap_err());
+    let VerificationError::Migrations { state } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(state.pending, std::slice::from_ref(&last));
+    assert_eq!(state.version(), Some(names[2].as_str()));
+    let message = expect_panic(assert_migration_state(&inspector)).await;
+    assert!(message.contains(&last), "{message}");
+}
+
+#[persistence_test]
+async fn an_unknown_or_untracked_migration_state_is_caught(
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) {
+    record_unknown_migration(
+        manager.gateway_connection(),
+        "m29990101_000001_from_the_future",
+    )
+    .await
+    .unwrap();
+    let error = verification(inspector.verify_gateway_migrations().await.unwrap_err());
+    let VerificationError::Migrations { state } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(state.unknown, ["m29990101_000001_from_the_future"]);
+
+    drop_table(manager.gateway_connection(), "seaql_migrations")
+        .await
+        .unwrap();
+    let state = inspector.gateway_migration_state().await.unwrap();
+    assert!(!state.table_present && state.applied.is_empty() && state.pending.len() == 4);
+    assert!(inspector.verify_gateway_migrations().await.is_err());
+}
+
+#[persistence_test(agents = ["AgentA", "AgentB"])]
+async fn broken_links_are_caught(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    #[agent("AgentA")] a_db: DatabaseConnection,
+) {
+    let quiet = gateway.create_session("alice", "AgentA").await.unwrap();
+    let reason = |e: PersistError| match verification(e) {
+        VerificationError::SessionLink { reason, .. } => reason,
+        other => panic!("{other}"),
+    };
+    let missing = reason(
+        inspector
+            .verify_session_linking(&quiet.id, "AgentA")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        missing,
+        "agent AgentA's database has no session with this id"
+    );
+    let wrong_agent = reason(
+        inspector
+            .verify_session_linking(&quiet.id, "AgentB")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(wrong_agent, "the gateway links it to agent AgentA");
+    let unknown = reason(
+        inspector
+            .verify_session_linking("nope", "AgentA")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(unknown, "the gateway has no such session");
+    insert_agent_session(&a_db, &quiet.id, "alice", "AgentZ")
+        .await
+        .unwrap();
+    let misnamed = reason(
+        inspector
+            .verify_session_linking(&quiet.id, "AgentA")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(misnamed, "the agent row names agent AgentZ");
+    let message = expect_panic(assert_session_linking(&inspector, &quiet.id, "AgentA")).await;
+    assert!(
+        message.contains("AgentZ") && message.contains(&quiet.id),
+        "the rows are printed: {message}"
+    );
+}
+
+#[persistence_test(agents = ["AgentA"])]
+async fn a_context_leak_between_sessions_is_caught(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    llm: ScriptedLlm,
+    #[agent("AgentA")] a_db: DatabaseConnection,
+) {
+    let one = gateway.create_session("alice", "AgentA").await.unwrap();
+    let two = gateway.create_session("alice", "AgentA").await.unwrap();
+    let turn = gateway
+        .send_message(&one.id, "only for one", "alice")
+        .await
+        .unwrap();
+    gateway
+        .send_message(&two.id, "only for two", "alice")
+        .await
+        .unwrap();
+    assert_session_context_isolation(&inspector, "AgentA", &one.id, &two.id).await;
+
+    insert_agent_message(
+        &a_db,
+        "leaked",
+        &two.id,
+        "user",
+        "only for one",
+        &turn.task_id,
+    )
+    .await
+    .unwrap();
+    let error = verification(
+        inspector
+            .verify_session_context_isolation("AgentA", &one.id, &two.id)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("not from a turn of session {}", two.id)),
+        "{error}"
+    );
+    let message = expect_panic(assert_session_context_isolation(
+        &inspector, "AgentA", &one.id, &two.id,
+    ))
+    .await;
+    assert!(message.contains("leaked"), "{message}");
+
+    // What the model is shown is checked too: a request for session two carrying one's text.
+    let _ = llm
+        .complete(LlmRequest {
+            agent: "AgentA".into(),
+            session_id: two.id.clone(),
+            user_id: "alice".into(),
+            task_id: "planted".into(),
+            message: "hi".into(),
+            context: vec![ContextMessage {
+                role: "user".into(),
+                content: "only for one".into(),
+            }],
+        })
+        .await;
+    assert_llm_context_isolated(&inspector, &llm, "AgentA", &one.id).await;
+    let message = expect_panic(assert_llm_context_isolated(
+        &inspector, &llm, "AgentA", &two.id,
+    ))
+    .await;
+    assert!(
+        message.contains("only for one") && message.contains("planted"),
+        "{message}"
+    );
+}
+
+#[persistence_test(agents = ["AgentA", "AgentB"])]
+async fn count_content_existence_and_stats_assertions_fail_with_rows(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+) {
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    gateway
+        .send_message(&session.id, "the words", "alice")
+        .await
+        .unwrap();
+
+    let m = expect_panic(assert_gateway_session_exists(
+        &inspector,
+        &session.id,
+        "bob",
+        "AgentA",
+    ))
+    .await;
+    assert!(
+        m.contains("user_id=alice") && m.contains(&session.id),
+        "{m}"
+    );
+    let m = expect_panic(assert_gateway_session_exists(
+        &inspector,
+        &session.id,
+        "alice",
+        "AgentB",
+    ))
+    .await;
+    assert!(m.contains("agent_name=AgentA"), "{m}");
+    let m = expect_panic(assert_agent_session_exists(
+        &inspector,
+        "AgentB",
+        &session.id,
+    ))
+    .await;
+    assert!(
+        m.contains("agent AgentB has no session") && m.contains("(no rows)"),
+        "{m}"
+    );
+    let m = expect_panic(assert_gateway_message_count(&inspector, &session.id, 3)).await;
+    assert!(m.contains("found 2") && m.contains("the words"), "{m}");
+    let m = expect_panic(assert_agent_message_count(
+        &inspector,
+        "AgentA",
+        &session.id,
+        1,
+    ))
+    .await;
+    assert!(
+        m.contains("found 2") && m.contains("Received: the words"),
+        "{m}"
+    );
+    assert_message_contains(&inspector, &session.id, "Received", Some("agent")).await;
+    let m = expect_panic(assert_message_contains(
+        &inspector,
+        &session.id,
+        "Received",
+        Some("user"),
+    ))
+    .await;
+    assert!(
+        m.contains("no gateway message from a user")
+            && m.contains("agent AgentA: \"Received: the words\""),
+        "{m}"
+    );
+    let m = expect_panic(assert_agent_message_contains(
+        &inspector,
+        "AgentA",
+        &session.id,
+        "absent",
+        None,
+    ))
+    .await;
+    assert!(m.contains("\"absent\"") && m.contains("the words"), "{m}");
+    let m = expect_panic(assert_database_stats(
+        &inspector,
+        &DatabaseStats::expect(1, 2).agent("AgentB", 1, 2),
+    ))
+    .await;
+    assert!(m.contains("expected") && m.contains("agent AgentB"), "{m}");
+}
+
+/// A backend that wrongly gives every role the same file.
+#[derive(Debug)]
+struct OneFileForAll(tempfile::TempDir);
+
+impl Backend for OneFileForAll {
+    fn kind(&self) -> BackendKind {
+        BackendKind::SqliteFile
+    }
+    fn create_database<'a>(
+        &'a self,
+        _name: &'a str,
+    ) -> futures::future::BoxFuture<'a, persist_core::Result<DatabaseLocation>> {
+        let path = self.0.path().join("shared.sqlite3");
+        Box::pin(async move {
+            Ok(DatabaseLocation {
+                name: "shared".into(),
+                url: format!("sqlite://{}?mode=rwc", path.display()),
+                path: Some(path),
+            })
+        })
+    }
+    fn drop_database<'a>(
+        &'a self,
+        _location: &'a DatabaseLocation,
+    ) -> futures::future::BoxFuture<'a, persist_core::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn release(&self, _keep: bool) -> futures::future::BoxFuture<'_, persist_core::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The mesh's agent schema, tolerating tables that already exist (they do, in a shared file).
+struct Tolerant(EntitySchema);
+
+impl AgentSchema for Tolerant {
+    fn create<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+    ) -> futures::future::BoxFuture<'a, Result<(), sea_orm::DbErr>> {
+        Box::pin(async move {
+            match self.0.create(db).await {
+                Err(e) if e.to_string().contains("already exists") => Ok(()),
+                other => other,
+            }
+        })
+    }
+    fn tables(&self) -> Vec<String> {
+        self.0.tables()
+    }
+}
+
+#[tokio::test]
+async fn databases_that_are_not_distinct_are_caught() {
+    let manager = MultiDatabaseManager::builder()
+        .agents(["AgentA", "AgentB"])
+        .custom_backend(OneFileForAll(tempfile::tempdir().unwrap()))
+        .agent_schema(Tolerant(EntitySchema::mesh_agents()))
+        .setup()
+        .await
+        .unwrap();
+    let inspector = CrossDatabaseInspector::new(manager.clone());
+    let error = verification(inspector.verify_databases_distinct().await.unwrap_err());
+    let VerificationError::DatabasesNotDistinct { shared } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(shared.len(), 3, "gateway–A, gateway–B and A–B: {error}");
+    // Sharing the gateway's file also puts its migration table in each agent's database.
+    assert!(inspector.verify_agent_schema("AgentA").await.is_err());
+    assert!(
+        inspector
+            .verify_database_architecture(&["AgentA", "AgentB"])
+            .await
+            .is_err()
+    );
+    manager.cleanup().await.unwrap();
+}
