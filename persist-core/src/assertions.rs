@@ -20,25 +20,14 @@
 //! # fn main() {}
 //! ```
 
-use std::fmt::Display;
-
 use crate::error::PersistError;
+use crate::inspect::list as rows;
 use crate::inspect::{
     AgentMessageRow, AgentSchemaState, AgentSessionRow, ContextIsolationReport,
     CrossDatabaseInspector, DatabaseStats, GatewayMessageRow, GatewaySessionRow, IntegrityReport,
     IsolationReport, MigrationState, SessionLink, UserIsolationReport,
 };
 use crate::mesh::ScriptedLlm;
-
-fn rows<T: Display>(rows: &[T]) -> String {
-    if rows.is_empty() {
-        return "    (no rows)".to_owned();
-    }
-    rows.iter()
-        .map(|r| format!("    {r}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 fn check<T>(name: &str, result: Result<T, PersistError>) -> T {
     result.unwrap_or_else(|e| panic!("{name} failed: {e}"))

@@ -5,7 +5,7 @@
 //! must produce; nothing here reuses the mesh's entities.
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult};
 
 use crate::db::MultiDatabaseManager;
 use crate::error::{DbContext, Result};
@@ -17,6 +17,7 @@ mod verify;
 pub use architecture::{
     AgentSchemaState, ArchitectureReport, DatabaseStats, MigrationState, TableStats,
 };
+pub(crate) use rows::list;
 pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
 pub use verify::{
     ContextIsolationReport, DatabaseIdentity, IntegrityProblem, IntegrityReport, IsolationReport,
@@ -82,6 +83,24 @@ fn select(table: &str, columns: &[&str]) -> SelectStatement {
 
 fn col(name: &str) -> Expr {
     Expr::col(Alias::new(name))
+}
+
+/// Runs `query` on one database and decodes every row.
+async fn fetch<T>(
+    db: &DatabaseConnection,
+    label: &str,
+    what: &str,
+    query: &SelectStatement,
+    decode: impl Fn(&QueryResult) -> std::result::Result<T, DbErr>,
+) -> Result<Vec<T>> {
+    let rows = db
+        .query_all(query)
+        .await
+        .context(label, format!("reading {what}"))?;
+    rows.iter()
+        .map(decode)
+        .collect::<std::result::Result<_, _>>()
+        .context(label, format!("decoding {what}"))
 }
 
 impl CrossDatabaseInspector {
