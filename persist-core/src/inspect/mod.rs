@@ -133,15 +133,14 @@ impl CrossDatabaseInspector {
         query
             .order_by(Alias::new("updated_at"), Order::Desc)
             .order_by(Alias::new("id"), Order::Asc);
-        let rows = self
-            .gateway()
-            .query_all(&query)
-            .await
-            .context("gateway", "reading sessions")?;
-        rows.iter()
-            .map(GatewaySessionRow::read)
-            .collect::<std::result::Result<_, _>>()
-            .context("gateway", "decoding sessions")
+        fetch(
+            self.gateway(),
+            "gateway",
+            "sessions",
+            &query,
+            GatewaySessionRow::read,
+        )
+        .await
     }
 
     /// A user's sessions in the gateway, most recently updated first.
@@ -175,15 +174,14 @@ impl CrossDatabaseInspector {
         query
             .order_by(Alias::new("created_at"), Order::Asc)
             .order_by(Alias::new("id"), Order::Asc);
-        let rows = self
-            .gateway()
-            .query_all(&query)
-            .await
-            .context("gateway", "reading chat messages")?;
-        rows.iter()
-            .map(GatewayMessageRow::read)
-            .collect::<std::result::Result<_, _>>()
-            .context("gateway", "decoding chat messages")
+        fetch(
+            self.gateway(),
+            "gateway",
+            "chat messages",
+            &query,
+            GatewayMessageRow::read,
+        )
+        .await
     }
 
     /// A session's messages in the gateway, oldest first.
@@ -210,14 +208,10 @@ impl CrossDatabaseInspector {
             query.and_where(col("id").eq(id));
         }
         query.order_by(Alias::new("id"), Order::Asc);
-        let rows = db
-            .query_all(&query)
-            .await
-            .context(&label, "reading agent sessions")?;
-        rows.iter()
-            .map(|row| AgentSessionRow::read(&label, row))
-            .collect::<std::result::Result<_, _>>()
-            .context(&label, "decoding agent sessions")
+        fetch(db, &label, "agent sessions", &query, |row| {
+            AgentSessionRow::read(&label, row)
+        })
+        .await
     }
 
     /// An agent's messages for one gateway session (or all of them), oldest first.
@@ -235,13 +229,9 @@ impl CrossDatabaseInspector {
         query
             .order_by(Alias::new("created_at"), Order::Asc)
             .order_by(Alias::new("id"), Order::Asc);
-        let rows = db
-            .query_all(&query)
-            .await
-            .context(&label, "reading agent messages")?;
-        rows.iter()
-            .map(|row| AgentMessageRow::read(&label, row))
-            .collect::<std::result::Result<_, _>>()
-            .context(&label, "decoding agent messages")
+        fetch(db, &label, "agent messages", &query, |row| {
+            AgentMessageRow::read(&label, row)
+        })
+        .await
     }
 }
