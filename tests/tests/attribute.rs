@@ -1,12 +1,15 @@
 //! What `#[persistence_test]` does at run time: cleanup on every path, keep, failure messages,
 //! and parallel runs. Tests marked "driven" are run by another test that checks their effects.
+//!
+//! The driven tests that watch files come and go pin `backend = "sqlite"`: files are what they
+//! observe. `server_backends.rs` proves the same cleanup on database servers.
 
 use std::process::Command;
 
 use persist_core::prelude::*;
 use persist_tests::{expect_failure, record_files, recorded_files};
 
-#[persistence_test(agents = ["AgentA", "AgentB"])]
+#[persistence_test(agents = ["AgentA", "AgentB"], backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_passes(ctx: TestContext) {
     for file in record_files(&ctx) {
@@ -23,7 +26,7 @@ fn cleans_up_after_success() {
     assert!(!files[0].parent().unwrap().exists());
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_returns_err(
     ctx: TestContext,
@@ -47,7 +50,7 @@ fn an_err_fails_the_test_with_the_error_and_cleans_up() {
     );
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_panics(ctx: TestContext) {
     record_files(&ctx);
@@ -68,7 +71,7 @@ async fn should_panic_works(gateway: GatewayPersistenceAdapter) {
     panic!("expected failure");
 }
 
-#[persistence_test(agents = ["AgentA"], timeout = "200ms")]
+#[persistence_test(agents = ["AgentA"], timeout = "200ms", backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_times_out(ctx: TestContext) {
     record_files(&ctx);
@@ -89,7 +92,7 @@ fn a_timeout_fails_with_a_clear_message_and_cleans_up() {
     );
 }
 
-#[persistence_test(agents = ["AgentA"], keep = "always")]
+#[persistence_test(agents = ["AgentA"], keep = "always", backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_keeps(ctx: TestContext) {
     record_files(&ctx);
@@ -106,7 +109,7 @@ fn keep_always_leaves_the_databases() {
     std::fs::remove_dir_all(files[0].parent().unwrap()).unwrap();
 }
 
-#[persistence_test(agents = ["AgentA"], keep = "on_failure")]
+#[persistence_test(agents = ["AgentA"], keep = "on_failure", backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_fails_and_keeps(ctx: TestContext) {
     record_files(&ctx);
@@ -121,7 +124,7 @@ fn keep_on_failure_keeps_only_failed_tests() {
     std::fs::remove_dir_all(files[0].parent().unwrap()).unwrap();
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_for_env(gateway: GatewayPersistenceAdapter) {
     gateway.create_session("alice", "AgentA").await.unwrap();
@@ -222,14 +225,14 @@ fn a_setup_failure_says_what_failed_and_why() {
     );
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_teardown_fails(ctx: TestContext) {
     let files = record_files(&ctx);
     std::fs::remove_dir_all(files[0].parent().unwrap()).unwrap();
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_fails_and_teardown_fails(ctx: TestContext) {
     let files = record_files(&ctx);

@@ -229,9 +229,8 @@ async fn provision<'a>(
 ) -> Result<&'a DatabaseConnection> {
     let location = backend.create_database(name).await?;
     let mut options = ConnectOptions::new(location.url.clone());
+    backend.configure(&mut options);
     options
-        .max_connections(backend.max_connections())
-        .min_connections(0)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false);

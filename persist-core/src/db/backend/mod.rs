@@ -5,18 +5,35 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
+use sea_orm::ConnectOptions;
 use serde::Serialize;
 
 use crate::error::{PersistError, Result};
 
+mod memory;
+mod registry;
+mod server;
 mod sqlite;
 
+pub use memory::SqliteMemoryBackend;
+pub use registry::{REGISTRY_TABLE, sweep_leaked};
+pub use server::ServerBackend;
 pub use sqlite::{SqliteFileBackend, TEST_DIR_ENV};
 
 /// The environment variable that selects a database server for a whole run.
 pub const DATABASE_URL_ENV: &str = "PERSIST_TEST_DATABASE_URL";
+/// The server `backend = "postgres"` uses when `PERSIST_TEST_DATABASE_URL` is not a PostgreSQL
+/// URL (default: `postgres://postgres@127.0.0.1:5432/postgres`).
+pub const POSTGRES_URL_ENV: &str = "PERSIST_POSTGRES_URL";
+/// The server `backend = "mysql"` uses when `PERSIST_TEST_DATABASE_URL` is not a MySQL URL
+/// (default: `mysql://root@127.0.0.1:3306/test`).
+pub const MYSQL_URL_ENV: &str = "PERSIST_MYSQL_URL";
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
 
 /// What kind of database a backend provides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -24,12 +41,21 @@ pub const DATABASE_URL_ENV: &str = "PERSIST_TEST_DATABASE_URL";
 pub enum BackendKind {
     /// SQLite files in a private temporary directory.
     SqliteFile,
+    /// SQLite databases in memory.
+    SqliteMemory,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
 }
 
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             BackendKind::SqliteFile => "sqlite (file)",
+            BackendKind::SqliteMemory => "sqlite (memory)",
+            BackendKind::Postgres => "postgresql",
+            BackendKind::MySql => "mysql",
         })
     }
 }
@@ -72,9 +98,10 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Releases what the backend holds for its manager. With `keep`, databases stay in place.
     fn release(&self, keep: bool) -> BoxFuture<'_, Result<()>>;
 
-    /// How many connections each database's pool may open.
-    fn max_connections(&self) -> u32 {
-        4
+    /// Sets the pool options of each database's connection (by default, at most 4
+    /// connections, opened on demand).
+    fn configure(&self, options: &mut ConnectOptions) {
+        options.max_connections(4).min_connections(0);
     }
 }
 
@@ -88,15 +115,44 @@ pub enum BackendConfig {
     SqliteFile,
     /// SQLite files in a private directory made under the given one.
     SqliteFileIn(PathBuf),
+    /// SQLite databases in memory: fastest, nothing to look at afterwards.
+    SqliteMemory,
+    /// A PostgreSQL or MySQL/MariaDB server, by the URL of a database to administer from
+    /// (for example `postgres://postgres@127.0.0.1:5432/postgres`). Each test creates its own
+    /// databases there and drops them at cleanup.
+    Server(String),
 }
 
 impl BackendConfig {
-    /// Parses a backend name (`sqlite`, `sqlite-file`).
+    /// Parses a backend name (`sqlite`, `sqlite-file`, `sqlite-memory`, `postgres`, `mysql`)
+    /// or a server URL (`postgres://…`, `postgresql://…`, `mysql://…`, `mariadb://…`).
     pub fn parse(value: &str) -> Result<Self> {
-        match value.trim() {
+        let value = value.trim();
+        let env_url = |scheme: &[&str]| {
+            std::env::var(DATABASE_URL_ENV)
+                .ok()
+                .filter(|url| scheme.iter().any(|s| url.starts_with(s)))
+        };
+        match value {
             "sqlite" | "sqlite-file" => Ok(BackendConfig::SqliteFile),
+            "sqlite-memory" | "memory" => Ok(BackendConfig::SqliteMemory),
+            "postgres" | "postgresql" => Ok(BackendConfig::Server(
+                env_url(&["postgres://", "postgresql://"])
+                    .or_else(|| std::env::var(POSTGRES_URL_ENV).ok())
+                    .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned()),
+            )),
+            "mysql" | "mariadb" => Ok(BackendConfig::Server(
+                env_url(&["mysql://", "mariadb://"])
+                    .or_else(|| std::env::var(MYSQL_URL_ENV).ok())
+                    .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned()),
+            )),
+            url if url.contains("://") => {
+                server::kind_of(url)?;
+                Ok(BackendConfig::Server(url.to_owned()))
+            }
             other => Err(PersistError::Backend(format!(
-                "unknown backend {other:?}: expected `sqlite` or `sqlite-file`"
+                "unknown backend {other:?}: expected sqlite, sqlite-file, sqlite-memory, postgres, \
+                 mysql, or a server URL (postgres://…, mysql://…)"
             ))),
         }
     }
@@ -107,6 +163,11 @@ impl BackendConfig {
         if let Some(choice) = configured {
             return Self::parse(choice);
         }
+        Self::from_env()
+    }
+
+    /// `PERSIST_TEST_DATABASE_URL` if set, else SQLite files.
+    pub fn from_env() -> Result<Self> {
         match std::env::var(DATABASE_URL_ENV) {
             Ok(url) if !url.trim().is_empty() => Self::parse(&url),
             _ => Ok(Self::default()),
@@ -120,9 +181,15 @@ impl BackendConfig {
             BackendConfig::SqliteFileIn(parent) => {
                 Ok(Box::new(SqliteFileBackend::new_in(parent, label)?))
             }
+            BackendConfig::SqliteMemory => Ok(Box::new(SqliteMemoryBackend::new(label))),
+            BackendConfig::Server(url) => Ok(Box::new(ServerBackend::open(url, label).await?)),
         }
     }
 }
+
+/// How long an idle server connection stays open: tests are short, and connections are the
+/// server's scarcest resource when many tests run at once.
+pub(crate) const SERVER_IDLE: Duration = Duration::from_secs(5);
 
 /// Shortens a label (a test's path, say) to a safe identifier of at most `max` characters.
 pub(crate) fn short_label(label: &str, max: usize) -> String {
@@ -164,9 +231,23 @@ mod tests {
             BackendConfig::parse("sqlite").unwrap(),
             BackendConfig::SqliteFile
         );
+        assert_eq!(
+            BackendConfig::parse("sqlite-memory").unwrap(),
+            BackendConfig::SqliteMemory
+        );
+        assert_eq!(
+            BackendConfig::parse("mysql://root@db:3306/test").unwrap(),
+            BackendConfig::Server("mysql://root@db:3306/test".into())
+        );
         assert!(matches!(
-            BackendConfig::parse("oracle"),
-            Err(PersistError::Backend(message)) if message.contains("oracle")
+            BackendConfig::parse("postgres").unwrap(),
+            BackendConfig::Server(_)
         ));
+        for bad in ["oracle", "redis://localhost", ""] {
+            assert!(
+                matches!(BackendConfig::parse(bad), Err(PersistError::Backend(m)) if m.contains(bad)),
+                "{bad}"
+            );
+        }
     }
 }
