@@ -1,6 +1,7 @@
 //! Helpers shared by the persistence suites.
 
 pub mod faults;
+pub mod server;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,6 +28,38 @@ pub fn record_files(ctx: &TestContext) -> Vec<PathBuf> {
         .unwrap()
         .insert(ctx.test_name().to_owned(), files.clone());
     files
+}
+
+/// Records where a running test's databases are (for servers, their names).
+pub fn record_locations(ctx: &TestContext) -> Vec<persist_core::db::DatabaseLocation> {
+    let locations: Vec<_> = ctx
+        .manager()
+        .locations()
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect();
+    locations_registry()
+        .lock()
+        .unwrap()
+        .insert(ctx.test_name().to_owned(), locations.clone());
+    locations
+}
+
+/// The locations a test recorded; the name is matched on its last path segment.
+pub fn recorded_locations(test: &str) -> Vec<persist_core::db::DatabaseLocation> {
+    let registry = locations_registry().lock().unwrap();
+    registry
+        .iter()
+        .find(|(name, _)| name.rsplit("::").next() == Some(test))
+        .map(|(_, l)| l.clone())
+        .unwrap_or_else(|| panic!("test `{test}` recorded no locations"))
+}
+
+type Locations = HashMap<String, Vec<persist_core::db::DatabaseLocation>>;
+
+fn locations_registry() -> &'static Mutex<Locations> {
+    static LOCATIONS: OnceLock<Mutex<Locations>> = OnceLock::new();
+    LOCATIONS.get_or_init(Default::default)
 }
 
 /// The files a test recorded; the name is matched on its last path segment.

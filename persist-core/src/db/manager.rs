@@ -196,6 +196,9 @@ impl ManagerBuilder {
     }
 }
 
+/// Creates every database at once (they are independent, and a server creates several
+/// faster together than one after another), then gives each its schema. Whatever was
+/// created is in `created`, in order, even when something failed.
 async fn provision_all(
     backend: &dyn Backend,
     agents: &[AgentName],
@@ -203,30 +206,47 @@ async fn provision_all(
     agent_schema: &dyn AgentSchema,
     created: &mut Vec<Provisioned>,
 ) -> Result<()> {
-    let gateway = provision(backend, DatabaseRole::Gateway, "gateway", created).await?;
-    gateway_schema
-        .migrate(gateway)
-        .await
-        .context("gateway", "applying the gateway migrations")?;
-    for agent in agents {
-        let role = DatabaseRole::Agent(agent.as_str().to_owned());
-        let label = role.to_string();
-        let name = format!("agent_{}", agent.slug());
-        let connection = provision(backend, role, &name, created).await?;
-        agent_schema
-            .create(connection)
-            .await
-            .context(label, "creating the agent schema")?;
+    let mut plan = vec![(DatabaseRole::Gateway, "gateway".to_owned())];
+    plan.extend(agents.iter().map(|agent| {
+        (
+            DatabaseRole::Agent(agent.as_str().to_owned()),
+            format!("agent_{}", agent.slug()),
+        )
+    }));
+    let outcomes = futures::future::join_all(plan.into_iter().map(|(role, name)| async move {
+        let database = provision(backend, role, &name).await?;
+        let label = database.role.to_string();
+        let schema = match database.role {
+            DatabaseRole::Gateway => gateway_schema
+                .migrate(&database.connection)
+                .await
+                .context(label, "applying the gateway migrations"),
+            DatabaseRole::Agent(_) => agent_schema
+                .create(&database.connection)
+                .await
+                .context(label, "creating the agent schema"),
+        };
+        Ok::<_, PersistError>((database, schema))
+    }))
+    .await;
+    let mut first_error = None;
+    for outcome in outcomes {
+        match outcome {
+            Ok((database, schema)) => {
+                created.push(database);
+                if let Err(e) = schema {
+                    first_error.get_or_insert(e);
+                }
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
-async fn provision<'a>(
-    backend: &dyn Backend,
-    role: DatabaseRole,
-    name: &str,
-    created: &'a mut Vec<Provisioned>,
-) -> Result<&'a DatabaseConnection> {
+async fn provision(backend: &dyn Backend, role: DatabaseRole, name: &str) -> Result<Provisioned> {
     let location = backend.create_database(name).await?;
     let mut options = ConnectOptions::new(location.url.clone());
     backend.configure(&mut options);
@@ -234,23 +254,21 @@ async fn provision<'a>(
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false);
-    let connection = match Database::connect(options).await {
-        Ok(connection) => connection,
+    match Database::connect(options).await {
+        Ok(connection) => Ok(Provisioned {
+            role,
+            location,
+            connection,
+        }),
         Err(source) => {
             let _ = backend.drop_database(&location).await;
-            return Err(PersistError::Database {
+            Err(PersistError::Database {
                 database: role.to_string(),
                 operation: format!("connecting to {location}"),
                 source,
-            });
+            })
         }
-    };
-    created.push(Provisioned {
-        role,
-        location,
-        connection,
-    });
-    Ok(&created.last().expect("just pushed").connection)
+    }
 }
 
 /// Closes every pool, then removes the databases (unless kept) and releases the backend.
@@ -264,10 +282,24 @@ async fn teardown<'a>(
         // A connection still borrowed elsewhere delays `close`; don't let it block teardown.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, db.connection.close_by_ref()).await;
     }
+    let locations: Vec<&DatabaseLocation> = databases.map(|db| &db.location).collect();
+    drop_all(backend, &locations, keep).await
+}
+
+/// Drops the databases (all at once) unless kept, then releases the backend; goes on after a
+/// failure and reports the first.
+async fn drop_all(
+    backend: &dyn Backend,
+    locations: &[&DatabaseLocation],
+    keep: bool,
+) -> Result<()> {
     let mut first_error = None;
     if !keep {
-        for db in databases {
-            if let Err(e) = backend.drop_database(&db.location).await {
+        let drops = locations
+            .iter()
+            .map(|location| backend.drop_database(location));
+        for result in futures::future::join_all(drops).await {
+            if let Err(e) = result {
                 first_error.get_or_insert(e);
             }
         }
@@ -305,8 +337,7 @@ impl Drop for Inner {
         // We may be inside a runtime (or unwinding out of one), where blocking on a future is
         // not allowed: remove the databases from a helper thread with a runtime of its own.
         let backend = &*self.backend;
-        let locations: Vec<DatabaseLocation> =
-            self.databases().map(|db| db.location.clone()).collect();
+        let locations: Vec<&DatabaseLocation> = self.databases().map(|db| &db.location).collect();
         let result = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
@@ -314,18 +345,7 @@ impl Drop for Inner {
                         .enable_all()
                         .build()
                         .map_err(|e| PersistError::Backend(format!("cleanup runtime: {e}")))?;
-                    runtime.block_on(async {
-                        let mut first_error = None;
-                        for location in &locations {
-                            if let Err(e) = backend.drop_database(location).await {
-                                first_error.get_or_insert(e);
-                            }
-                        }
-                        if let Err(e) = backend.release(false).await {
-                            first_error.get_or_insert(e);
-                        }
-                        first_error.map_or(Ok(()), Err)
-                    })
+                    runtime.block_on(drop_all(backend, &locations, false))
                 })
                 .join()
         });

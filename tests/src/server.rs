@@ -1,0 +1,90 @@
+//! Looking at a database server from the outside, for the server-backend suite.
+
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+/// The server of this run: `PERSIST_TEST_DATABASE_URL` when it names PostgreSQL or MySQL.
+pub fn server_url() -> Option<String> {
+    std::env::var("PERSIST_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| {
+            ["postgres://", "postgresql://", "mysql://", "mariadb://"]
+                .iter()
+                .any(|s| url.starts_with(s))
+        })
+}
+
+/// The test databases (`pt_…`) that exist on the server.
+pub async fn test_databases(url: &str) -> Vec<String> {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let db = Database::connect(url.as_str()).await.unwrap();
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT datname::text AS name FROM pg_database WHERE datname LIKE 'pt\\_%'"
+        }
+        _ => {
+            "SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE 'pt\\_%'"
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap();
+    let names = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect();
+    db.close().await.unwrap();
+    names
+}
+
+/// Registry rows for the given databases, as `(name, kept)`.
+pub async fn registry_rows(url: &str, names: &[String]) -> Vec<(String, bool)> {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let db = Database::connect(url.as_str()).await.unwrap();
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT db_name, kept FROM persist_test_registry",
+        ))
+        .await
+        .unwrap();
+    let found = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "db_name").unwrap(),
+                r.try_get::<bool>("", "kept").unwrap(),
+            )
+        })
+        .filter(|(name, _)| names.contains(name))
+        .collect();
+    db.close().await.unwrap();
+    found
+}
+
+/// Drops databases by hand (what a person does with kept ones) and forgets them.
+pub async fn drop_by_hand(url: &str, names: &[String]) {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let db = Database::connect(url.as_str()).await.unwrap();
+    let backend = db.get_database_backend();
+    for name in names {
+        let drop = match backend {
+            DbBackend::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            _ => format!("DROP DATABASE IF EXISTS `{name}`"),
+        };
+        db.execute_unprepared(&drop).await.unwrap();
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            match backend {
+                DbBackend::Postgres => "DELETE FROM persist_test_registry WHERE db_name = $1",
+                _ => "DELETE FROM persist_test_registry WHERE db_name = ?",
+            },
+            [name.clone().into()],
+        ))
+        .await
+        .unwrap();
+    }
+    db.close().await.unwrap();
+}

@@ -1,0 +1,184 @@
+//! What a database server backend adds: databases created per test and dropped at cleanup, kept
+//! databases marked so no sweep takes them, and leaked databases of killed processes swept by a
+//! later run while those of live runs are left alone.
+//!
+//! These tests need a server: they run when `PERSIST_TEST_DATABASE_URL` names PostgreSQL or
+//! MySQL/MariaDB (as `.ci/run` does), and otherwise say so and return.
+
+use std::time::{Duration, Instant};
+
+use persist_core::db::backend::sweep_leaked;
+use persist_core::prelude::*;
+use persist_tests::server::{drop_by_hand, registry_rows, server_url, test_databases};
+use persist_tests::{expect_failure, record_locations, recorded_locations};
+
+fn server_or_skip(test: &str) -> Option<String> {
+    let url = server_url();
+    if url.is_none() {
+        eprintln!("{test}: skipped, PERSIST_TEST_DATABASE_URL names no database server");
+    }
+    url
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+fn names(locations: &[persist_core::db::DatabaseLocation]) -> Vec<String> {
+    locations.iter().map(|l| l.name.clone()).collect()
+}
+
+#[persistence_test(agents = ["AgentA", "AgentB"])]
+#[ignore = "driven by another test in this file"]
+async fn driven_on_server(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
+    record_locations(&ctx);
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    gateway
+        .send_message(&session.id, "hi", "alice")
+        .await
+        .unwrap();
+}
+
+#[persistence_test(agents = ["AgentA"])]
+#[ignore = "driven by another test in this file"]
+async fn driven_panics_on_server(ctx: TestContext) {
+    record_locations(&ctx);
+    panic!("failing on the server");
+}
+
+#[test]
+fn each_test_gets_its_own_databases_and_cleanup_drops_them() {
+    let Some(url) = server_or_skip("each_test_gets_its_own_databases_and_cleanup_drops_them")
+    else {
+        return;
+    };
+    driven_on_server();
+    let created = names(&recorded_locations("driven_on_server"));
+    assert_eq!(created.len(), 3);
+    assert!(
+        created
+            .iter()
+            .all(|n| n.starts_with("pt_") && n.len() <= 63),
+        "{created:?}"
+    );
+    expect_failure(driven_panics_on_server);
+    let failed = names(&recorded_locations("driven_panics_on_server"));
+    assert!(
+        failed.iter().all(|n| !created.contains(n)),
+        "names are never reused"
+    );
+
+    let left = block_on(test_databases(&url));
+    for name in created.iter().chain(&failed) {
+        assert!(!left.contains(name), "{name} is still on the server");
+    }
+    assert!(
+        block_on(registry_rows(&url, &created)).is_empty(),
+        "the registry forgets dropped databases"
+    );
+}
+
+#[persistence_test(agents = ["AgentA"], keep = "always")]
+#[ignore = "driven by another test in this file"]
+async fn driven_keeps_on_server(ctx: TestContext) {
+    record_locations(&ctx);
+}
+
+#[test]
+fn kept_databases_stay_and_no_sweep_takes_them() {
+    let Some(url) = server_or_skip("kept_databases_stay_and_no_sweep_takes_them") else {
+        return;
+    };
+    driven_keeps_on_server();
+    let kept = names(&recorded_locations("driven_keeps_on_server"));
+    let rows = block_on(registry_rows(&url, &kept));
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|(_, kept)| *kept), "{rows:?}");
+    block_on(sweep_leaked(&url)).unwrap();
+    let present = block_on(test_databases(&url));
+    assert!(
+        kept.iter().all(|n| present.contains(n)),
+        "a sweep dropped a kept database"
+    );
+    block_on(drop_by_hand(&url, &kept));
+}
+
+#[persistence_test(agents = ["AgentA"])]
+#[ignore = "run in a child process that gets killed"]
+async fn driven_killed_mid_test(ctx: TestContext) {
+    let locations = record_locations(&ctx);
+    let marker = std::env::var("PERSIST_MARKER").unwrap();
+    std::fs::write(&marker, names(&locations).join("\n")).unwrap();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+#[test]
+fn databases_of_a_killed_process_are_swept_and_live_ones_are_not() {
+    let Some(url) = server_or_skip("databases_of_a_killed_process_are_swept_and_live_ones_are_not")
+    else {
+        return;
+    };
+    let marker = std::env::temp_dir().join(format!("persist-marker-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "driven_killed_mid_test",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("PERSIST_MARKER", &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !marker.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the child never set up its databases"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let leaked: Vec<String> = std::fs::read_to_string(&marker)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(leaked.len(), 2);
+
+    // While the child runs, its databases are a live run's: a sweep leaves them alone.
+    let swept = block_on(sweep_leaked(&url)).unwrap();
+    assert!(
+        swept.iter().all(|n| !leaked.contains(n)),
+        "a sweep took a live run's database"
+    );
+    assert!(
+        leaked
+            .iter()
+            .all(|n| block_on(test_databases(&url)).contains(n))
+    );
+
+    // Killed the way nextest kills a test that timed out: no teardown runs.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(&marker).unwrap();
+    let present = block_on(test_databases(&url));
+    assert!(
+        leaked.iter().all(|n| present.contains(n)),
+        "the kill itself cleaned nothing"
+    );
+
+    let swept = block_on(sweep_leaked(&url)).unwrap();
+    for name in &leaked {
+        assert!(swept.contains(name), "{name} was not swept: {swept:?}");
+    }
+    let present = block_on(test_databases(&url));
+    assert!(leaked.iter().all(|n| !present.contains(n)));
+    assert!(block_on(registry_rows(&url, &leaked)).is_empty());
+}
