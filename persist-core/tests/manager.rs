@@ -297,3 +297,62 @@ async fn custom_schemas_are_used() {
     assert_eq!(tables, ["agent_sessions"]);
     manager.cleanup().await.unwrap();
 }
+
+/// Delegates to the mesh's migrations and counts how often they are applied.
+struct Counting {
+    key: Option<String>,
+    applied: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    inner: persist_core::db::Migrations<migration::Migrator>,
+}
+
+impl persist_core::db::GatewaySchema for Counting {
+    fn migrate<'a>(
+        &'a self,
+        db: &'a sea_orm::DatabaseConnection,
+    ) -> futures::future::BoxFuture<'a, Result<(), sea_orm::DbErr>> {
+        self.applied
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.migrate(db)
+    }
+    fn migration_names(&self) -> Vec<String> {
+        self.inner.migration_names()
+    }
+    fn template_key(&self) -> Option<String> {
+        self.key.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_keyed_schema_is_migrated_once_and_cloned_for_every_test() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for (key, expected) in [(Some(format!("counting-{}", uuid_like())), 1), (None, 3)] {
+        let applied = std::sync::Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            let manager = MultiDatabaseManager::builder()
+                .gateway_schema(Counting {
+                    key: key.clone(),
+                    applied: applied.clone(),
+                    inner: Default::default(),
+                })
+                .setup()
+                .await
+                .unwrap();
+            let inspector = persist_core::CrossDatabaseInspector::new(manager.clone());
+            let state = inspector.verify_gateway_migrations().await.unwrap();
+            assert_eq!(state.applied.len(), 4, "every clone is fully migrated");
+            manager.cleanup().await.unwrap();
+        }
+        assert_eq!(
+            applied.load(Ordering::SeqCst),
+            expected,
+            "template key {key:?}"
+        );
+    }
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}

@@ -8,7 +8,12 @@ use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 use serde::Serialize;
 
-use super::backend::{Backend, BackendConfig, BackendKind, DatabaseLocation};
+use futures::future::BoxFuture;
+use sea_orm::DbErr;
+
+use super::backend::{
+    ApplySchema, Backend, BackendConfig, BackendKind, DatabaseLocation, SchemaTemplate,
+};
 use super::introspect::{delete_order, foreign_keys, list_tables};
 use super::names::{AgentName, validate_agent_names};
 use super::schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
@@ -213,20 +218,24 @@ async fn provision_all(
             format!("agent_{}", agent.slug()),
         )
     }));
+    let (gateway_schema, agent_schema) = (&GatewayApply(gateway_schema), &AgentApply(agent_schema));
     let outcomes = futures::future::join_all(plan.into_iter().map(|(role, name)| async move {
-        let database = provision(backend, role, &name).await?;
-        let label = database.role.to_string();
-        let schema = match database.role {
-            DatabaseRole::Gateway => gateway_schema
-                .migrate(&database.connection)
-                .await
-                .context(label, "applying the gateway migrations"),
-            DatabaseRole::Agent(_) => agent_schema
-                .create(&database.connection)
-                .await
-                .context(label, "creating the agent schema"),
+        let (schema, key): (&dyn ApplySchema, Option<String>) = match role {
+            DatabaseRole::Gateway => (gateway_schema, gateway_schema.0.template_key()),
+            DatabaseRole::Agent(_) => (agent_schema, agent_schema.0.template_key()),
         };
-        Ok::<_, PersistError>((database, schema))
+        let label = role.to_string();
+        let template = key.as_deref().map(|key| SchemaTemplate { key, schema });
+        let (database, cloned) = provision(backend, role, &name, template.as_ref()).await?;
+        let applied = if cloned {
+            Ok(())
+        } else {
+            schema
+                .apply(&database.connection)
+                .await
+                .context(label, "applying its schema")
+        };
+        Ok::<_, PersistError>((database, applied))
     }))
     .await;
     let mut first_error = None;
@@ -246,8 +255,21 @@ async fn provision_all(
     first_error.map_or(Ok(()), Err)
 }
 
-async fn provision(backend: &dyn Backend, role: DatabaseRole, name: &str) -> Result<Provisioned> {
-    let location = backend.create_database(name).await?;
+/// Creates one database, cloned from a template if the backend can; `true` when cloned.
+async fn provision(
+    backend: &dyn Backend,
+    role: DatabaseRole,
+    name: &str,
+    template: Option<&SchemaTemplate<'_>>,
+) -> Result<(Provisioned, bool)> {
+    let cloned = match template {
+        Some(template) => backend.create_from_template(name, template).await?,
+        None => None,
+    };
+    let (location, is_clone) = match cloned {
+        Some(location) => (location, true),
+        None => (backend.create_database(name).await?, false),
+    };
     let mut options = ConnectOptions::new(location.url.clone());
     backend.configure(&mut options);
     options
@@ -255,11 +277,14 @@ async fn provision(backend: &dyn Backend, role: DatabaseRole, name: &str) -> Res
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false);
     match Database::connect(options).await {
-        Ok(connection) => Ok(Provisioned {
-            role,
-            location,
-            connection,
-        }),
+        Ok(connection) => Ok((
+            Provisioned {
+                role,
+                location,
+                connection,
+            },
+            is_clone,
+        )),
         Err(source) => {
             let _ = backend.drop_database(&location).await;
             Err(PersistError::Database {
@@ -268,6 +293,30 @@ async fn provision(backend: &dyn Backend, role: DatabaseRole, name: &str) -> Res
                 source,
             })
         }
+    }
+}
+
+/// The gateway's migrations as a schema to apply.
+struct GatewayApply<'a>(&'a dyn GatewaySchema);
+
+impl ApplySchema for GatewayApply<'_> {
+    fn apply<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, std::result::Result<(), DbErr>> {
+        self.0.migrate(db)
+    }
+}
+
+/// An agent schema as a schema to apply.
+struct AgentApply<'a>(&'a dyn AgentSchema);
+
+impl ApplySchema for AgentApply<'_> {
+    fn apply<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, std::result::Result<(), DbErr>> {
+        self.0.create(db)
     }
 }
 

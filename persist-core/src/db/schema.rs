@@ -19,6 +19,13 @@ pub trait GatewaySchema: Send + Sync + 'static {
     fn migration_table(&self) -> String {
         "seaql_migrations".to_owned()
     }
+
+    /// A name for this schema that is the same exactly when the schema is, within one process;
+    /// with one, a backend may migrate a template once and clone it for every test. `None`
+    /// (the default) migrates every database.
+    fn template_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A [`GatewaySchema`] made of a sea-orm-migration [`MigratorTrait`] implementation.
@@ -65,6 +72,11 @@ impl<M: MigratorTrait + 'static> GatewaySchema for Migrations<M> {
     fn migration_table(&self) -> String {
         M::migration_table_name().to_string()
     }
+
+    fn template_key(&self) -> Option<String> {
+        // The migrator's type fixes its migrations for the life of the process.
+        Some(format!("migrations:{}", std::any::type_name::<M>()))
+    }
 }
 
 /// An agent's schema: tables created directly, with no migration history.
@@ -73,6 +85,12 @@ pub trait AgentSchema: Send + Sync + 'static {
     fn create<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
     /// The tables it creates.
     fn tables(&self) -> Vec<String>;
+
+    /// A name for this schema that is the same exactly when the schema is, within one process
+    /// (see [`GatewaySchema::template_key`]). `None` by default.
+    fn template_key(&self) -> Option<String> {
+        None
+    }
 }
 
 type Register = fn(sea_orm::SchemaBuilder) -> sea_orm::SchemaBuilder;
@@ -88,7 +106,7 @@ type Register = fn(sea_orm::SchemaBuilder) -> sea_orm::SchemaBuilder;
 /// ```
 #[derive(Clone, Default)]
 pub struct EntitySchema {
-    entities: Vec<(String, Register)>,
+    entities: Vec<(String, &'static str, Register)>,
 }
 
 impl EntitySchema {
@@ -99,10 +117,12 @@ impl EntitySchema {
 
     /// Adds entity `E`'s table. Tables are created in foreign-key order, whatever the order here.
     pub fn entity<E: EntityTrait + Default>(mut self) -> Self {
-        self.entities
-            .push((E::default().table_name().to_owned(), |builder| {
-                builder.register(E::default())
-            }));
+        let register: Register = |builder| builder.register(E::default());
+        self.entities.push((
+            E::default().table_name().to_owned(),
+            std::any::type_name::<E>(),
+            register,
+        ));
         self
     }
 
@@ -127,13 +147,22 @@ impl AgentSchema for EntitySchema {
         let builder = self
             .entities
             .iter()
-            .fold(db.get_schema_builder(), |builder, (_, register)| {
+            .fold(db.get_schema_builder(), |builder, (_, _, register)| {
                 register(builder)
             });
         Box::pin(builder.apply(db))
     }
 
     fn tables(&self) -> Vec<String> {
-        self.entities.iter().map(|(name, _)| name.clone()).collect()
+        self.entities
+            .iter()
+            .map(|(name, _, _)| name.clone())
+            .collect()
+    }
+
+    fn template_key(&self) -> Option<String> {
+        // Entity types fix their tables for the life of the process.
+        let types: Vec<&str> = self.entities.iter().map(|(_, ty, _)| *ty).collect();
+        Some(format!("entities:{}", types.join(",")))
     }
 }

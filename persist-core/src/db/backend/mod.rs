@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sea_orm::ConnectOptions;
+use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
 use serde::Serialize;
 
 use crate::error::{PersistError, Result};
@@ -17,6 +17,7 @@ mod memory;
 mod registry;
 mod server;
 mod sqlite;
+mod template;
 
 pub use memory::SqliteMemoryBackend;
 pub use registry::{REGISTRY_TABLE, sweep_leaked};
@@ -98,11 +99,38 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Releases what the backend holds for its manager. With `keep`, databases stay in place.
     fn release(&self, keep: bool) -> BoxFuture<'_, Result<()>>;
 
+    /// Creates a database that already holds `template`'s schema, cloned from a copy this
+    /// backend prepared once ("migrate once, clone per test"), or returns `Ok(None)` when it
+    /// cannot clone (the default): the manager then creates an empty database with
+    /// [`create_database`](Self::create_database) and applies the schema itself.
+    fn create_from_template<'a>(
+        &'a self,
+        name: &'a str,
+        template: &'a SchemaTemplate<'a>,
+    ) -> BoxFuture<'a, Result<Option<DatabaseLocation>>> {
+        let _ = (name, template);
+        Box::pin(async { Ok(None) })
+    }
+
     /// Sets the pool options of each database's connection (by default, at most 4
     /// connections, opened on demand).
     fn configure(&self, options: &mut ConnectOptions) {
         options.max_connections(4).min_connections(0);
     }
+}
+
+/// A schema that a backend may prepare once and clone: its key and how to apply it.
+pub struct SchemaTemplate<'a> {
+    /// Equal keys mean equal schemas, within one process.
+    pub key: &'a str,
+    /// Applies the schema to an empty database.
+    pub schema: &'a dyn ApplySchema,
+}
+
+/// Applies a schema to an empty database: gateway migrations or an agent's tables.
+pub trait ApplySchema: Send + Sync {
+    /// Applies it.
+    fn apply<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
 }
 
 /// Which backend to use.

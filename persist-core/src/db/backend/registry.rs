@@ -63,7 +63,7 @@ fn host() -> String {
 }
 
 /// A process's start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
-fn process_start(pid: u32) -> Option<i64> {
+pub(crate) fn process_start(pid: u32) -> Option<i64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];

@@ -9,7 +9,8 @@ use sea_orm::ConnectOptions;
 use sea_orm::sqlx::sqlite::SqliteSynchronous;
 use tempfile::TempDir;
 
-use super::{Backend, BackendKind, DatabaseLocation, short_label};
+use super::template::template_file;
+use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, short_label};
 use crate::error::{PersistError, Result};
 
 /// Where the private directories are made, if set (default: the system's temporary directory).
@@ -54,6 +55,28 @@ impl SqliteFileBackend {
     }
 }
 
+impl SqliteFileBackend {
+    /// Creates the file of database `name`; a name clash is an error, never a shared file.
+    fn new_file(&self, name: &str) -> Result<(DatabaseLocation, std::fs::File)> {
+        let path = self.root.join(format!("{name}.sqlite3"));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|source| PersistError::Io {
+                operation: "creating",
+                path: path.clone(),
+                source,
+            })?;
+        let location = DatabaseLocation {
+            name: name.to_owned(),
+            url: format!("sqlite://{}?mode=rw", path.display()),
+            path: Some(path),
+        };
+        Ok((location, file))
+    }
+}
+
 fn remove(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(PersistError::Io {
@@ -71,23 +94,26 @@ impl Backend for SqliteFileBackend {
     }
 
     fn create_database<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<DatabaseLocation>> {
+        Box::pin(async move { self.new_file(name).map(|(location, _file)| location) })
+    }
+
+    fn create_from_template<'a>(
+        &'a self,
+        name: &'a str,
+        template: &'a SchemaTemplate<'a>,
+    ) -> BoxFuture<'a, Result<Option<DatabaseLocation>>> {
         Box::pin(async move {
-            let path = self.root.join(format!("{name}.sqlite3"));
-            // `create_new` makes a name clash an error instead of two databases sharing a file.
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .map_err(|source| PersistError::Io {
-                    operation: "creating",
-                    path: path.clone(),
-                    source,
-                })?;
-            Ok(DatabaseLocation {
-                name: name.to_owned(),
-                url: format!("sqlite://{}?mode=rw", path.display()),
-                path: Some(path),
-            })
+            let source = template_file(template).await?;
+            let (location, mut file) = self.new_file(name)?;
+            let path = location.path.clone().unwrap_or_default();
+            let copied = std::fs::File::open(&source)
+                .and_then(|mut template| std::io::copy(&mut template, &mut file));
+            copied.map_err(|source| PersistError::Io {
+                operation: "copying a template to",
+                path,
+                source,
+            })?;
+            Ok(Some(location))
         })
     }
 
