@@ -67,7 +67,7 @@ async fn main() -> Result<(), PersistError> {
 
     // 5. The checks that make this a test: linking, isolation and integrity.
     inspector
-        .verify_agent_isolation("WeatherAgent", "TravelAgent")
+        .verify_database_isolation("WeatherAgent", "TravelAgent")
         .await?;
     inspector.verify_user_isolation("alice", "bob").await?;
     inspector

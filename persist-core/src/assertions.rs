@@ -178,7 +178,7 @@ pub async fn assert_database_isolation(
 ) -> IsolationReport {
     check(
         "assert_database_isolation",
-        inspector.verify_agent_isolation(agent_a, agent_b).await,
+        inspector.verify_database_isolation(agent_a, agent_b).await,
     )
 }
 

@@ -46,7 +46,7 @@ async fn a_message_in_the_wrong_agent_breaks_isolation(
 
     let error = verification(
         inspector
-            .verify_agent_isolation("AgentA", "AgentB")
+            .verify_database_isolation("AgentA", "AgentB")
             .await
             .unwrap_err(),
     );

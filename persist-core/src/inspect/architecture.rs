@@ -78,8 +78,10 @@ pub struct ArchitectureReport {
     pub gateway_migrations: MigrationState,
     /// The gateway's tables.
     pub gateway_tables: Vec<String>,
-    /// Each agent's schema, by agent name.
-    pub agent_schemas: BTreeMap<String, AgentSchemaState>,
+    /// Each agent's tables, by agent name.
+    pub agent_schemas: BTreeMap<String, Vec<String>>,
+    /// Each agent's schema in full (location, tables, indexes), by agent name.
+    pub agents: BTreeMap<String, AgentSchemaState>,
     /// What each database's server calls it (all distinct).
     pub identities: Vec<DatabaseIdentity>,
 }
@@ -262,9 +264,9 @@ impl CrossDatabaseInspector {
         let gateway_migrations = self.verify_gateway_migrations().await?;
         let db = self.manager().gateway_connection();
         let gateway_tables = list_tables(db).await.context("gateway", "listing tables")?;
-        let mut agent_schemas = BTreeMap::new();
+        let mut states = BTreeMap::new();
         for agent in agents {
-            agent_schemas.insert((*agent).to_owned(), self.verify_agent_schema(agent).await?);
+            states.insert((*agent).to_owned(), self.verify_agent_schema(agent).await?);
         }
         let identities = self.verify_databases_distinct().await?;
         Ok(ArchitectureReport {
@@ -273,7 +275,11 @@ impl CrossDatabaseInspector {
             gateway_migration_version: gateway_migrations.version().map(str::to_owned),
             gateway_migrations,
             gateway_tables,
-            agent_schemas,
+            agent_schemas: states
+                .iter()
+                .map(|(agent, state)| (agent.clone(), state.tables.clone()))
+                .collect(),
+            agents: states,
             identities,
         })
     }
@@ -350,7 +356,7 @@ impl fmt::Display for ArchitectureReport {
             gateway.push(format!("  at {version}"));
         }
         let mut boxes = vec![gateway];
-        for (agent, state) in &self.agent_schemas {
+        for (agent, state) in &self.agents {
             let mut lines = vec![format!("{agent} DB"), String::new()];
             lines.extend(state.tables.iter().map(|t| format!("- {t}")));
             lines.push(String::new());
@@ -364,7 +370,7 @@ impl fmt::Display for ArchitectureReport {
         writeln!(f, "Database architecture ({})", self.backend)?;
         draw_boxes(&boxes, 3, f)?;
         writeln!(f, "  gateway: {}", self.gateway_location)?;
-        for (agent, state) in &self.agent_schemas {
+        for (agent, state) in &self.agents {
             writeln!(f, "  {agent}: {}", state.location)?;
         }
         Ok(())

@@ -277,7 +277,7 @@ impl CrossDatabaseInspector {
     /// Checks that no session or message of one agent appears in the other's database: every
     /// session an agent stores belongs (in the gateway) to that agent, and the two share no
     /// session, message or turn.
-    pub async fn verify_agent_isolation(
+    pub async fn verify_database_isolation(
         &self,
         agent_a: &str,
         agent_b: &str,
