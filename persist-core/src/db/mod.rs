@@ -4,6 +4,7 @@ pub mod backend;
 mod introspect;
 mod manager;
 mod names;
+mod provision;
 mod schema;
 
 pub use backend::{

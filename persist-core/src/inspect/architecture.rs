@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 
 use super::CrossDatabaseInspector;
-use super::verify::{DatabaseIdentity, VerificationError};
+use super::report::{DatabaseIdentity, VerificationError};
 use crate::db::{BackendKind, list_indexes, list_tables};
 use crate::error::{DbContext, Result};
 

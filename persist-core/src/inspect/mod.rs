@@ -11,18 +11,19 @@ use crate::db::MultiDatabaseManager;
 use crate::error::{DbContext, Result};
 
 mod architecture;
+mod report;
 mod rows;
 mod verify;
 
 pub use architecture::{
     AgentSchemaState, ArchitectureReport, DatabaseStats, MigrationState, TableStats,
 };
-pub(crate) use rows::list;
-pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
-pub use verify::{
+pub use report::{
     ContextIsolationReport, DatabaseIdentity, IntegrityProblem, IntegrityReport, IsolationReport,
     SessionLink, UserIsolationReport, VerificationError,
 };
+pub(crate) use rows::list;
+pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
 
 /// The tables every agent database must have.
 pub const AGENT_TABLES: [&str; 2] = ["agent_sessions", "agent_messages"];

@@ -1,0 +1,180 @@
+//! Creating a test's databases and giving them their schemas; closing and removing them.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use super::backend::{ApplySchema, Backend, DatabaseLocation, SchemaTemplate};
+use super::manager::DatabaseRole;
+use super::names::AgentName;
+use super::schema::{AgentSchema, GatewaySchema};
+use crate::error::{DbContext, PersistError, Result};
+
+/// How long cleanup waits for a pool's borrowed connections to come back before moving on.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One database of a manager.
+pub(crate) struct Provisioned {
+    pub role: DatabaseRole,
+    pub location: DatabaseLocation,
+    pub connection: DatabaseConnection,
+}
+
+/// Creates every database at once (they are independent, and a server creates several
+/// faster together than one after another), then gives each its schema. Whatever was
+/// created is in `created`, in order, even when something failed.
+pub(crate) async fn provision_all(
+    backend: &dyn Backend,
+    agents: &[AgentName],
+    gateway_schema: &dyn GatewaySchema,
+    agent_schema: &dyn AgentSchema,
+    created: &mut Vec<Provisioned>,
+) -> Result<()> {
+    let mut plan = vec![(DatabaseRole::Gateway, "gateway".to_owned())];
+    plan.extend(agents.iter().map(|agent| {
+        (
+            DatabaseRole::Agent(agent.as_str().to_owned()),
+            format!("agent_{}", agent.slug()),
+        )
+    }));
+    let (gateway_schema, agent_schema) = (&GatewayApply(gateway_schema), &AgentApply(agent_schema));
+    let outcomes = futures::future::join_all(plan.into_iter().map(|(role, name)| async move {
+        let (schema, key): (&dyn ApplySchema, Option<String>) = match role {
+            DatabaseRole::Gateway => (gateway_schema, gateway_schema.0.template_key()),
+            DatabaseRole::Agent(_) => (agent_schema, agent_schema.0.template_key()),
+        };
+        let label = role.to_string();
+        let template = key.as_deref().map(|key| SchemaTemplate { key, schema });
+        let (database, cloned) = provision(backend, role, &name, template.as_ref()).await?;
+        let applied = if cloned {
+            Ok(())
+        } else {
+            schema
+                .apply(&database.connection)
+                .await
+                .context(label, "applying its schema")
+        };
+        Ok::<_, PersistError>((database, applied))
+    }))
+    .await;
+    let mut first_error = None;
+    for outcome in outcomes {
+        match outcome {
+            Ok((database, schema)) => {
+                created.push(database);
+                if let Err(e) = schema {
+                    first_error.get_or_insert(e);
+                }
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Creates one database, cloned from a template if the backend can; `true` when cloned.
+async fn provision(
+    backend: &dyn Backend,
+    role: DatabaseRole,
+    name: &str,
+    template: Option<&SchemaTemplate<'_>>,
+) -> Result<(Provisioned, bool)> {
+    let cloned = match template {
+        Some(template) => backend.create_from_template(name, template).await?,
+        None => None,
+    };
+    let (location, is_clone) = match cloned {
+        Some(location) => (location, true),
+        None => (backend.create_database(name).await?, false),
+    };
+    let mut options = ConnectOptions::new(location.url.clone());
+    backend.configure(&mut options);
+    options
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    match Database::connect(options).await {
+        Ok(connection) => Ok((
+            Provisioned {
+                role,
+                location,
+                connection,
+            },
+            is_clone,
+        )),
+        Err(source) => {
+            let _ = backend.drop_database(&location).await;
+            Err(PersistError::Database {
+                database: role.to_string(),
+                operation: format!("connecting to {location}"),
+                source,
+            })
+        }
+    }
+}
+
+/// The gateway's migrations as a schema to apply.
+struct GatewayApply<'a>(&'a dyn GatewaySchema);
+
+impl ApplySchema for GatewayApply<'_> {
+    fn apply<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, std::result::Result<(), DbErr>> {
+        self.0.migrate(db)
+    }
+}
+
+/// An agent schema as a schema to apply.
+struct AgentApply<'a>(&'a dyn AgentSchema);
+
+impl ApplySchema for AgentApply<'_> {
+    fn apply<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, std::result::Result<(), DbErr>> {
+        self.0.create(db)
+    }
+}
+
+/// Closes every pool, then removes the databases (unless kept) and releases the backend.
+/// Goes on after a failure and reports the first one.
+pub(crate) async fn teardown<'a>(
+    backend: &dyn Backend,
+    databases: impl Iterator<Item = &'a Provisioned> + Clone,
+    keep: bool,
+) -> Result<()> {
+    for db in databases.clone() {
+        // A connection still borrowed elsewhere delays `close`; don't let it block teardown.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, db.connection.close_by_ref()).await;
+    }
+    let locations: Vec<&DatabaseLocation> = databases.map(|db| &db.location).collect();
+    drop_all(backend, &locations, keep).await
+}
+
+/// Drops the databases (all at once) unless kept, then releases the backend; goes on after a
+/// failure and reports the first.
+pub(crate) async fn drop_all(
+    backend: &dyn Backend,
+    locations: &[&DatabaseLocation],
+    keep: bool,
+) -> Result<()> {
+    let mut first_error = None;
+    if !keep {
+        let drops = locations
+            .iter()
+            .map(|location| backend.drop_database(location));
+        for result in futures::future::join_all(drops).await {
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Err(e) = backend.release(keep).await {
+        first_error.get_or_insert(e);
+    }
+    first_error.map_or(Ok(()), Err)
+}
