@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 /// The base tables of the connection's current database (or schema), sorted by name.
@@ -87,6 +88,19 @@ pub async fn database_identity(db: &impl ConnectionTrait) -> Result<String, DbEr
     found
         .pop()
         .ok_or_else(|| DbErr::RecordNotFound("the database's identity".into()))
+}
+
+/// The number of rows in `table`.
+pub async fn count_rows(db: &impl ConnectionTrait, table: &str) -> Result<u64, DbErr> {
+    let query = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from(Alias::new(table))
+        .to_owned();
+    let n: i64 = match db.query_one(&query).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(n.try_into().unwrap_or(0))
 }
 
 async fn strings(db: &impl ConnectionTrait, sql: &str, column: &str) -> Result<Vec<String>, DbErr> {

@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::Serialize;
 
 use super::backend::{Backend, BackendConfig, BackendKind, DatabaseLocation};
-use super::introspect::{delete_order, foreign_keys, list_tables};
+use super::introspect::{count_rows, delete_order, foreign_keys, list_tables};
 use super::names::{AgentName, validate_agent_names};
 use super::provision::{Provisioned, drop_all, provision_all, teardown};
 use super::schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
@@ -384,22 +384,10 @@ impl MultiDatabaseManager {
         let label = role.to_string();
         let mut counts = Vec::new();
         for table in list_tables(conn).await.context(&label, "listing tables")? {
-            let count = Query::select()
-                .expr_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), Alias::new("n"))
-                .from(Alias::new(&table))
-                .to_owned();
-            let row = conn
-                .query_one(&count)
+            let rows = count_rows(conn, &table)
                 .await
                 .context(&label, format!("counting rows of {table}"))?;
-            let rows: i64 = match row {
-                Some(row) => row.try_get("", "n").context(&label, "reading a count")?,
-                None => 0,
-            };
-            counts.push(TableCount {
-                table,
-                rows: rows.try_into().unwrap_or(0),
-            });
+            counts.push(TableCount { table, rows });
         }
         Ok(counts)
     }

@@ -10,7 +10,9 @@ mod schema;
 pub use backend::{
     ApplySchema, Backend, BackendConfig, BackendKind, DatabaseLocation, SchemaTemplate,
 };
-pub use introspect::{database_identity, delete_order, foreign_keys, list_indexes, list_tables};
+pub use introspect::{
+    count_rows, database_identity, delete_order, foreign_keys, list_indexes, list_tables,
+};
 pub use manager::{DatabaseRole, ManagerBuilder, MultiDatabaseManager, TableCount};
 pub use names::{AgentName, MAX_AGENT_NAME_CHARS, validate_agent_names};
 pub use schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};

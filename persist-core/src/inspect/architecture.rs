@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 
 use super::CrossDatabaseInspector;
 use super::report::{DatabaseIdentity, VerificationError};
-use crate::db::{BackendKind, list_indexes, list_tables};
+use crate::db::{BackendKind, count_rows, list_indexes, list_tables};
 use crate::error::{DbContext, Result};
 
 /// The gateway's migrations: what the migrator has and what the database recorded.
@@ -138,19 +138,9 @@ fn is_migration_table(table: &str, gateway_table: &str) -> bool {
 }
 
 async fn count(db: &DatabaseConnection, label: &str, table: &str) -> Result<u64> {
-    let query = Query::select()
-        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-        .from(Alias::new(table))
-        .to_owned();
-    let row = db
-        .query_one(&query)
+    count_rows(db, table)
         .await
-        .context(label, format!("counting {table}"))?;
-    let n: i64 = match row {
-        Some(row) => row.try_get("", "n").context(label, "reading a count")?,
-        None => 0,
-    };
-    Ok(n.try_into().unwrap_or(0))
+        .context(label, format!("counting {table}"))
 }
 
 impl CrossDatabaseInspector {
