@@ -61,7 +61,7 @@ pub mod prelude {
 /// Not public API: what `#[persistence_test]` expands to. It may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::runner::{Flavor, KeepPolicy, TestConfig, TestReturn, run_test};
+    pub use crate::runner::{Flavor, KeepPolicy, Setup, TestConfig, TestReturn, run_test};
     use crate::runner::{Inject, TestContext, WithAgent, WithoutAgent};
 
     /// Builds a parameter that has no `#[agent]`; a failure fails the test with its name.

@@ -165,6 +165,11 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
             .map(|ms| quote! { ::core::time::Duration::from_millis(#ms) }),
     );
     let backend = option(config.backend.as_deref().map(|b| quote! { #b }));
+    let setup = option(config.setup.as_ref().map(|setup| {
+        let krate = respan(krate, setup.span());
+        checks.push(quote_spanned! {setup.span()=> let _: #krate::__private::Setup = #setup; });
+        quote! { #setup as #krate::__private::Setup }
+    }));
     let ret = sig.output.span();
     let ret_krate = respan(krate, ret);
     let result = quote_spanned! {ret=>
@@ -191,6 +196,7 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
                     keep: #keep,
                     timeout: #timeout,
                     backend: #backend,
+                    setup: #setup,
                 },
                 |__persist_ctx| async move {
                     #(#bindings)*

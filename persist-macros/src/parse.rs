@@ -33,6 +33,7 @@ pub struct RawArgs {
     pub keep: Option<WithSpan<String>>,
     pub timeout: Option<WithSpan<String>>,
     pub backend: Option<WithSpan<String>>,
+    pub setup: Option<WithSpan<syn::Path>>,
     pub krate: Option<WithSpan<syn::Path>>,
 }
 
@@ -135,6 +136,16 @@ impl RawArgs {
             "backend" => {
                 let s = string("backend", &nv.value)?;
                 set(&mut self.backend, &nv.path, s.value(), span)
+            }
+            "setup" => {
+                let s = string("setup", &nv.value)?;
+                let path = s.parse::<syn::Path>().map_err(|_| {
+                    syn::Error::new(
+                        s.span(),
+                        "`setup` takes the path of a function, like setup = \"my::configure\"",
+                    )
+                })?;
+                set(&mut self.setup, &nv.path, path, span)
             }
             "crate" => {
                 let s = string("crate", &nv.value)?;

@@ -22,6 +22,7 @@ pub struct Config {
     pub keep: Option<String>,
     pub timeout_ms: Option<u64>,
     pub backend: Option<String>,
+    pub setup: Option<syn::Path>,
     pub krate: syn::Path,
 }
 
@@ -34,6 +35,7 @@ impl Default for Config {
             keep: None,
             timeout_ms: None,
             backend: None,
+            setup: None,
             krate: syn::parse_quote!(::persist_core),
         }
     }
@@ -141,6 +143,8 @@ impl RawArgs {
                 );
             }
         }
+
+        config.setup = self.setup.map(|setup| setup.value);
 
         if let Some(krate) = self.krate {
             config.krate = krate.value;

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use futures::FutureExt as _;
 
-use crate::db::{BackendConfig, DatabaseLocation, DatabaseRole, MultiDatabaseManager};
+use crate::db::{
+    BackendConfig, BackendKind, DatabaseLocation, DatabaseRole, ManagerBuilder,
+    MultiDatabaseManager,
+};
 use crate::error::{PersistError, Result};
 use crate::mesh::{Mesh, ScriptedLlm};
 
@@ -99,7 +102,12 @@ pub struct TestConfig {
     pub timeout: Option<Duration>,
     /// The backend, by name or URL (overrides `PERSIST_TEST_DATABASE_URL`).
     pub backend: Option<&'static str>,
+    /// Adjusts the manager before setup: your own migrator, agent schema or backend.
+    pub setup: Option<Setup>,
 }
+
+/// A function that adjusts a test's [`ManagerBuilder`] (the attribute's `setup = "…"`).
+pub type Setup = fn(ManagerBuilder) -> ManagerBuilder;
 
 impl TestConfig {
     /// A configuration with defaults for everything but the name and agents.
@@ -112,6 +120,7 @@ impl TestConfig {
             keep: None,
             timeout: None,
             backend: None,
+            setup: None,
         }
     }
 }
@@ -165,20 +174,26 @@ where
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: building the tokio runtime: {e}"));
 
     let (outcome, teardown) = runtime.block_on(async {
-        let manager = MultiDatabaseManager::builder()
+        let mut builder = MultiDatabaseManager::builder()
             .label(name)
             .agents(config.agents.iter().copied())
-            .backend(backend)
-            .setup()
-            .await
-            .unwrap_or_else(|e| {
-                panic!("persistence_test `{name}`: could not set up the test databases: {e}")
-            });
+            .backend(backend);
+        if let Some(setup) = config.setup {
+            builder = setup(builder);
+        }
+        let manager = builder.setup().await.unwrap_or_else(|e| {
+            panic!("persistence_test `{name}`: could not set up the test databases: {e}")
+        });
         let mesh = Mesh::start(&manager, ScriptedLlm::new());
         let context = TestContext::new(name, manager.clone(), &mesh);
         let outcome = run_body(body(context), config.timeout).await;
         mesh.shutdown().await;
         let teardown = if keep.keeps(!matches!(outcome, Outcome::Passed)) {
+            if manager.backend_kind() == BackendKind::SqliteMemory {
+                eprintln!(
+                    "persist: `{name}` keeps in-memory databases; they end with the test process"
+                );
+            }
             manager.keep().await.map(Some)
         } else {
             manager.cleanup().await.map(|()| None)
