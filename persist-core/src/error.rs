@@ -9,7 +9,10 @@ use crate::inspect::VerificationError;
 /// Everything that can go wrong in the framework or in the mesh under test.
 ///
 /// Each variant says what was expected, what was found, and names the database or agent involved.
-#[derive(Debug, thiserror::Error)]
+/// `Debug` prints the same readable message as `Display` (which includes the underlying cause),
+/// because a test that returns `Err` is reported through `Debug`, and the message, with the rows
+/// a check looked at, is what a person needs there.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum PersistError {
     /// An input failed validation (a blank user id, an empty message, …).
@@ -118,6 +121,12 @@ pub enum PersistError {
 impl From<VerificationError> for PersistError {
     fn from(error: VerificationError) -> Self {
         PersistError::Verification(Box::new(error))
+    }
+}
+
+impl std::fmt::Debug for PersistError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
     }
 }
 

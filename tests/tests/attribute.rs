@@ -41,12 +41,44 @@ async fn driven_returns_err(
 fn an_err_fails_the_test_with_the_error_and_cleans_up() {
     let message = expect_failure(driven_returns_err);
     assert!(message.contains("returned an error"), "{message}");
-    assert!(message.contains("UnknownAgent"), "{message}");
-    assert!(message.contains("NoSuchAgent"), "{message}");
+    assert!(
+        message.contains("unknown agent `NoSuchAgent` (known agents: AgentA)"),
+        "{message}"
+    );
     assert!(
         recorded_files("driven_returns_err")
             .iter()
             .all(|f| !f.exists())
+    );
+}
+
+#[persistence_test(agents = ["AgentA"])]
+#[ignore = "driven by another test in this file"]
+async fn driven_returns_a_verification_error(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let session = gateway.create_session("alice", "AgentA").await?;
+    inspector
+        .verify_session_linking(&session.id, "AgentA")
+        .await?;
+    Ok(())
+}
+
+#[test]
+fn a_returned_verification_error_prints_its_reason_and_rows() {
+    let message = expect_failure(driven_returns_a_verification_error);
+    assert!(
+        message.contains("agent AgentA's database has no session with this id"),
+        "{message}"
+    );
+    assert!(
+        message.contains("gateway sessions(id="),
+        "the rows are printed: {message}"
+    );
+    assert!(
+        !message.contains("SessionLink {"),
+        "not a struct dump: {message}"
     );
 }
 
