@@ -26,9 +26,10 @@ pub enum DatabaseRole {
 
 impl fmt::Display for DatabaseRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, so that width and alignment (`{role:<20}`) work.
         match self {
-            DatabaseRole::Gateway => f.write_str("gateway"),
-            DatabaseRole::Agent(name) => write!(f, "agent {name}"),
+            DatabaseRole::Gateway => f.pad("gateway"),
+            DatabaseRole::Agent(name) => f.pad(&format!("agent {name}")),
         }
     }
 }
