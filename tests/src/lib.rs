@@ -8,37 +8,25 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use persist_core::TestContext;
+use persist_core::db::DatabaseLocation;
 
-fn registry() -> &'static Mutex<HashMap<String, Vec<PathBuf>>> {
-    static PATHS: OnceLock<Mutex<HashMap<String, Vec<PathBuf>>>> = OnceLock::new();
-    PATHS.get_or_init(Default::default)
+type Locations = HashMap<String, Vec<DatabaseLocation>>;
+
+fn registry() -> &'static Mutex<Locations> {
+    static LOCATIONS: OnceLock<Mutex<Locations>> = OnceLock::new();
+    LOCATIONS.get_or_init(Default::default)
 }
 
-/// Records the files of a running test's databases under its name, so that whoever drove the
-/// test can check afterwards what became of them.
-pub fn record_files(ctx: &TestContext) -> Vec<PathBuf> {
-    let files: Vec<PathBuf> = ctx
-        .manager()
-        .locations()
-        .into_iter()
-        .filter_map(|(_, location)| location.path)
-        .collect();
-    registry()
-        .lock()
-        .unwrap()
-        .insert(ctx.test_name().to_owned(), files.clone());
-    files
-}
-
-/// Records where a running test's databases are (for servers, their names).
-pub fn record_locations(ctx: &TestContext) -> Vec<persist_core::db::DatabaseLocation> {
+/// Records where a running test's databases are (for servers, their names) under the test's
+/// name, so that whoever drove the test can check afterwards what became of them.
+pub fn record_locations(ctx: &TestContext) -> Vec<DatabaseLocation> {
     let locations: Vec<_> = ctx
         .manager()
         .locations()
         .into_iter()
         .map(|(_, l)| l)
         .collect();
-    locations_registry()
+    registry()
         .lock()
         .unwrap()
         .insert(ctx.test_name().to_owned(), locations.clone());
@@ -46,8 +34,8 @@ pub fn record_locations(ctx: &TestContext) -> Vec<persist_core::db::DatabaseLoca
 }
 
 /// The locations a test recorded; the name is matched on its last path segment.
-pub fn recorded_locations(test: &str) -> Vec<persist_core::db::DatabaseLocation> {
-    let registry = locations_registry().lock().unwrap();
+pub fn recorded_locations(test: &str) -> Vec<DatabaseLocation> {
+    let registry = registry().lock().unwrap();
     registry
         .iter()
         .find(|(name, _)| name.rsplit("::").next() == Some(test))
@@ -55,21 +43,18 @@ pub fn recorded_locations(test: &str) -> Vec<persist_core::db::DatabaseLocation>
         .unwrap_or_else(|| panic!("test `{test}` recorded no locations"))
 }
 
-type Locations = HashMap<String, Vec<persist_core::db::DatabaseLocation>>;
-
-fn locations_registry() -> &'static Mutex<Locations> {
-    static LOCATIONS: OnceLock<Mutex<Locations>> = OnceLock::new();
-    LOCATIONS.get_or_init(Default::default)
+fn files(locations: Vec<DatabaseLocation>) -> Vec<PathBuf> {
+    locations.into_iter().filter_map(|l| l.path).collect()
 }
 
-/// The files a test recorded; the name is matched on its last path segment.
+/// Records a running test's database files (see [`record_locations`]).
+pub fn record_files(ctx: &TestContext) -> Vec<PathBuf> {
+    files(record_locations(ctx))
+}
+
+/// The files a test recorded.
 pub fn recorded_files(test: &str) -> Vec<PathBuf> {
-    let registry = registry().lock().unwrap();
-    registry
-        .iter()
-        .find(|(name, _)| name.rsplit("::").next() == Some(test))
-        .map(|(_, files)| files.clone())
-        .unwrap_or_else(|| panic!("test `{test}` recorded no files"))
+    files(recorded_locations(test))
 }
 
 /// The message of a caught panic.
