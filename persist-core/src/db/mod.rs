@@ -1,6 +1,7 @@
 //! The multi-database manager: a migrated gateway database and one database per agent.
 
 pub mod backend;
+mod fingerprint;
 mod introspect;
 mod manager;
 mod names;
@@ -10,6 +11,7 @@ mod schema;
 pub use backend::{
     ApplySchema, Backend, BackendConfig, BackendKind, DatabaseLocation, SchemaTemplate,
 };
+pub use fingerprint::Fingerprint;
 pub use introspect::{
     count_rows, database_identity, delete_order, foreign_keys, list_indexes, list_tables,
 };

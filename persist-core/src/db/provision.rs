@@ -6,6 +6,7 @@ use futures::future::BoxFuture;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use super::backend::{ApplySchema, Backend, DatabaseLocation, SchemaTemplate};
+use super::fingerprint::definition;
 use super::manager::DatabaseRole;
 use super::names::AgentName;
 use super::schema::{AgentSchema, GatewaySchema};
@@ -39,13 +40,35 @@ pub(crate) async fn provision_all(
         )
     }));
     let (gateway_schema, agent_schema) = (&GatewayApply(gateway_schema), &AgentApply(agent_schema));
+    let dialect = backend.kind().db_backend();
+    let migration_table = gateway_schema.0.migration_table();
+    let gateway_key = definition(
+        gateway_schema,
+        dialect,
+        Some(&migration_table),
+        &gateway_schema.0.migration_names(),
+    )
+    .await
+    .map(|f| f.to_string());
+    let agent_key = if agents.is_empty() {
+        None
+    } else {
+        definition(agent_schema, dialect, None, &[])
+            .await
+            .map(|f| f.to_string())
+    };
+    let (gateway_key, agent_key) = (&gateway_key, &agent_key);
     let outcomes = futures::future::join_all(plan.into_iter().map(|(role, name)| async move {
-        let (schema, key): (&dyn ApplySchema, Option<String>) = match role {
-            DatabaseRole::Gateway => (gateway_schema, gateway_schema.0.template_key()),
-            DatabaseRole::Agent(_) => (agent_schema, agent_schema.0.template_key()),
+        let (schema, key): (&dyn ApplySchema, &Option<String>) = match role {
+            DatabaseRole::Gateway => (gateway_schema, gateway_key),
+            DatabaseRole::Agent(_) => (agent_schema, agent_key),
         };
         let label = role.to_string();
-        let template = key.as_deref().map(|key| SchemaTemplate { key, schema });
+        let template = key.as_deref().map(|key| SchemaTemplate {
+            key,
+            label: &label,
+            schema,
+        });
         let (database, cloned) = provision(backend, role, &name, template.as_ref()).await?;
         let applied = if cloned {
             Ok(())

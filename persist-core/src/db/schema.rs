@@ -19,13 +19,6 @@ pub trait GatewaySchema: Send + Sync + 'static {
     fn migration_table(&self) -> String {
         "seaql_migrations".to_owned()
     }
-
-    /// A name for this schema that is the same exactly when the schema is, within one process;
-    /// with one, a backend may migrate a template once and clone it for every test. `None`
-    /// (the default) migrates every database.
-    fn template_key(&self) -> Option<String> {
-        None
-    }
 }
 
 /// A [`GatewaySchema`] made of a sea-orm-migration [`MigratorTrait`] implementation.
@@ -72,11 +65,6 @@ impl<M: MigratorTrait + 'static> GatewaySchema for Migrations<M> {
     fn migration_table(&self) -> String {
         M::migration_table_name().to_string()
     }
-
-    fn template_key(&self) -> Option<String> {
-        // The migrator's type fixes its migrations for the life of the process.
-        Some(format!("migrations:{}", std::any::type_name::<M>()))
-    }
 }
 
 /// An agent's schema: tables created directly, with no migration history.
@@ -85,12 +73,6 @@ pub trait AgentSchema: Send + Sync + 'static {
     fn create<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
     /// The tables it creates.
     fn tables(&self) -> Vec<String>;
-
-    /// A name for this schema that is the same exactly when the schema is, within one process
-    /// (see [`GatewaySchema::template_key`]). `None` by default.
-    fn template_key(&self) -> Option<String> {
-        None
-    }
 }
 
 type Register = fn(sea_orm::SchemaBuilder) -> sea_orm::SchemaBuilder;
@@ -158,11 +140,5 @@ impl AgentSchema for EntitySchema {
             .iter()
             .map(|(name, _, _)| name.clone())
             .collect()
-    }
-
-    fn template_key(&self) -> Option<String> {
-        // Entity types fix their tables for the life of the process.
-        let types: Vec<&str> = self.entities.iter().map(|(_, ty, _)| *ty).collect();
-        Some(format!("entities:{}", types.join(",")))
     }
 }

@@ -1,19 +1,33 @@
 //! SQLite databases in memory, one named shared-cache database per role.
+//!
+//! Each database is held open by an anchor connection that the backend owns, so it lives
+//! exactly as long as the manager (a shared-cache in-memory database ends with its last
+//! connection). A database with a schema starts as a page-for-page copy of the shared template
+//! file, made with SQLite's online-backup API: no migration and no DDL runs per test.
 
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::path::PathBuf;
+use std::str::FromStr as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use sea_orm::ConnectOptions;
+use sea_orm::sqlx::Connection as _;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
-use super::{Backend, BackendKind, DatabaseLocation, short_label};
-use crate::error::Result;
+use super::sqlite::default_parent;
+use super::template::template_file;
+use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, short_label};
+use crate::error::{PersistError, Result};
 
-/// Named in-memory SQLite databases. A database lives while its pool holds a connection, so
-/// the pool keeps one open for the manager's whole life; closing the pool at cleanup frees it.
+/// Named in-memory SQLite databases, each held open by the backend until it is dropped.
 #[derive(Debug)]
 pub struct SqliteMemoryBackend {
     prefix: String,
+    templates: PathBuf,
+    anchors: Mutex<HashMap<String, SqliteConnection>>,
 }
 
 impl SqliteMemoryBackend {
@@ -27,8 +41,74 @@ impl SqliteMemoryBackend {
                 std::process::id(),
                 short_label(label, 40)
             ),
+            templates: default_parent(),
+            anchors: Mutex::new(HashMap::new()),
         }
     }
+
+    fn anchors(&self) -> std::sync::MutexGuard<'_, HashMap<String, SqliteConnection>> {
+        self.anchors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens database `name` and keeps it open.
+    async fn open(&self, name: &str) -> Result<(DatabaseLocation, SqliteConnection)> {
+        let full = format!("{}-{name}", self.prefix);
+        let location = DatabaseLocation {
+            url: format!("sqlite:file:{full}?mode=memory&cache=shared"),
+            name: full,
+            path: None,
+        };
+        let options = SqliteConnectOptions::from_str(&location.url)
+            .map_err(|e| sqlite_error(&location.name, "opening", e))?;
+        let anchor = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| sqlite_error(&location.name, "opening", e))?;
+        Ok((location, anchor))
+    }
+}
+
+fn sqlite_error(name: &str, operation: &str, error: impl std::fmt::Display) -> PersistError {
+    PersistError::Backend(format!("{operation} in-memory database {name}: {error}"))
+}
+
+/// Copies every page of the database file `source` into `dest`'s main database.
+async fn copy_file_into(source: &std::path::Path, dest: &mut SqliteConnection) -> Result<()> {
+    let url = format!("sqlite://{}?mode=ro", source.display());
+    let fail = |e: &dyn std::fmt::Display| {
+        PersistError::Backend(format!("copying template {}: {e}", source.display()))
+    };
+    let options = SqliteConnectOptions::from_str(&url).map_err(|e| fail(&e))?;
+    let mut source = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| fail(&e))?;
+    let copied = {
+        let mut from = source.lock_handle().await.map_err(|e| fail(&e))?;
+        let mut to = dest.lock_handle().await.map_err(|e| fail(&e))?;
+        let (from, to) = (from.as_raw_handle().as_ptr(), to.as_raw_handle().as_ptr());
+        // SAFETY: both handles are open connections that sqlx's worker threads leave alone
+        // while their `LockedSqliteHandle`s are held (for this whole block). The backup object
+        // is created, stepped to completion and finished here, before either lock is released.
+        unsafe {
+            use libsqlite3_sys as ffi;
+            let main = c"main".as_ptr();
+            let backup = ffi::sqlite3_backup_init(to, main, from, main);
+            if backup.is_null() {
+                Err(CStr::from_ptr(ffi::sqlite3_errmsg(to))
+                    .to_string_lossy()
+                    .into_owned())
+            } else {
+                let step = ffi::sqlite3_backup_step(backup, -1);
+                let finish = ffi::sqlite3_backup_finish(backup);
+                if step == ffi::SQLITE_DONE && finish == ffi::SQLITE_OK {
+                    Ok(())
+                } else {
+                    Err(format!("backup step returned {step}, finish {finish}"))
+                }
+            }
+        }
+    };
+    let _ = source.close().await;
+    copied.map_err(|e| fail(&e))
 }
 
 impl Backend for SqliteMemoryBackend {
@@ -38,30 +118,59 @@ impl Backend for SqliteMemoryBackend {
 
     fn create_database<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<DatabaseLocation>> {
         Box::pin(async move {
-            let full = format!("{}-{name}", self.prefix);
-            Ok(DatabaseLocation {
-                url: format!("sqlite:file:{full}?mode=memory&cache=shared"),
-                name: full,
-                path: None,
-            })
+            let (location, anchor) = self.open(name).await?;
+            self.anchors().insert(location.name.clone(), anchor);
+            Ok(location)
         })
     }
 
-    fn drop_database<'a>(&'a self, _location: &'a DatabaseLocation) -> BoxFuture<'a, Result<()>> {
-        // The database goes with the last connection, which cleanup closes.
-        Box::pin(async { Ok(()) })
+    fn create_from_template<'a>(
+        &'a self,
+        name: &'a str,
+        template: &'a SchemaTemplate<'a>,
+    ) -> BoxFuture<'a, Result<Option<DatabaseLocation>>> {
+        Box::pin(async move {
+            let source = template_file(&self.templates, template).await?;
+            let (location, mut anchor) = self.open(name).await?;
+            copy_file_into(&source, &mut anchor).await?;
+            self.anchors().insert(location.name.clone(), anchor);
+            Ok(Some(location))
+        })
     }
 
-    fn release(&self, _keep: bool) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async { Ok(()) })
+    fn drop_database<'a>(&'a self, location: &'a DatabaseLocation) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            // The database goes with its anchor, the last connection once the pool is closed.
+            let anchor = self.anchors().remove(&location.name);
+            if let Some(anchor) = anchor {
+                anchor
+                    .close()
+                    .await
+                    .map_err(|e| sqlite_error(&location.name, "closing", e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn release(&self, keep: bool) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let anchors: Vec<_> = self.anchors().drain().map(|(_, a)| a).collect();
+            if keep {
+                // Kept in memory means: until the process ends.
+                static KEPT: Mutex<Vec<SqliteConnection>> = Mutex::new(Vec::new());
+                KEPT.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(anchors);
+            } else {
+                for anchor in anchors {
+                    let _ = anchor.close().await;
+                }
+            }
+            Ok(())
+        })
     }
 
     fn configure(&self, options: &mut ConnectOptions) {
-        // Never let the pool close its last connection: that would drop the database.
-        options
-            .max_connections(4)
-            .min_connections(1)
-            .idle_timeout(None::<Duration>)
-            .max_lifetime(None::<Duration>);
+        options.max_connections(4).min_connections(0);
     }
 }

@@ -22,7 +22,7 @@ mod template;
 pub use memory::SqliteMemoryBackend;
 pub use registry::{REGISTRY_TABLE, sweep_leaked};
 pub use server::ServerBackend;
-pub use sqlite::{SqliteFileBackend, TEST_DIR_ENV};
+pub use sqlite::{SqliteFileBackend, TEST_DIR_ENV, sweep as sweep_test_directories};
 
 /// The environment variable that selects a database server for a whole run.
 pub const DATABASE_URL_ENV: &str = "PERSIST_TEST_DATABASE_URL";
@@ -48,6 +48,17 @@ pub enum BackendKind {
     Postgres,
     /// MySQL or MariaDB.
     MySql,
+}
+
+impl BackendKind {
+    /// The SQL dialect of this kind of database.
+    pub fn db_backend(self) -> sea_orm::DbBackend {
+        match self {
+            BackendKind::SqliteFile | BackendKind::SqliteMemory => sea_orm::DbBackend::Sqlite,
+            BackendKind::Postgres => sea_orm::DbBackend::Postgres,
+            BackendKind::MySql => sea_orm::DbBackend::MySql,
+        }
+    }
 }
 
 impl fmt::Display for BackendKind {
@@ -99,9 +110,9 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Releases what the backend holds for its manager. With `keep`, databases stay in place.
     fn release(&self, keep: bool) -> BoxFuture<'_, Result<()>>;
 
-    /// Creates a database that already holds `template`'s schema, cloned from a copy this
-    /// backend prepared once ("migrate once, clone per test"), or returns `Ok(None)` when it
-    /// cannot clone (the default): the manager then creates an empty database with
+    /// Creates a database that already holds `template`'s schema, cloned from a copy prepared
+    /// once ("migrate once, clone per test") or taken from a pool, or returns `Ok(None)` when
+    /// it cannot (the default): the manager then creates an empty database with
     /// [`create_database`](Self::create_database) and applies the schema itself.
     fn create_from_template<'a>(
         &'a self,
@@ -121,8 +132,11 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 
 /// A schema that a backend may prepare once and clone: its key and how to apply it.
 pub struct SchemaTemplate<'a> {
-    /// Equal keys mean equal schemas, within one process.
+    /// The schema's [definition fingerprint](crate::db::Fingerprint) for this backend (32 hex
+    /// digits): equal keys mean equal schemas, in every process and every run.
     pub key: &'a str,
+    /// Whose schema it is (`gateway`, `agent AgentA`), for messages.
+    pub label: &'a str,
     /// Applies the schema to an empty database.
     pub schema: &'a dyn ApplySchema,
 }

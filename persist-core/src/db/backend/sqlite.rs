@@ -1,51 +1,77 @@
 //! SQLite files in a private temporary directory.
+//!
+//! Each manager's directory holds an owner lock (a file lock on `.persist-owner`) for as long
+//! as its manager lives. A process killed mid-test releases it with its last breath, so the
+//! next process to start sweeps the directory: liveness is the lock, never a process id, and
+//! holds across containers and pid namespaces that share the directory. A kept directory is
+//! marked `.persist-kept` and never swept.
 
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use sea_orm::ConnectOptions;
 use sea_orm::sqlx::sqlite::SqliteSynchronous;
 use tempfile::TempDir;
 
-use super::template::template_file;
+use super::template::{forget, io, sweep_templates, template_dir, template_file};
 use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, short_label};
 use crate::error::{PersistError, Result};
 
 /// Where the private directories are made, if set (default: the system's temporary directory).
 pub const TEST_DIR_ENV: &str = "PERSIST_TEST_DIR";
 
+/// The prefix of every test directory.
+pub(crate) const DIR_PREFIX: &str = "persist-test-";
+const OWNER_FILE: &str = ".persist-owner";
+const KEPT_FILE: &str = ".persist-kept";
+/// A directory with no owner file is left alone this long (its owner may be creating it).
+const UNOWNED_GRACE: Duration = Duration::from_secs(3600);
+/// Sweeps are spaced this far apart across processes: under nextest every test is a process.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// The parent of test directories: `PERSIST_TEST_DIR` if set, else the temporary directory.
+pub(crate) fn default_parent() -> PathBuf {
+    std::env::var_os(TEST_DIR_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
 /// One private directory per manager, one file per database.
 #[derive(Debug)]
 pub struct SqliteFileBackend {
     root: PathBuf,
-    dir: Mutex<Option<TempDir>>,
+    dir: Mutex<Option<(TempDir, File)>>,
 }
 
 impl SqliteFileBackend {
     /// Makes the private directory, named after `label`, under `PERSIST_TEST_DIR` if set,
     /// else under the system's temporary directory.
     pub fn new(label: &str) -> Result<Self> {
-        let parent = std::env::var_os(TEST_DIR_ENV)
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        Self::new_in(&parent, label)
+        Self::new_in(&default_parent(), label)
     }
 
-    /// Makes the private directory, named after `label`, under `parent`.
+    /// Makes the private directory, named after `label`, under `parent`, and sweeps from
+    /// `parent` the directories of owners that are gone.
     pub fn new_in(parent: &Path, label: &str) -> Result<Self> {
+        sweep_now_and_then(parent);
         let dir = tempfile::Builder::new()
-            .prefix(&format!("persist-{}-", short_label(label, 40)))
+            .prefix(&format!("{DIR_PREFIX}{}-", short_label(label, 40)))
             .tempdir_in(parent)
-            .map_err(|source| PersistError::Io {
-                operation: "creating a test directory in",
-                path: parent.to_owned(),
-                source,
-            })?;
+            .map_err(io("creating a test directory in", parent))?;
+        let owner_path = dir.path().join(OWNER_FILE);
+        let owner = File::create(&owner_path).map_err(io("creating", &owner_path))?;
+        owner.try_lock().map_err(|e| PersistError::Io {
+            operation: "locking",
+            path: owner_path,
+            source: e.into(),
+        })?;
         Ok(SqliteFileBackend {
             root: dir.path().to_owned(),
-            dir: Mutex::new(Some(dir)),
+            dir: Mutex::new(Some((dir, owner))),
         })
     }
 
@@ -53,27 +79,15 @@ impl SqliteFileBackend {
     pub fn directory(&self) -> &Path {
         &self.root
     }
-}
 
-impl SqliteFileBackend {
-    /// Creates the file of database `name`; a name clash is an error, never a shared file.
-    fn new_file(&self, name: &str) -> Result<(DatabaseLocation, std::fs::File)> {
+    /// Where database `name` lives.
+    fn location(&self, name: &str) -> DatabaseLocation {
         let path = self.root.join(format!("{name}.sqlite3"));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|source| PersistError::Io {
-                operation: "creating",
-                path: path.clone(),
-                source,
-            })?;
-        let location = DatabaseLocation {
+        DatabaseLocation {
             name: name.to_owned(),
             url: format!("sqlite://{}?mode=rw", path.display()),
             path: Some(path),
-        };
-        Ok((location, file))
+        }
     }
 }
 
@@ -94,7 +108,16 @@ impl Backend for SqliteFileBackend {
     }
 
     fn create_database<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<DatabaseLocation>> {
-        Box::pin(async move { self.new_file(name).map(|(location, _file)| location) })
+        Box::pin(async move {
+            let location = self.location(name);
+            let path = location.path.as_deref().unwrap_or(&self.root);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(io("creating", path))?;
+            Ok(location)
+        })
     }
 
     fn create_from_template<'a>(
@@ -103,17 +126,32 @@ impl Backend for SqliteFileBackend {
         template: &'a SchemaTemplate<'a>,
     ) -> BoxFuture<'a, Result<Option<DatabaseLocation>>> {
         Box::pin(async move {
-            let source = template_file(template).await?;
-            let (location, mut file) = self.new_file(name)?;
+            let location = self.location(name);
             let path = location.path.clone().unwrap_or_default();
-            let copied = std::fs::File::open(&source)
-                .and_then(|mut template| std::io::copy(&mut template, &mut file));
-            copied.map_err(|source| PersistError::Io {
-                operation: "copying a template to",
-                path,
-                source,
-            })?;
-            Ok(Some(location))
+            if path.exists() {
+                return Err(PersistError::Io {
+                    operation: "creating",
+                    path,
+                    source: io::ErrorKind::AlreadyExists.into(),
+                });
+            }
+            let templates = default_parent();
+            let source = template_file(&templates, template).await?;
+            match std::fs::copy(&source, &path) {
+                Ok(_) => Ok(Some(location)),
+                // Someone removed the template under us: build it again, once.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !source.exists() => {
+                    forget(&templates, template);
+                    let source = template_file(&templates, template).await?;
+                    std::fs::copy(&source, &path).map_err(io("copying a template to", &path))?;
+                    Ok(Some(location))
+                }
+                Err(e) => Err(PersistError::Io {
+                    operation: "copying a template to",
+                    path,
+                    source: e,
+                }),
+            }
         })
     }
 
@@ -151,16 +189,79 @@ impl Backend for SqliteFileBackend {
                 .take();
             match dir {
                 None => Ok(()),
-                Some(dir) if keep => {
+                Some((dir, owner)) if keep => {
+                    // Marked before the owner lock goes, so no sweep ever sees it unowned.
+                    let marker = self.root.join(KEPT_FILE);
+                    File::create(&marker).map_err(io("marking as kept", &marker))?;
+                    drop(owner);
                     let _ = dir.keep();
                     Ok(())
                 }
-                Some(dir) => dir.close().map_err(|source| PersistError::Io {
-                    operation: "removing the test directory",
-                    path: self.root.clone(),
-                    source,
-                }),
+                Some((dir, owner)) => {
+                    let closed = dir
+                        .close()
+                        .map_err(io("removing the test directory", &self.root));
+                    drop(owner);
+                    closed
+                }
             }
         })
     }
+}
+
+/// Sweeps `parent` unless some process did so in the last [`SWEEP_EVERY`].
+fn sweep_now_and_then(parent: &Path) {
+    // The stamp lives with the templates, so that a parent holds nothing but test directories.
+    let shared = template_dir(&default_parent());
+    let _ = std::fs::create_dir_all(&shared);
+    let key = crate::db::Fingerprint::of([parent.as_os_str().as_encoded_bytes()]);
+    let stamp = shared.join(format!("sweep-{}.stamp", key.short()));
+    let recent = std::fs::metadata(&stamp)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|at| SystemTime::now().duration_since(at).ok())
+        .is_some_and(|age| age < SWEEP_EVERY);
+    if recent {
+        return;
+    }
+    let _ = File::create(&stamp);
+    sweep(parent);
+}
+
+/// Removes from `parent` the test directories whose owner is gone (its lock is free), and
+/// templates nobody has used for a long time (in `PERSIST_TEST_DIR` or the temporary directory).
+/// Kept directories stay. Returns the test directories it removed.
+pub fn sweep(parent: &Path) -> Vec<PathBuf> {
+    sweep_templates(&default_parent());
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_test_dir = name.to_str().is_some_and(|n| n.starts_with(DIR_PREFIX));
+        if !is_test_dir || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = entry.path();
+        if dir.join(KEPT_FILE).exists() {
+            continue;
+        }
+        let gone = match File::options().write(true).open(dir.join(OWNER_FILE)) {
+            // Free means its owner has ended: a live owner holds it for the manager's life.
+            Ok(owner) => owner.try_lock().is_ok(),
+            // Not owned yet, or from before owner files: only once it is old.
+            Err(_) => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|at| SystemTime::now().duration_since(at).ok())
+                .is_some_and(|age| age > UNOWNED_GRACE),
+        };
+        if gone && std::fs::remove_dir_all(&dir).is_ok() {
+            tracing::info!(directory = %dir.display(), "removed a test directory whose owner is gone");
+            removed.push(dir);
+        }
+    }
+    removed
 }

@@ -1,35 +1,31 @@
-//! Migrate once, clone per test: template files for the SQLite file backend.
+//! Migrate once, clone per test, across processes: template files for the SQLite backends.
 //!
-//! The first test of a process that needs a schema applies it to a template file; every later
-//! database with that schema starts as a copy of it. Templates live in a directory named after
-//! the process (`persist-templates-<pid>-<start>` in the system's temporary directory), since a
-//! template is only known to be current for the process that built it. A process cannot
-//! clean up after its own exit, so each process, on first use, removes the template
-//! directories of processes that have ended.
+//! A template is a SQLite file holding a schema, named after the schema's
+//! [definition fingerprint](crate::db::Fingerprint) in one directory shared by every process
+//! (`persist-templates-<uid>` under `PERSIST_TEST_DIR` or the system's temporary directory).
+//! The first process that needs one builds it under a file lock into a private file and
+//! publishes it with an atomic rename; every other process, test and later run copies it.
+//! A changed migration or entity changes the fingerprint, so a stale template is never used;
+//! templates unused for [`TEMPLATE_IDLE`] are removed by [`sweep`](super::sqlite::sweep).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database};
 
 use super::SchemaTemplate;
-use super::registry::{owner, process_start};
-use crate::db::names::fnv1a;
 use crate::error::{DbContext, PersistError, Result};
 
-const PREFIX: &str = "persist-templates-";
+/// How long a template may go unused before a sweep removes it.
+pub(crate) const TEMPLATE_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
 
-#[derive(Default)]
-struct Templates {
-    dir: Option<PathBuf>,
-    files: HashMap<String, PathBuf>,
-}
-
-fn io(
+pub(crate) fn io(
     operation: &'static str,
-    path: &std::path::Path,
+    path: &Path,
 ) -> impl FnOnce(std::io::Error) -> PersistError {
     let path = path.to_owned();
     move |source| PersistError::Io {
@@ -39,29 +35,89 @@ fn io(
     }
 }
 
-/// The template file for `template`, built on first use.
-pub(crate) async fn template_file(template: &SchemaTemplate<'_>) -> Result<PathBuf> {
-    static TEMPLATES: OnceLock<tokio::sync::Mutex<Templates>> = OnceLock::new();
-    // Held while building, so that concurrent tests wait for one template instead of racing.
-    let mut templates = TEMPLATES.get_or_init(Default::default).lock().await;
-    if let Some(file) = templates.files.get(template.key) {
+/// The directory every process of this user shares for templates, under `parent`.
+pub(crate) fn template_dir(parent: &Path) -> PathBuf {
+    parent.join(format!("persist-templates-{}", user_id()))
+}
+
+/// The current user's id on Unix (so users sharing `/tmp` don't share templates), else 0.
+fn user_id() -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}
+
+/// Templates this process has found or built, by directory and fingerprint.
+fn known() -> &'static Mutex<HashMap<(PathBuf, String), PathBuf>> {
+    static KNOWN: OnceLock<Mutex<HashMap<(PathBuf, String), PathBuf>>> = OnceLock::new();
+    KNOWN.get_or_init(Default::default)
+}
+
+/// Forgets a template this process knew (its file went missing), so the next use rebuilds it.
+pub(crate) fn forget(parent: &Path, template: &SchemaTemplate<'_>) {
+    let key = (parent.to_owned(), template.key.to_owned());
+    known()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&key);
+}
+
+/// The template file for `template` under `parent`, built by whichever process gets there
+/// first.
+pub(crate) async fn template_file(parent: &Path, template: &SchemaTemplate<'_>) -> Result<PathBuf> {
+    let key = (parent.to_owned(), template.key.to_owned());
+    if let Some(file) = known().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(file.clone());
     }
-    let dir = match &templates.dir {
-        Some(dir) => dir.clone(),
-        None => {
-            sweep_ended_processes(&std::env::temp_dir());
-            let me = owner();
-            let dir = std::env::temp_dir().join(format!("{PREFIX}{}-{}", me.pid, me.start));
-            std::fs::create_dir_all(&dir).map_err(io("creating the template directory", &dir))?;
-            templates.dir = Some(dir.clone());
-            dir
+    // One builder per process at a time; the file lock below orders processes.
+    static BUILDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _building = BUILDING.lock().await;
+    if let Some(file) = known().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(file.clone());
+    }
+    let dir = template_dir(parent);
+    std::fs::create_dir_all(&dir).map_err(io("creating the template directory", &dir))?;
+    let file = dir.join(format!("{}.sqlite3", template.key));
+    if !file.exists() {
+        let lock_path = dir.join(format!("{}.lock", template.key));
+        let lock = File::create(&lock_path).map_err(io("creating", &lock_path))?;
+        // Another process may be building this very template: wait for it (a build takes
+        // milliseconds) without blocking this thread's other tasks.
+        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+            .await
+            .map_err(|e| PersistError::Backend(format!("waiting for a template lock: {e}")))?
+            .map_err(io("locking", &lock_path))?;
+        if !file.exists() {
+            build(&dir, &file, template).await?;
         }
-    };
-    let file = dir.join(format!("{:016x}.sqlite3", fnv1a(template.key)));
-    // A template left half-built by a failed attempt is rebuilt from scratch.
-    let _ = std::fs::remove_file(&file);
-    let mut options = ConnectOptions::new(format!("sqlite://{}?mode=rwc", file.display()));
+        drop(lock);
+    }
+    // A sweep removes templates by age; using one makes it young again.
+    if let Ok(handle) = File::options().append(true).open(&file) {
+        let _ = handle.set_modified(SystemTime::now());
+    }
+    known()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, file.clone());
+    Ok(file)
+}
+
+/// Builds a template in a private file, then publishes it with an atomic rename: a reader
+/// sees no template or a whole one, never half of one.
+async fn build(dir: &Path, file: &Path, template: &SchemaTemplate<'_>) -> Result<()> {
+    let private = dir.join(format!(
+        "{}.{}.building",
+        template.key,
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut options = ConnectOptions::new(format!("sqlite://{}?mode=rwc", private.display()));
     // Rollback journal: once closed, the file alone holds everything, ready to copy.
     options
         .max_connections(1)
@@ -70,37 +126,58 @@ pub(crate) async fn template_file(template: &SchemaTemplate<'_>) -> Result<PathB
             o.journal_mode(SqliteJournalMode::Delete)
                 .synchronous(SqliteSynchronous::Off)
         });
-    let db = Database::connect(options)
-        .await
-        .context("template", format!("creating {}", file.display()))?;
-    let applied = template.schema.apply(&db).await;
-    let closed = db.close().await;
-    applied.context("template", "applying the schema to a template")?;
-    closed.context("template", "closing a template")?;
-    templates
-        .files
-        .insert(template.key.to_owned(), file.clone());
-    Ok(file)
+    let built = async {
+        let db = Database::connect(options).await.context(
+            template.label,
+            format!("creating template {}", private.display()),
+        )?;
+        let applied = template.schema.apply(&db).await;
+        let closed = db.close().await;
+        applied.context(template.label, "applying its schema to a template")?;
+        closed.context(template.label, "closing its template")?;
+        std::fs::rename(&private, file).map_err(io("publishing the template", file))
+    }
+    .await;
+    if built.is_err() {
+        let _ = std::fs::remove_file(&private);
+    }
+    built
 }
 
-/// Removes, from `parent`, the template directories of processes that are no longer running.
-fn sweep_ended_processes(parent: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
+/// Removes templates unused for [`TEMPLATE_IDLE`], and files left by builders that died. A
+/// template being built is locked, so it is never taken for an abandoned one.
+pub(crate) fn sweep_templates(parent: &Path) {
+    let dir = template_dir(parent);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
     };
+    let now = SystemTime::now();
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(key) = name.split('.').next() else {
             continue;
         };
-        let Some((pid, start)) = rest.split_once('-') else {
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok())
+            .unwrap_or_default();
+        let stale = if name.ends_with(".building") {
+            age > Duration::from_secs(3600)
+        } else {
+            name.ends_with(".sqlite3") && age > TEMPLATE_IDLE
+        };
+        if !stale {
+            continue;
+        }
+        // Not while someone builds it.
+        let Ok(lock) = File::create(dir.join(format!("{key}.lock"))) else {
             continue;
         };
-        let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<i64>()) else {
-            continue;
-        };
-        if pid != owner().pid && process_start(pid) != Some(start) {
-            let _ = std::fs::remove_dir_all(entry.path());
+        if lock.try_lock().is_ok() {
+            let _ = std::fs::remove_file(&path);
         }
     }
 }
@@ -110,20 +187,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_template_directories_of_ended_processes_are_removed() {
+    fn only_idle_templates_and_abandoned_builds_are_removed() {
         let parent = tempfile::tempdir().unwrap();
-        let me = owner();
-        let mine = parent
-            .path()
-            .join(format!("{PREFIX}{}-{}", me.pid, me.start));
-        let ended = parent.path().join(format!("{PREFIX}{}-1", u32::MAX - 1));
-        let unrelated = parent.path().join("persist-templates-not-a-pid");
-        for dir in [&mine, &ended, &unrelated] {
-            std::fs::create_dir(dir).unwrap();
-        }
-        sweep_ended_processes(parent.path());
-        assert!(mine.exists(), "this process's templates stay");
-        assert!(!ended.exists(), "an ended process's templates go");
-        assert!(unrelated.exists(), "names that are not ours stay");
+        let dir = template_dir(parent.path());
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = SystemTime::now() - TEMPLATE_IDLE - Duration::from_secs(60);
+        let file = |name: &str, modified: SystemTime| {
+            let path = dir.join(name);
+            File::create(&path).unwrap().set_modified(modified).unwrap();
+            path
+        };
+        let fresh = file("aaaa.sqlite3", SystemTime::now());
+        let idle = file("bbbb.sqlite3", old);
+        let abandoned = file("cccc.x.building", old);
+        let building = file("dddd.y.building", old);
+        // Someone is building `dddd` right now.
+        let held = File::create(dir.join("dddd.lock")).unwrap();
+        held.lock().unwrap();
+        sweep_templates(parent.path());
+        assert!(fresh.exists(), "a template in use stays");
+        assert!(!idle.exists(), "an idle template goes");
+        assert!(!abandoned.exists(), "a dead builder's file goes");
+        assert!(building.exists(), "a locked build stays");
     }
 }
