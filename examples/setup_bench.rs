@@ -1,7 +1,10 @@
 //! Per-test setup and teardown cost, per backend: the hot path of every suite.
 //!
 //! `cargo run --release --example setup_bench [ROUNDS]`. SQLite backends always run; a server
-//! runs when `PERSIST_TEST_DATABASE_URL` names one.
+//! runs when `PERSIST_TEST_DATABASE_URL` names one. For each backend it measures, in the same
+//! run, a test's databases (a gateway and four agents) made the way a person would by hand
+//! (migrate and create tables in every database) and the framework's way (a template copy on
+//! SQLite, a warm pool on a server), and prints medians, p95 and the ratio.
 
 use std::time::{Duration, Instant};
 
@@ -10,15 +13,45 @@ use persist_core::{MultiDatabaseManager, PersistError};
 
 const AGENTS: [&str; 4] = ["AgentA", "AgentB", "AgentC", "AgentD"];
 
-fn stats(mut samples: Vec<Duration>) -> String {
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Stats {
+    p50: Duration,
+    p95: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let mean = samples.iter().map(|d| ms(*d)).sum::<f64>() / samples.len() as f64;
-    format!(
-        "mean {mean:7.2} ms  p50 {:7.2} ms  p95 {:7.2} ms",
-        ms(samples[samples.len() / 2]),
-        ms(samples[samples.len() * 95 / 100])
-    )
+    Stats {
+        p50: samples[samples.len() / 2],
+        p95: samples[(samples.len() * 95 / 100).min(samples.len() - 1)],
+    }
+}
+
+/// Setup + teardown of one test's databases, `rounds` times after two warm-up rounds.
+async fn measure(
+    backend: &BackendConfig,
+    templates: bool,
+    rounds: usize,
+) -> Result<Stats, PersistError> {
+    let mut samples = Vec::new();
+    for round in 0..rounds + 2 {
+        let started = Instant::now();
+        let manager = MultiDatabaseManager::builder()
+            .agents(AGENTS)
+            .backend(backend.clone())
+            .templates(templates)
+            .label("setup_bench")
+            .setup()
+            .await?;
+        manager.cleanup().await?;
+        if round >= 2 {
+            samples.push(started.elapsed());
+        }
+    }
+    Ok(stats(samples))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -28,30 +61,36 @@ async fn main() -> Result<(), PersistError> {
         .and_then(|n| n.parse().ok())
         .unwrap_or(30);
     let mut backends = vec![
-        ("sqlite-file", BackendConfig::SqliteFile),
-        ("sqlite-memory", BackendConfig::SqliteMemory),
+        ("sqlite file", BackendConfig::SqliteFile),
+        ("sqlite memory", BackendConfig::SqliteMemory),
     ];
     if let Ok(BackendConfig::Server(url)) = BackendConfig::from_env() {
-        backends.push(("server", BackendConfig::Server(url)));
+        let name = if url.starts_with("postgres") {
+            "postgresql"
+        } else {
+            "mysql/mariadb"
+        };
+        backends.push((name, BackendConfig::Server(url)));
     }
-    println!("{rounds} rounds, gateway + {} agents each", AGENTS.len());
+    println!(
+        "{rounds} rounds per row, a gateway + {} agents per test, setup + teardown",
+        AGENTS.len()
+    );
+    println!(
+        "{:<14} {:>22} {:>22} {:>8}",
+        "backend", "migrate per test p50/p95", "persist p50/p95", "ratio"
+    );
     for (name, backend) in backends {
-        let (mut setup, mut teardown) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let started = Instant::now();
-            let manager = MultiDatabaseManager::builder()
-                .agents(AGENTS)
-                .backend(backend.clone())
-                .label("setup_bench")
-                .setup()
-                .await?;
-            setup.push(started.elapsed());
-            let started = Instant::now();
-            manager.cleanup().await?;
-            teardown.push(started.elapsed());
-        }
-        println!("{name:<14} setup    {}", stats(setup));
-        println!("{name:<14} teardown {}", stats(teardown));
+        let by_hand = measure(&backend, false, rounds).await?;
+        let framework = measure(&backend, true, rounds).await?;
+        println!(
+            "{name:<14} {:>10.2} / {:>7.2} ms {:>10.2} / {:>7.2} ms {:>7.1}x",
+            ms(by_hand.p50),
+            ms(by_hand.p95),
+            ms(framework.p50),
+            ms(framework.p95),
+            ms(by_hand.p50) / ms(framework.p50)
+        );
     }
     Ok(())
 }

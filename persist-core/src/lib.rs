@@ -43,6 +43,10 @@ pub use error::{PersistError, Result};
 pub use inspect::CrossDatabaseInspector;
 pub use runner::{Inject, NoAgent, OptionalAgent, RequiredAgent, TestContext};
 
+/// The SeaORM this crate is built on, so that an injected connection can be queried without
+/// adding a matching `sea-orm` dependency.
+pub use sea_orm;
+
 #[doc = include_str!("../docs/persistence_test.md")]
 pub use persist_macros::persistence_test;
 

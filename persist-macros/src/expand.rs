@@ -170,6 +170,8 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
         checks.push(quote_spanned! {setup.span()=> let _: #krate::__private::Setup = #setup; });
         quote! { #setup as #krate::__private::Setup }
     }));
+    // A `#[should_panic]` test passed when it panicked: its databases are not kept for it.
+    let should_panic = attrs.iter().any(|a| a.path().is_ident("should_panic"));
     let ret = sig.output.span();
     let ret_krate = respan(krate, ret);
     let result = quote_spanned! {ret=>
@@ -197,6 +199,7 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
                     timeout: #timeout,
                     backend: #backend,
                     setup: #setup,
+                    should_panic: #should_panic,
                 },
                 |__persist_ctx| async move {
                     #(#bindings)*

@@ -38,15 +38,15 @@ pub async fn test_databases(url: &str) -> Vec<String> {
     names
 }
 
-/// Registry rows for the given databases, as `(name, kept)`.
-pub async fn registry_rows(url: &str, names: &[String]) -> Vec<(String, bool)> {
+/// Registry rows for the given databases, as `(name, state)`.
+pub async fn registry_rows(url: &str, names: &[String]) -> Vec<(String, String)> {
     let url = url.replacen("mariadb://", "mysql://", 1);
     let db = Database::connect(url.as_str()).await.unwrap();
     let backend = db.get_database_backend();
     let rows = db
         .query_all_raw(Statement::from_string(
             backend,
-            "SELECT db_name, kept FROM persist_test_registry",
+            "SELECT db_name, state FROM persist_test_databases",
         ))
         .await
         .unwrap();
@@ -55,7 +55,7 @@ pub async fn registry_rows(url: &str, names: &[String]) -> Vec<(String, bool)> {
         .map(|r| {
             (
                 r.try_get::<String>("", "db_name").unwrap(),
-                r.try_get::<bool>("", "kept").unwrap(),
+                r.try_get::<String>("", "state").unwrap(),
             )
         })
         .filter(|(name, _)| names.contains(name))
@@ -78,8 +78,8 @@ pub async fn drop_by_hand(url: &str, names: &[String]) {
         db.execute_raw(Statement::from_sql_and_values(
             backend,
             match backend {
-                DbBackend::Postgres => "DELETE FROM persist_test_registry WHERE db_name = $1",
-                _ => "DELETE FROM persist_test_registry WHERE db_name = ?",
+                DbBackend::Postgres => "DELETE FROM persist_test_databases WHERE db_name = $1",
+                _ => "DELETE FROM persist_test_databases WHERE db_name = ?",
             },
             [name.clone().into()],
         ))

@@ -67,22 +67,41 @@ fn each_test_gets_its_own_databases_and_cleanup_drops_them() {
     );
     expect_failure(driven_panics_on_server);
     let failed = names(&recorded_locations("driven_panics_on_server"));
-    assert!(
-        failed.iter().all(|n| !created.contains(n)),
-        "names are never reused"
-    );
 
+    // Each database is either gone, or back in its pool: ready, owned by nobody.
     let left = block_on(test_databases(&url));
-    for name in created.iter().chain(&failed) {
-        assert!(!left.contains(name), "{name} is still on the server");
+    let all: Vec<String> = created.iter().chain(&failed).cloned().collect();
+    let rows = block_on(registry_rows(&url, &all));
+    for name in &all {
+        let state = rows
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.as_str());
+        match state {
+            Some("ready") => assert!(left.contains(name), "{name} is in the pool but gone"),
+            None => assert!(!left.contains(name), "{name} is on the server, unrecorded"),
+            // Since returned, another test of this file running alongside took it.
+            Some(other) => assert!(
+                !persist_tests::also_recorded_by(
+                    name,
+                    &["driven_on_server", "driven_panics_on_server"]
+                )
+                .is_empty(),
+                "{name} is {other} after cleanup"
+            ),
+        }
     }
-    assert!(
-        block_on(registry_rows(&url, &created)).is_empty(),
-        "the registry forgets dropped databases"
-    );
 }
 
-#[persistence_test(agents = ["AgentA"], keep = "always")]
+/// A schema of its own, so that kept databases come from a pool no other test here shares.
+fn sessions_only(builder: persist_core::db::ManagerBuilder) -> persist_core::db::ManagerBuilder {
+    builder.agent_schema(
+        persist_core::db::EntitySchema::new()
+            .entity::<persist_core::mesh::entity::agent_session::Entity>(),
+    )
+}
+
+#[persistence_test(agents = ["AgentA"], keep = "always", setup = "sessions_only")]
 #[ignore = "driven by another test in this file"]
 async fn driven_keeps_on_server(ctx: TestContext) {
     record_locations(&ctx);
@@ -97,7 +116,7 @@ fn kept_databases_stay_and_no_sweep_takes_them() {
     let kept = names(&recorded_locations("driven_keeps_on_server"));
     let rows = block_on(registry_rows(&url, &kept));
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|(_, kept)| *kept), "{rows:?}");
+    assert!(rows.iter().all(|(_, state)| state == "kept"), "{rows:?}");
     block_on(sweep_leaked(&url)).unwrap();
     let present = block_on(test_databases(&url));
     assert!(
@@ -181,4 +200,73 @@ fn databases_of_a_killed_process_are_swept_and_live_ones_are_not() {
     let present = block_on(test_databases(&url));
     assert!(leaked.iter().all(|n| !present.contains(n)));
     assert!(block_on(registry_rows(&url, &leaked)).is_empty());
+}
+
+#[persistence_test(agents = ["AgentA"])]
+#[ignore = "driven by another test in this file"]
+async fn driven_alters_its_schema(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
+    record_locations(&ctx);
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    gateway
+        .send_message(&session.id, "hi", "alice")
+        .await
+        .unwrap();
+    let db = ctx.manager().gateway_connection();
+    use persist_core::sea_orm::ConnectionTrait as _;
+    db.execute_unprepared("CREATE TABLE intruder (id INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+}
+
+#[persistence_test(agents = ["AgentA"])]
+#[ignore = "driven by another test in this file"]
+async fn driven_fills_its_databases(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
+    record_locations(&ctx);
+    let session = gateway.create_session("bob", "AgentA").await.unwrap();
+    gateway
+        .send_message(&session.id, "hi", "bob")
+        .await
+        .unwrap();
+}
+
+#[persistence_test(agents = ["AgentA"])]
+#[ignore = "driven by another test in this file"]
+async fn driven_expects_pristine(ctx: TestContext, inspector: CrossDatabaseInspector) {
+    record_locations(&ctx);
+    inspector.verify_gateway_migrations().await.unwrap();
+    let tables = persist_core::db::list_tables(ctx.manager().gateway_connection())
+        .await
+        .unwrap();
+    assert!(!tables.contains(&"intruder".to_owned()), "{tables:?}");
+    for role in [DatabaseRole::Gateway, DatabaseRole::Agent("AgentA".into())] {
+        for count in ctx.manager().table_counts(&role).await.unwrap() {
+            if count.table != "seaql_migrations" {
+                assert_eq!(count.rows, 0, "{role}: {} holds rows", count.table);
+            }
+        }
+    }
+}
+
+#[test]
+fn pool_databases_come_back_pristine_or_not_at_all() {
+    let Some(url) = server_or_skip("pool_databases_come_back_pristine_or_not_at_all") else {
+        return;
+    };
+    // Filled databases are reset and reused; the next tests find them empty.
+    driven_fills_its_databases();
+    let filled = names(&recorded_locations("driven_fills_its_databases"));
+    driven_expects_pristine();
+    // A database whose schema a test changed never goes back.
+    driven_alters_its_schema();
+    let altered = names(&recorded_locations("driven_alters_its_schema"));
+    let altered_gateway = altered[0].clone();
+    assert!(
+        !block_on(test_databases(&url)).contains(&altered_gateway),
+        "a database with a changed schema went back to the pool"
+    );
+    for _ in 0..3 {
+        driven_expects_pristine();
+    }
+    let rows = block_on(registry_rows(&url, &filled));
+    assert!(rows.iter().all(|(_, state)| state == "ready"), "{rows:?}");
 }

@@ -91,6 +91,7 @@ pub struct ManagerBuilder {
     backend: BackendConfig,
     custom_backend: Option<Box<dyn Backend>>,
     label: String,
+    templates: bool,
 }
 
 impl Default for ManagerBuilder {
@@ -102,6 +103,7 @@ impl Default for ManagerBuilder {
             backend: BackendConfig::default(),
             custom_backend: None,
             label: "manager".to_owned(),
+            templates: true,
         }
     }
 }
@@ -152,6 +154,14 @@ impl ManagerBuilder {
         self
     }
 
+    /// Whether databases start as copies of a template (or come from a server's warm pool),
+    /// which is the default. With `false`, the gateway is migrated and the agent tables are
+    /// created in every database, as a person would by hand: slower, and useful to compare.
+    pub fn templates(mut self, enabled: bool) -> Self {
+        self.templates = enabled;
+        self
+    }
+
     /// Creates and prepares every database. On failure nothing is left behind.
     pub async fn setup(self) -> Result<MultiDatabaseManager> {
         let agents = validate_agent_names(&self.agents)?;
@@ -163,8 +173,9 @@ impl ManagerBuilder {
         let outcome = provision_all(
             &*backend,
             &agents,
-            &*self.gateway_schema,
-            &*self.agent_schema,
+            &self.gateway_schema,
+            &self.agent_schema,
+            self.templates,
             &mut created,
         )
         .await;

@@ -1,5 +1,6 @@
 //! Creating a test's databases and giving them their schemas; closing and removing them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -28,8 +29,9 @@ pub(crate) struct Provisioned {
 pub(crate) async fn provision_all(
     backend: &dyn Backend,
     agents: &[AgentName],
-    gateway_schema: &dyn GatewaySchema,
-    agent_schema: &dyn AgentSchema,
+    gateway_schema: &Arc<dyn GatewaySchema>,
+    agent_schema: &Arc<dyn AgentSchema>,
+    templates: bool,
     created: &mut Vec<Provisioned>,
 ) -> Result<()> {
     let mut plan = vec![(DatabaseRole::Gateway, "gateway".to_owned())];
@@ -39,35 +41,27 @@ pub(crate) async fn provision_all(
             format!("agent_{}", agent.slug()),
         )
     }));
-    let (gateway_schema, agent_schema) = (&GatewayApply(gateway_schema), &AgentApply(agent_schema));
-    let dialect = backend.kind().db_backend();
-    let migration_table = gateway_schema.0.migration_table();
-    let gateway_key = definition(
-        gateway_schema,
-        dialect,
-        Some(&migration_table),
-        &gateway_schema.0.migration_names(),
-    )
-    .await
-    .map(|f| f.to_string());
-    let agent_key = if agents.is_empty() {
-        None
+    let gateway_schema: Arc<dyn ApplySchema> = Arc::new(GatewayApply(gateway_schema.clone()));
+    let agent_schema: Arc<dyn ApplySchema> = Arc::new(AgentApply(agent_schema.clone()));
+    let (gateway_key, agent_key) = if templates {
+        schema_keys(backend, &gateway_schema, &agent_schema, agents.is_empty()).await
     } else {
-        definition(agent_schema, dialect, None, &[])
-            .await
-            .map(|f| f.to_string())
+        (None, None)
     };
+    let databases = plan.len();
+    backend.reserve(databases).await?;
     let (gateway_key, agent_key) = (&gateway_key, &agent_key);
+    let (gateway_schema, agent_schema) = (&gateway_schema, &agent_schema);
     let outcomes = futures::future::join_all(plan.into_iter().map(|(role, name)| async move {
-        let (schema, key): (&dyn ApplySchema, &Option<String>) = match role {
+        let (schema, key) = match role {
             DatabaseRole::Gateway => (gateway_schema, gateway_key),
             DatabaseRole::Agent(_) => (agent_schema, agent_key),
         };
         let label = role.to_string();
-        let template = key.as_deref().map(|key| SchemaTemplate {
-            key,
-            label: &label,
-            schema,
+        let template = key.as_ref().map(|key| SchemaTemplate {
+            key: key.clone(),
+            label: label.clone(),
+            schema: schema.clone(),
         });
         let (database, cloned) = provision(backend, role, &name, template.as_ref()).await?;
         let applied = if cloned {
@@ -98,12 +92,38 @@ pub(crate) async fn provision_all(
     first_error.map_or(Ok(()), Err)
 }
 
+/// The definition fingerprints of the gateway's and the agents' schemas on this backend.
+async fn schema_keys(
+    backend: &dyn Backend,
+    gateway: &Arc<dyn ApplySchema>,
+    agent: &Arc<dyn ApplySchema>,
+    no_agents: bool,
+) -> (Option<String>, Option<String>) {
+    let dialect = backend.kind().db_backend();
+    let gateway_key = match gateway_schema_of(gateway) {
+        Some(schema) => {
+            let table = schema.migration_table();
+            definition(&**gateway, dialect, Some(&table), &schema.migration_names()).await
+        }
+        None => None,
+    };
+    let agent_key = if no_agents {
+        None
+    } else {
+        definition(&**agent, dialect, None, &[]).await
+    };
+    (
+        gateway_key.map(|f| f.to_string()),
+        agent_key.map(|f| f.to_string()),
+    )
+}
+
 /// Creates one database, cloned from a template if the backend can; `true` when cloned.
 async fn provision(
     backend: &dyn Backend,
     role: DatabaseRole,
     name: &str,
-    template: Option<&SchemaTemplate<'_>>,
+    template: Option<&SchemaTemplate>,
 ) -> Result<(Provisioned, bool)> {
     let cloned = match template {
         Some(template) => backend.create_from_template(name, template).await?,
@@ -140,9 +160,17 @@ async fn provision(
 }
 
 /// The gateway's migrations as a schema to apply.
-struct GatewayApply<'a>(&'a dyn GatewaySchema);
+struct GatewayApply(Arc<dyn GatewaySchema>);
 
-impl ApplySchema for GatewayApply<'_> {
+fn gateway_schema_of(schema: &Arc<dyn ApplySchema>) -> Option<&dyn GatewaySchema> {
+    schema.as_gateway()
+}
+
+impl ApplySchema for GatewayApply {
+    fn as_gateway(&self) -> Option<&dyn GatewaySchema> {
+        Some(&*self.0)
+    }
+
     fn apply<'a>(
         &'a self,
         db: &'a DatabaseConnection,
@@ -152,9 +180,9 @@ impl ApplySchema for GatewayApply<'_> {
 }
 
 /// An agent schema as a schema to apply.
-struct AgentApply<'a>(&'a dyn AgentSchema);
+struct AgentApply(Arc<dyn AgentSchema>);
 
-impl ApplySchema for AgentApply<'_> {
+impl ApplySchema for AgentApply {
     fn apply<'a>(
         &'a self,
         db: &'a DatabaseConnection,
@@ -170,11 +198,29 @@ pub(crate) async fn teardown<'a>(
     databases: impl Iterator<Item = &'a Provisioned> + Clone,
     keep: bool,
 ) -> Result<()> {
+    // A pooling backend resets each database through its own connection, before it closes.
+    let recycled: Vec<bool> = if keep {
+        databases.clone().map(|_| false).collect()
+    } else {
+        futures::future::join_all(
+            databases
+                .clone()
+                .map(|db| backend.recycle(&db.location, &db.connection)),
+        )
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or(false))
+        .collect()
+    };
     for db in databases.clone() {
         // A connection still borrowed elsewhere delays `close`; don't let it block teardown.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, db.connection.close_by_ref()).await;
     }
-    let locations: Vec<&DatabaseLocation> = databases.map(|db| &db.location).collect();
+    let locations: Vec<&DatabaseLocation> = databases
+        .zip(recycled)
+        .filter(|(_, recycled)| !recycled)
+        .map(|(db, _)| &db.location)
+        .collect();
     drop_all(backend, &locations, keep).await
 }
 

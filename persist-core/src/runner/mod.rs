@@ -97,13 +97,17 @@ pub struct TestConfig {
     pub worker_threads: Option<usize>,
     /// The keep policy (overridden by `PERSIST_KEEP`).
     pub keep: Option<KeepPolicy>,
-    /// The longest the body may run. It bounds time spent awaiting; a body that blocks its
-    /// thread without awaiting cannot be interrupted.
+    /// The longest the body may run. A body that overruns it fails the test with "timed out
+    /// after …" and its databases are removed (or kept, as the keep policy says), also when
+    /// the body blocks its thread instead of awaiting: the body then runs on a thread of its
+    /// own, which is abandoned.
     pub timeout: Option<Duration>,
     /// The backend, by name or URL (overrides `PERSIST_TEST_DATABASE_URL`).
     pub backend: Option<&'static str>,
     /// Adjusts the manager before setup: your own migrator, agent schema or backend.
     pub setup: Option<Setup>,
+    /// The test is `#[should_panic]`: a panic is its success (for the keep policy).
+    pub should_panic: bool,
 }
 
 /// A function that adjusts a test's [`ManagerBuilder`] (the attribute's `setup = "…"`).
@@ -121,6 +125,7 @@ impl TestConfig {
             timeout: None,
             backend: None,
             setup: None,
+            should_panic: false,
         }
     }
 }
@@ -162,7 +167,7 @@ enum Outcome {
 /// own failure.
 pub fn run_test<F, Fut>(config: TestConfig, body: F)
 where
-    F: FnOnce(TestContext) -> Fut,
+    F: FnOnce(TestContext) -> Fut + Send + 'static,
     Fut: Future<Output = std::result::Result<(), String>>,
 {
     let name = config.name;
@@ -170,10 +175,31 @@ where
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: {KEEP_ENV}: {e}"));
     let backend = BackendConfig::resolve(config.backend)
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: choosing the backend: {e}"));
-    let runtime = build_runtime(&config)
-        .unwrap_or_else(|e| panic!("persistence_test `{name}`: building the tokio runtime: {e}"));
+    match config.timeout {
+        None => {
+            let (outcome, teardown) = run_here(&config, keep, backend, body, |_| {});
+            report(name, outcome, teardown);
+        }
+        Some(limit) => run_watched(config, keep, backend, body, limit),
+    }
+}
 
-    let (outcome, teardown) = runtime.block_on(async {
+/// Runs setup, body and teardown on this thread; `started` gets the manager once set up.
+fn run_here<F, Fut>(
+    config: &TestConfig,
+    keep: KeepPolicy,
+    backend: BackendConfig,
+    body: F,
+    started: impl FnOnce(&MultiDatabaseManager),
+) -> (Outcome, Result<Option<Kept>>)
+where
+    F: FnOnce(TestContext) -> Fut,
+    Fut: Future<Output = std::result::Result<(), String>>,
+{
+    let name = config.name;
+    let runtime = build_runtime(config)
+        .unwrap_or_else(|e| panic!("persistence_test `{name}`: building the tokio runtime: {e}"));
+    let result = runtime.block_on(async {
         let mut builder = MultiDatabaseManager::builder()
             .label(name)
             .agents(config.agents.iter().copied())
@@ -184,25 +210,107 @@ where
         let manager = builder.setup().await.unwrap_or_else(|e| {
             panic!("persistence_test `{name}`: could not set up the test databases: {e}")
         });
+        started(&manager);
         let mesh = Mesh::start(&manager, ScriptedLlm::new());
         let context = TestContext::new(name, manager.clone(), &mesh);
         let outcome = run_body(body(context), config.timeout).await;
         mesh.shutdown().await;
-        let teardown = if keep.keeps(!matches!(outcome, Outcome::Passed)) {
-            if manager.backend_kind() == BackendKind::SqliteMemory {
-                eprintln!(
-                    "persist: `{name}` keeps in-memory databases; they end with the test process"
-                );
-            }
-            manager.keep().await.map(Some)
-        } else {
-            manager.cleanup().await.map(|()| None)
-        };
+        let teardown = finish(name, &manager, keep.keeps(failed(config, &outcome))).await;
         (outcome, teardown)
     });
     // Tasks the body left running end with the runtime, before we report.
     drop(runtime);
-    report(name, outcome, teardown);
+    result
+}
+
+/// Whether the outcome counts as a failure for the keep policy.
+fn failed(config: &TestConfig, outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Panicked(_) => !config.should_panic,
+        Outcome::Passed => config.should_panic,
+        Outcome::Failed(_) | Outcome::TimedOut(_) => true,
+    }
+}
+
+type Kept = Vec<(DatabaseRole, DatabaseLocation)>;
+
+/// Keeps or removes the databases.
+async fn finish(name: &str, manager: &MultiDatabaseManager, keep: bool) -> Result<Option<Kept>> {
+    if keep {
+        if manager.backend_kind() == BackendKind::SqliteMemory {
+            eprintln!(
+                "persist: `{name}` keeps in-memory databases; they end with the test process"
+            );
+        }
+        manager.keep().await.map(Some)
+    } else {
+        manager.cleanup().await.map(|()| None)
+    }
+}
+
+/// Runs the test on a thread of its own and watches the clock from this one: a body that
+/// blocks its thread past the limit is abandoned, and its databases are dealt with from here.
+fn run_watched<F, Fut>(
+    config: TestConfig,
+    keep: KeepPolicy,
+    backend: BackendConfig,
+    body: F,
+    limit: Duration,
+) where
+    F: FnOnce(TestContext) -> Fut + Send + 'static,
+    Fut: Future<Output = std::result::Result<(), String>>,
+{
+    enum Event {
+        Started(MultiDatabaseManager),
+        Finished(Outcome, Result<Option<Kept>>),
+    }
+    let name = config.name;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started_tx = tx.clone();
+    let runner = std::thread::Builder::new()
+        .name(name.rsplit("::").next().unwrap_or(name).to_owned())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                run_here(&config, keep, backend, body, |manager| {
+                    let _ = started_tx.send(Event::Started(manager.clone()));
+                })
+            }));
+            match result {
+                Ok((outcome, teardown)) => {
+                    let _ = tx.send(Event::Finished(outcome, teardown));
+                }
+                // Setup failed: re-raised on the test's thread below.
+                Err(payload) => {
+                    let _ = tx.send(Event::Finished(Outcome::Panicked(payload), Ok(None)));
+                }
+            }
+        })
+        .unwrap_or_else(|e| panic!("persistence_test `{name}`: starting its thread: {e}"));
+    let manager = match rx.recv() {
+        Ok(Event::Started(manager)) => manager,
+        Ok(Event::Finished(outcome, teardown)) => {
+            let _ = runner.join();
+            return report(name, outcome, teardown);
+        }
+        Err(_) => panic!("persistence_test `{name}`: its thread ended without a word"),
+    };
+    // The body's own timer fires first when it awaits; this one only when it blocks. The
+    // margin covers a teardown that starts right at the limit.
+    match rx.recv_timeout(limit + Duration::from_secs(10)) {
+        Ok(Event::Finished(outcome, teardown)) => {
+            let _ = runner.join();
+            report(name, outcome, teardown)
+        }
+        Ok(Event::Started(_)) | Err(_) => {
+            // The body is stuck on its thread: leave it there, and clean up from here.
+            let teardown = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| PersistError::Backend(format!("cleanup runtime: {e}")))
+                .and_then(|runtime| runtime.block_on(finish(name, &manager, keep.keeps(true))));
+            report(name, Outcome::TimedOut(limit), teardown)
+        }
+    }
 }
 
 async fn run_body<Fut>(body: Fut, timeout: Option<Duration>) -> Outcome
@@ -238,11 +346,7 @@ fn build_runtime(config: &TestConfig) -> std::io::Result<tokio::runtime::Runtime
     builder.enable_all().build()
 }
 
-fn report(
-    name: &str,
-    outcome: Outcome,
-    teardown: Result<Option<Vec<(DatabaseRole, DatabaseLocation)>>>,
-) {
+fn report(name: &str, outcome: Outcome, teardown: Result<Option<Kept>>) {
     match &teardown {
         Ok(Some(kept)) => {
             // Straight to stderr, past the harness's capture: a person asked for these.

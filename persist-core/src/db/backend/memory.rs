@@ -127,7 +127,7 @@ impl Backend for SqliteMemoryBackend {
     fn create_from_template<'a>(
         &'a self,
         name: &'a str,
-        template: &'a SchemaTemplate<'a>,
+        template: &'a SchemaTemplate,
     ) -> BoxFuture<'a, Result<Option<DatabaseLocation>>> {
         Box::pin(async move {
             let source = template_file(&self.templates, template).await?;

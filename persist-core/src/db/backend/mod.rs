@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -21,7 +22,10 @@ mod template;
 
 pub use memory::SqliteMemoryBackend;
 pub use registry::{REGISTRY_TABLE, sweep_leaked};
-pub use server::ServerBackend;
+pub use server::{
+    CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV, POOL_SIZE_ENV, ServerBackend,
+    drain_pools,
+};
 pub use sqlite::{SqliteFileBackend, TEST_DIR_ENV, sweep as sweep_test_directories};
 
 /// The environment variable that selects a database server for a whole run.
@@ -117,10 +121,30 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     fn create_from_template<'a>(
         &'a self,
         name: &'a str,
-        template: &'a SchemaTemplate<'a>,
+        template: &'a SchemaTemplate,
     ) -> BoxFuture<'a, Result<Option<DatabaseLocation>>> {
         let _ = (name, template);
         Box::pin(async { Ok(None) })
+    }
+
+    /// Called once before a manager creates its `databases` databases: a backend that shares
+    /// a server's connections takes its share here (by default, nothing to do).
+    fn reserve(&self, databases: usize) -> BoxFuture<'_, Result<()>> {
+        let _ = databases;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Called at cleanup (when the databases are not kept) with each database's own
+    /// connection, before it is closed. A backend that pools databases resets the database
+    /// here and returns `Ok(true)` if it takes it back, in which case it is not dropped. By
+    /// default, `Ok(false)`: every database is dropped.
+    fn recycle<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+        connection: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, Result<bool>> {
+        let _ = (location, connection);
+        Box::pin(async { Ok(false) })
     }
 
     /// Sets the pool options of each database's connection (by default, at most 4
@@ -131,20 +155,27 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 }
 
 /// A schema that a backend may prepare once and clone: its key and how to apply it.
-pub struct SchemaTemplate<'a> {
+#[derive(Clone)]
+pub struct SchemaTemplate {
     /// The schema's [definition fingerprint](crate::db::Fingerprint) for this backend (32 hex
     /// digits): equal keys mean equal schemas, in every process and every run.
-    pub key: &'a str,
+    pub key: String,
     /// Whose schema it is (`gateway`, `agent AgentA`), for messages.
-    pub label: &'a str,
+    pub label: String,
     /// Applies the schema to an empty database.
-    pub schema: &'a dyn ApplySchema,
+    pub schema: Arc<dyn ApplySchema>,
 }
 
 /// Applies a schema to an empty database: gateway migrations or an agent's tables.
-pub trait ApplySchema: Send + Sync {
+pub trait ApplySchema: Send + Sync + 'static {
     /// Applies it.
     fn apply<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
+
+    /// The gateway schema behind it, if it is one (its migration table and names are part of
+    /// its fingerprint).
+    fn as_gateway(&self) -> Option<&dyn crate::db::GatewaySchema> {
+        None
+    }
 }
 
 /// Which backend to use.

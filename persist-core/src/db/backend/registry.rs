@@ -1,140 +1,97 @@
-//! The registry of databases the framework creates on a server, and the sweep that drops those
-//! leaked by processes that died without cleaning up (nextest kills timed-out tests, CI jobs
-//! get cancelled, people press Ctrl-C).
+//! The registry of databases the framework keeps on a server, and the sweep of those whose
+//! owner is gone.
 //!
-//! Each database is recorded before it is created, with its owner: the process id, the
-//! process's start time (so a reused pid is not mistaken for the owner), the host and boot, and
-//! a run id. A sweep drops a database only when its owner is certainly gone: on this host, its
-//! process no longer exists (or is another process with the same pid); on another host, its
-//! record is older than [`STALE_AFTER`]. Kept databases are never swept.
+//! Every database is recorded (in [`REGISTRY_TABLE`], in the administration database) before
+//! it is created, with its owner: the key of an advisory lock that the owning test holds on
+//! its admin session for as long as it lives (`pg_advisory_lock` / `GET_LOCK`). A killed
+//! process, a cancelled CI job or a crashed container drops its connection, and the server
+//! releases the lock: that, and nothing else, is how a sweep knows an owner is gone. Process
+//! ids are never consulted, so runs in different containers or pid namespaces that share a
+//! server never mistake each other for dead.
+//!
+//! States: `creating` and `claimed` (owned: dropped by a sweep once the owner's lock is free),
+//! `ready` (a pristine database waiting in a pool, or a published template; owned by nobody),
+//! and `kept` (kept on purpose for a person; never swept).
 
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait as _, Query, Table};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::server::{admin_connection, drop_statement};
 use crate::error::{DbContext, Result};
 
 /// The registry table, in the server's administration database.
-pub const REGISTRY_TABLE: &str = "persist_test_registry";
-
-/// How old a record from another host must be before a sweep may drop its database.
-pub const STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
+pub const REGISTRY_TABLE: &str = "persist_test_databases";
 
 const ADMIN: &str = "server admin";
 
-/// Who owns the databases this process creates.
-#[derive(Debug)]
-pub(crate) struct Owner {
-    pub run_id: String,
-    pub pid: u32,
-    pub host: String,
-    pub start: i64,
+/// What a registered database is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A test's own database, dropped at cleanup.
+    Test,
+    /// A database of a warm pool, reset and reused.
+    Pool,
+    /// A migrated template that pool databases are cloned from.
+    Template,
 }
 
-pub(crate) fn owner() -> &'static Owner {
-    static OWNER: OnceLock<Owner> = OnceLock::new();
-    OWNER.get_or_init(|| {
-        let pid = std::process::id();
-        Owner {
-            run_id: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
-            pid,
-            host: host(),
-            start: process_start(pid).unwrap_or(0),
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Test => "test",
+            Kind::Pool => "pool",
+            Kind::Template => "template",
         }
-    })
+    }
 }
 
-fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-/// The host name and boot: after a reboot, no process of before is alive.
-fn host() -> String {
-    let name = read_trimmed("/proc/sys/kernel/hostname")
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".to_owned());
-    let boot = read_trimmed("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    format!("{name}:{}", boot.get(..8).unwrap_or(""))
-}
-
-/// A process's start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
-pub(crate) fn process_start(pid: u32) -> Option<i64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Whether the owner recorded for a database may still be running.
-fn owner_alive(pid: i64, host: &str, start: i64, created_at: i64) -> bool {
-    let me = owner();
-    if host != me.host {
-        return now_millis().saturating_sub(created_at) < STALE_AFTER.as_millis() as i64;
-    }
-    if !std::path::Path::new("/proc/self/stat").exists() {
-        // No way to ask about processes here: trust only age.
-        return now_millis().saturating_sub(created_at) < STALE_AFTER.as_millis() as i64;
-    }
-    u32::try_from(pid)
-        .ok()
-        .and_then(process_start)
-        .is_some_and(|running_since| running_since == start)
+fn table() -> Alias {
+    Alias::new(REGISTRY_TABLE)
+}
+
+fn col(name: &str) -> Alias {
+    Alias::new(name)
 }
 
 /// Creates the registry table if it is missing.
 pub(crate) async fn ensure_table(admin: &DatabaseConnection) -> Result<()> {
+    let text = |name: &str, len: u32| {
+        ColumnDef::new(col(name))
+            .string_len(len)
+            .not_null()
+            .default("")
+            .to_owned()
+    };
     let create = Table::create()
-        .table(Alias::new(REGISTRY_TABLE))
+        .table(table())
         .if_not_exists()
         .col(
-            ColumnDef::new(Alias::new("db_name"))
+            ColumnDef::new(col("db_name"))
                 .string_len(64)
                 .not_null()
                 .primary_key(),
         )
+        .col(text("kind", 16))
+        .col(text("pool_key", 64))
+        .col(text("state", 16))
         .col(
-            ColumnDef::new(Alias::new("run_id"))
-                .string_len(64)
-                .not_null(),
-        )
-        .col(ColumnDef::new(Alias::new("pid")).big_integer().not_null())
-        .col(
-            ColumnDef::new(Alias::new("host"))
-                .string_len(255)
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("owner_start"))
+            ColumnDef::new(col("owner"))
                 .big_integer()
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("label"))
-                .string_len(255)
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("created_at"))
-                .big_integer()
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("kept"))
-                .boolean()
                 .not_null()
-                .default(false),
+                .default(0),
         )
+        .col(text("label", 255))
+        .col(ColumnDef::new(col("digest")).string_len(64).null())
+        .col(ColumnDef::new(col("detail")).text().null())
+        .col(ColumnDef::new(col("created_at")).big_integer().not_null())
         .to_owned();
     // Two processes creating the table at once can collide even with IF NOT EXISTS
     // (PostgreSQL's catalog); the second attempt then finds it.
@@ -148,34 +105,38 @@ pub(crate) async fn ensure_table(admin: &DatabaseConnection) -> Result<()> {
     Ok(())
 }
 
-/// Records a database this process is about to create.
-pub(crate) async fn record(admin: &DatabaseConnection, db_name: &str, label: &str) -> Result<()> {
-    let me = owner();
+/// Records a database about to be created, owned by `owner`.
+pub(crate) async fn record(
+    admin: &impl ConnectionTrait,
+    db_name: &str,
+    kind: Kind,
+    pool_key: &str,
+    owner: i64,
+    label: &str,
+) -> Result<()> {
     let label: String = label.chars().take(255).collect();
     let insert = Query::insert()
-        .into_table(Alias::new(REGISTRY_TABLE))
+        .into_table(table())
         .columns(
             [
                 "db_name",
-                "run_id",
-                "pid",
-                "host",
-                "owner_start",
+                "kind",
+                "pool_key",
+                "state",
+                "owner",
                 "label",
                 "created_at",
-                "kept",
             ]
-            .map(Alias::new),
+            .map(col),
         )
         .values_panic([
             db_name.into(),
-            me.run_id.clone().into(),
-            i64::from(me.pid).into(),
-            me.host.clone().into(),
-            me.start.into(),
+            kind.as_str().into(),
+            pool_key.into(),
+            "creating".into(),
+            owner.into(),
             label.into(),
             now_millis().into(),
-            false.into(),
         ])
         .to_owned();
     admin
@@ -185,11 +146,52 @@ pub(crate) async fn record(admin: &DatabaseConnection, db_name: &str, label: &st
         .map(|_| ())
 }
 
+/// Sets the state (and owner: 0 for nobody) of the named databases.
+pub(crate) async fn set_state(
+    admin: &impl ConnectionTrait,
+    names: &[String],
+    state: &str,
+    owner: i64,
+) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let update = Query::update()
+        .table(table())
+        .value(col("state"), state)
+        .value(col("owner"), owner)
+        .and_where(Expr::col(col("db_name")).is_in(names.iter().map(String::as_str)))
+        .to_owned();
+    admin
+        .execute(&update)
+        .await
+        .context(ADMIN, format!("marking databases {state}"))
+        .map(|_| ())
+}
+
+/// Stores a template's catalog digest.
+pub(crate) async fn set_digest(
+    admin: &impl ConnectionTrait,
+    name: &str,
+    digest: &str,
+) -> Result<()> {
+    let update = Query::update()
+        .table(table())
+        .value(col("digest"), digest)
+        .and_where(Expr::col(col("db_name")).eq(name))
+        .to_owned();
+    admin
+        .execute(&update)
+        .await
+        .context(ADMIN, format!("storing the digest of {name}"))
+        .map(|_| ())
+}
+
 /// Removes a database's record.
-pub(crate) async fn forget(admin: &DatabaseConnection, db_name: &str) -> Result<()> {
+pub(crate) async fn forget(admin: &impl ConnectionTrait, db_name: &str) -> Result<()> {
     let delete = Query::delete()
-        .from_table(Alias::new(REGISTRY_TABLE))
-        .and_where(Expr::col(Alias::new("db_name")).eq(db_name))
+        .from_table(table())
+        .and_where(Expr::col(col("db_name")).eq(db_name))
         .to_owned();
     admin
         .execute(&delete)
@@ -198,25 +200,22 @@ pub(crate) async fn forget(admin: &DatabaseConnection, db_name: &str) -> Result<
         .map(|_| ())
 }
 
-/// Marks databases as kept on purpose, so that no sweep drops them.
-pub(crate) async fn mark_kept(admin: &DatabaseConnection, names: &[String]) -> Result<()> {
-    if names.is_empty() {
-        return Ok(());
+/// The SQL that is true while the owner in column `owner` holds its lock.
+pub(crate) fn owner_alive_sql(backend: DbBackend) -> &'static str {
+    match backend {
+        // Advisory locks show in pg_locks, in every database of the cluster, as two 32-bit
+        // halves of the 64-bit key.
+        DbBackend::Postgres => {
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' \
+             AND l.granted AND l.objsubid = 1 \
+             AND ((l.classid::bigint << 32) | l.objid::bigint) = owner)"
+        }
+        _ => "IS_USED_LOCK(CONCAT('persist_owner_', owner)) IS NOT NULL",
     }
-    let update = Query::update()
-        .table(Alias::new(REGISTRY_TABLE))
-        .value(Alias::new("kept"), true)
-        .and_where(Expr::col(Alias::new("db_name")).is_in(names.iter().map(String::as_str)))
-        .to_owned();
-    admin
-        .execute(&update)
-        .await
-        .context(ADMIN, "marking kept databases")
-        .map(|_| ())
 }
 
 /// Drops every database in the registry of the server at `admin_url` whose owner is gone, and
-/// returns their names. Databases of live runs, and kept ones, are left alone.
+/// returns their names. Databases of live tests, pools, templates and kept ones stay.
 pub async fn sweep_leaked(admin_url: &str) -> Result<Vec<String>> {
     let admin = admin_connection(admin_url).await?;
     let result = sweep_with(&admin).await;
@@ -226,13 +225,13 @@ pub async fn sweep_leaked(admin_url: &str) -> Result<Vec<String>> {
 
 pub(crate) async fn sweep_with(admin: &DatabaseConnection) -> Result<Vec<String>> {
     ensure_table(admin).await?;
-    let query = Query::select()
-        .columns(["db_name", "pid", "host", "owner_start", "created_at"].map(Alias::new))
-        .from(Alias::new(REGISTRY_TABLE))
-        .and_where(Expr::col(Alias::new("kept")).eq(false))
-        .to_owned();
+    let backend = admin.get_database_backend();
+    let sql = format!(
+        "SELECT db_name FROM {REGISTRY_TABLE} WHERE state IN ('creating', 'claimed') AND NOT ({})",
+        owner_alive_sql(backend)
+    );
     let rows = admin
-        .query_all(&query)
+        .query_all_raw(Statement::from_string(backend, sql))
         .await
         .context(ADMIN, "reading the registry")?;
     let mut dropped = Vec::new();
@@ -240,61 +239,13 @@ pub(crate) async fn sweep_with(admin: &DatabaseConnection) -> Result<Vec<String>
         let name: String = row
             .try_get("", "db_name")
             .context(ADMIN, "reading the registry")?;
-        let pid: i64 = row
-            .try_get("", "pid")
-            .context(ADMIN, "reading the registry")?;
-        let host: String = row
-            .try_get("", "host")
-            .context(ADMIN, "reading the registry")?;
-        let start: i64 = row
-            .try_get("", "owner_start")
-            .context(ADMIN, "reading the registry")?;
-        let created_at: i64 = row
-            .try_get("", "created_at")
-            .context(ADMIN, "reading the registry")?;
-        if owner_alive(pid, &host, start, created_at) {
-            continue;
-        }
-        let drop = drop_statement(admin.get_database_backend(), &name);
         admin
-            .execute_unprepared(&drop)
+            .execute_unprepared(&drop_statement(backend, &name))
             .await
             .context(ADMIN, format!("dropping leaked database {name}"))?;
         forget(admin, &name).await?;
-        tracing::info!(database = %name, "dropped a test database leaked by a process that is gone");
+        tracing::info!(database = %name, "dropped a test database whose owner is gone");
         dropped.push(name);
     }
     Ok(dropped)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn this_process_is_alive_and_a_reused_pid_is_not() {
-        let me = owner();
-        assert!(owner_alive(
-            i64::from(me.pid),
-            &me.host,
-            me.start,
-            now_millis()
-        ));
-        // Same pid, different start: a different process that reused the pid.
-        assert!(!owner_alive(
-            i64::from(me.pid),
-            &me.host,
-            me.start + 1,
-            now_millis()
-        ));
-        // A pid that cannot exist.
-        assert!(!owner_alive(i64::from(u32::MAX), &me.host, 0, now_millis()));
-    }
-
-    #[test]
-    fn other_hosts_are_trusted_until_stale() {
-        assert!(owner_alive(1, "elsewhere:1234", 0, now_millis()));
-        let old = now_millis() - STALE_AFTER.as_millis() as i64 - 1;
-        assert!(!owner_alive(1, "elsewhere:1234", 0, old));
-    }
 }

@@ -123,7 +123,7 @@ impl Backend for SqliteFileBackend {
     fn create_from_template<'a>(
         &'a self,
         name: &'a str,
-        template: &'a SchemaTemplate<'a>,
+        template: &'a SchemaTemplate,
     ) -> BoxFuture<'a, Result<Option<DatabaseLocation>>> {
         Box::pin(async move {
             let location = self.location(name);

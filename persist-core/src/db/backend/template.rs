@@ -60,8 +60,8 @@ fn known() -> &'static Mutex<HashMap<(PathBuf, String), PathBuf>> {
 }
 
 /// Forgets a template this process knew (its file went missing), so the next use rebuilds it.
-pub(crate) fn forget(parent: &Path, template: &SchemaTemplate<'_>) {
-    let key = (parent.to_owned(), template.key.to_owned());
+pub(crate) fn forget(parent: &Path, template: &SchemaTemplate) {
+    let key = (parent.to_owned(), template.key.clone());
     known()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -70,8 +70,8 @@ pub(crate) fn forget(parent: &Path, template: &SchemaTemplate<'_>) {
 
 /// The template file for `template` under `parent`, built by whichever process gets there
 /// first.
-pub(crate) async fn template_file(parent: &Path, template: &SchemaTemplate<'_>) -> Result<PathBuf> {
-    let key = (parent.to_owned(), template.key.to_owned());
+pub(crate) async fn template_file(parent: &Path, template: &SchemaTemplate) -> Result<PathBuf> {
+    let key = (parent.to_owned(), template.key.clone());
     if let Some(file) = known().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(file.clone());
     }
@@ -111,7 +111,7 @@ pub(crate) async fn template_file(parent: &Path, template: &SchemaTemplate<'_>) 
 
 /// Builds a template in a private file, then publishes it with an atomic rename: a reader
 /// sees no template or a whole one, never half of one.
-async fn build(dir: &Path, file: &Path, template: &SchemaTemplate<'_>) -> Result<()> {
+async fn build(dir: &Path, file: &Path, template: &SchemaTemplate) -> Result<()> {
     let private = dir.join(format!(
         "{}.{}.building",
         template.key,
@@ -128,13 +128,13 @@ async fn build(dir: &Path, file: &Path, template: &SchemaTemplate<'_>) -> Result
         });
     let built = async {
         let db = Database::connect(options).await.context(
-            template.label,
+            &template.label,
             format!("creating template {}", private.display()),
         )?;
         let applied = template.schema.apply(&db).await;
         let closed = db.close().await;
-        applied.context(template.label, "applying its schema to a template")?;
-        closed.context(template.label, "closing its template")?;
+        applied.context(&template.label, "applying its schema to a template")?;
+        closed.context(&template.label, "closing its template")?;
         std::fs::rename(&private, file).map_err(io("publishing the template", file))
     }
     .await;

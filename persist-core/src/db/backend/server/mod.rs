@@ -1,0 +1,441 @@
+//! PostgreSQL and MySQL/MariaDB: each test claims ready databases from a warm pool (or creates
+//! its own), returns them pristine or drops them at cleanup.
+//!
+//! See [`pool`] for templates and pools, [`session`] for the connection budget, owner locks
+//! and failing fast, and [`registry`](super::registry) for the sweep of what dead owners left.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DbBackend};
+
+use super::registry::{self, Kind};
+use super::{Backend, BackendKind, DatabaseLocation, SERVER_IDLE, SchemaTemplate};
+use crate::error::{DbContext, PersistError, Result};
+
+mod pool;
+mod session;
+
+pub use pool::POOL_SIZE_ENV;
+pub use session::{CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV};
+use session::{Session, on_engine};
+
+/// PostgreSQL allows 63 bytes in a name, MySQL 64 characters.
+const MAX_NAME: usize = 63;
+/// The most connections one test database's pool opens.
+const PER_DATABASE: usize = 2;
+const ADMIN: &str = "server admin";
+
+/// What kind of server a URL names.
+pub(crate) fn kind_of(url: &str) -> Result<BackendKind> {
+    let scheme = url.split("://").next().unwrap_or_default();
+    match scheme {
+        "postgres" | "postgresql" => Ok(BackendKind::Postgres),
+        "mysql" | "mariadb" => Ok(BackendKind::MySql),
+        _ => Err(PersistError::Backend(format!(
+            "unsupported database URL {:?}: expected postgres://, postgresql://, mysql:// or mariadb://",
+            redacted(url)
+        ))),
+    }
+}
+
+/// The URL without its password, for messages.
+pub(crate) fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The URL with its scheme the driver's (`mariadb://` is MySQL's protocol) and, if given,
+/// another database.
+fn url_for(admin_url: &str, database: Option<&str>) -> Result<String> {
+    let normalized = match admin_url.strip_prefix("mariadb://") {
+        Some(rest) => format!("mysql://{rest}"),
+        None => admin_url.to_owned(),
+    };
+    let mut url = url::Url::parse(&normalized).map_err(|e| {
+        PersistError::Backend(format!(
+            "invalid database URL {:?}: {e}",
+            redacted(admin_url)
+        ))
+    })?;
+    if let Some(database) = database {
+        url.set_path(&format!("/{database}"));
+    }
+    Ok(url.to_string())
+}
+
+fn single_connection(url: String) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(1)
+        .min_connections(0)
+        .idle_timeout(None::<Duration>)
+        .max_lifetime(None::<Duration>)
+        .connect_timeout(session::connect_timeout())
+        .acquire_timeout(Duration::from_secs(300))
+        .sqlx_logging(false);
+    options
+}
+
+/// A single-connection pool to the administration database.
+pub(crate) async fn admin_connection(admin_url: &str) -> Result<DatabaseConnection> {
+    Database::connect(single_connection(url_for(admin_url, None)?))
+        .await
+        .context(ADMIN, format!("connecting to {}", redacted(admin_url)))
+}
+
+/// A single-connection pool to database `name` on the server.
+pub(crate) async fn admin_connection_to(admin_url: &str, name: &str) -> Result<DatabaseConnection> {
+    Database::connect(single_connection(url_for(admin_url, Some(name))?))
+        .await
+        .context(name, "connecting")
+}
+
+pub(crate) fn drop_statement(backend: DbBackend, name: &str) -> String {
+    match backend {
+        // FORCE ends connections something still holds (PostgreSQL 13 and later).
+        DbBackend::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        _ => format!("DROP DATABASE IF EXISTS `{name}`"),
+    }
+}
+
+fn create_statement(backend: DbBackend, name: &str, template: Option<&str>) -> String {
+    match (backend, template) {
+        (DbBackend::Postgres, Some(template)) => {
+            format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")
+        }
+        (DbBackend::Postgres, None) => format!("CREATE DATABASE \"{name}\""),
+        _ => format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"),
+    }
+}
+
+/// Once per server and process: make sure the registry exists and sweep what dead owners left.
+async fn prepare(admin: &DatabaseConnection, admin_url: &str) -> Result<()> {
+    static PREPARED: OnceLock<std::sync::Mutex<HashSet<String>>> = OnceLock::new();
+    let prepared = PREPARED.get_or_init(Default::default);
+    if prepared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(admin_url)
+    {
+        return Ok(());
+    }
+    registry::sweep_with(admin).await?;
+    prepared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(admin_url.to_owned());
+    Ok(())
+}
+
+#[derive(Default)]
+struct State {
+    session: Option<Session>,
+    /// Databases of this manager that are its own (dropped at cleanup).
+    created: Vec<String>,
+    /// Pool databases this manager claimed, with their pool key.
+    pooled: HashMap<String, String>,
+    /// Pool databases reset at cleanup, to go back to their pool.
+    recycled: Vec<String>,
+}
+
+/// Databases on a PostgreSQL or MySQL/MariaDB server: claimed from a warm pool when the schema
+/// has a template, else created as `pt_<run>_<n>_<role>`.
+#[derive(Debug)]
+pub struct ServerBackend {
+    kind: BackendKind,
+    admin_url: String,
+    prefix: String,
+    label: String,
+    state: Arc<tokio::sync::Mutex<State>>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("created", &self.created)
+            .field("pooled", &self.pooled)
+            .finish()
+    }
+}
+
+impl ServerBackend {
+    /// A backend for the server at `admin_url` (the database to administer from). It fails
+    /// at once if that server already failed in this process; it connects when first used.
+    pub async fn open(admin_url: &str, label: &str) -> Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let kind = kind_of(admin_url)?;
+        url_for(admin_url, None)?;
+        session::check_not_failed(admin_url)?;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        Ok(ServerBackend {
+            kind,
+            admin_url: admin_url.to_owned(),
+            prefix: format!("pt_{}_{n}_", &run[..8]),
+            label: label.to_owned(),
+            state: Arc::new(tokio::sync::Mutex::new(State::default())),
+        })
+    }
+
+    /// Opens the admin session with room for `databases` databases, once.
+    async fn ensure_session(&self, databases: usize) -> Result<()> {
+        let mut state = self.state.lock().await;
+        if state.session.is_some() {
+            return Ok(());
+        }
+        let url = self.admin_url.clone();
+        let backend = self.kind.db_backend();
+        let slots = 1 + PER_DATABASE * databases;
+        let session = on_engine(async move {
+            let session = Session::open(&url, backend, slots).await?;
+            if let Err(e) = prepare(&session.conn, &url).await {
+                session.close().await;
+                return Err(e);
+            }
+            Ok::<_, PersistError>(session)
+        })
+        .await??;
+        state.session = Some(session);
+        Ok(())
+    }
+
+    /// The session's connection and owner key (opening a session for one database if none).
+    async fn session(&self) -> Result<(DatabaseConnection, i64)> {
+        self.ensure_session(1).await?;
+        let state = self.state.lock().await;
+        let session = state.session.as_ref().expect("opened above");
+        Ok((session.conn.clone(), session.owner))
+    }
+}
+
+impl Backend for ServerBackend {
+    fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    fn reserve(&self, databases: usize) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.ensure_session(databases))
+    }
+
+    fn create_database<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<DatabaseLocation>> {
+        Box::pin(async move {
+            let full = format!("{}{name}", self.prefix);
+            if full.len() > MAX_NAME {
+                return Err(PersistError::Backend(format!(
+                    "database name {full} is longer than {MAX_NAME} characters"
+                )));
+            }
+            let (admin, owner) = self.session().await?;
+            let (db, label) = (full.clone(), self.label.clone());
+            on_engine(async move {
+                // Recorded first: a process killed between the two leaves a record the sweep
+                // clears, never a database nobody knows about.
+                registry::record(&admin, &db, Kind::Test, "", owner, &label).await?;
+                admin
+                    .execute_unprepared(&create_statement(admin.get_database_backend(), &db, None))
+                    .await
+                    .context(ADMIN, format!("creating database {db}"))?;
+                registry::set_state(&admin, std::slice::from_ref(&db), "claimed", owner).await
+            })
+            .await??;
+            self.state.lock().await.created.push(full.clone());
+            Ok(DatabaseLocation {
+                url: url_for(&self.admin_url, Some(&full))?,
+                name: full,
+                path: None,
+            })
+        })
+    }
+
+    fn create_from_template<'a>(
+        &'a self,
+        _name: &'a str,
+        template: &'a SchemaTemplate,
+    ) -> BoxFuture<'a, Result<Option<DatabaseLocation>>> {
+        Box::pin(async move {
+            if pool::pool_size() == 0 {
+                return Ok(None);
+            }
+            let (admin, owner) = self.session().await?;
+            let (url, template) = (self.admin_url.clone(), template.clone());
+            let key = template.key.clone();
+            let name = on_engine(async move {
+                let info = pool::ensure_template(&admin, &url, owner, &template).await?;
+                match pool::claim(&admin, &template.key, owner).await? {
+                    Some(name) => Ok(name),
+                    None => pool::create_pooled(&admin, &url, owner, &template, &info).await,
+                }
+            })
+            .await??;
+            self.state.lock().await.pooled.insert(name.clone(), key);
+            Ok(Some(DatabaseLocation {
+                url: url_for(&self.admin_url, Some(&name))?,
+                name,
+                path: None,
+            }))
+        })
+    }
+
+    fn recycle<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+        connection: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let key = self.state.lock().await.pooled.get(&location.name).cloned();
+            let Some(info) = key.and_then(|key| pool::known_template(&self.admin_url, &key)) else {
+                return Ok(false);
+            };
+            let pristine = pool::reset(connection, &info).await.unwrap_or(false);
+            if pristine {
+                self.state.lock().await.recycled.push(location.name.clone());
+            } else {
+                tracing::info!(database = %location.name, "a pool database was changed by its test; it is dropped");
+            }
+            Ok(pristine)
+        })
+    }
+
+    fn drop_database<'a>(&'a self, location: &'a DatabaseLocation) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let (admin, _) = self.session().await?;
+            let name = location.name.clone();
+            on_engine(async move {
+                admin
+                    .execute_unprepared(&drop_statement(admin.get_database_backend(), &name))
+                    .await
+                    .context(ADMIN, format!("dropping database {name}"))?;
+                registry::forget(&admin, &name).await
+            })
+            .await??;
+            let mut state = self.state.lock().await;
+            state.created.retain(|n| *n != location.name);
+            state.pooled.remove(&location.name);
+            Ok(())
+        })
+    }
+
+    fn release(&self, keep: bool) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let state = std::mem::take(&mut *self.state.lock().await);
+            let Some(session) = state.session else {
+                return Ok(());
+            };
+            on_engine(async move {
+                let admin = &session.conn;
+                let result = if keep {
+                    // Kept databases leave their pool and are never swept.
+                    let mut names = state.created;
+                    names.extend(state.pooled.into_keys());
+                    registry::set_state(admin, &names, "kept", 0).await
+                } else {
+                    give_back(admin, &state.recycled, &state.pooled).await
+                };
+                session.close().await;
+                result
+            })
+            .await?
+        })
+    }
+
+    fn configure(&self, options: &mut ConnectOptions) {
+        // Few connections per database, closed soon when idle: many tests share one server.
+        options
+            .max_connections(PER_DATABASE as u32)
+            .min_connections(0)
+            .idle_timeout(SERVER_IDLE);
+        if self.kind == BackendKind::Postgres {
+            // A test's commits need not wait for the disk: the data is thrown away after.
+            options.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "off")]));
+        }
+    }
+}
+
+/// Returns reset pool databases to their pool, dropping those beyond its size.
+async fn give_back(
+    admin: &DatabaseConnection,
+    recycled: &[String],
+    pooled: &HashMap<String, String>,
+) -> Result<()> {
+    let backend = admin.get_database_backend();
+    for name in recycled {
+        let key = pooled.get(name).map(String::as_str).unwrap_or_default();
+        if pool::ready_count(admin, key).await? >= pool::pool_size() {
+            admin
+                .execute_unprepared(&drop_statement(backend, name))
+                .await
+                .context(ADMIN, format!("dropping database {name}"))?;
+            registry::forget(admin, name).await?;
+        } else {
+            registry::set_state(admin, std::slice::from_ref(name), "ready", 0).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops every idle pool database and template on the server at `admin_url` (those no test
+/// holds), and returns their names: what a CI job runs last to leave the server as it found it.
+pub async fn drain_pools(admin_url: &str) -> Result<Vec<String>> {
+    let url = admin_url.to_owned();
+    let backend = kind_of(admin_url)?.db_backend();
+    on_engine(async move {
+        let session = Session::open(&url, backend, 1).await?;
+        let result = async {
+            prepare(&session.conn, &url).await?;
+            let admin = &session.conn;
+            let mut dropped = Vec::new();
+            loop {
+                // Claimed first, so no test takes one while it is being dropped.
+                let claimed = pool::claim_idle(admin, session.owner).await?;
+                let Some(name) = claimed else { break };
+                admin
+                    .execute_unprepared(&drop_statement(backend, &name))
+                    .await
+                    .context(ADMIN, format!("dropping database {name}"))?;
+                registry::forget(admin, &name).await?;
+                dropped.push(name);
+            }
+            pool::forget_templates();
+            Ok::<_, PersistError>(dropped)
+        }
+        .await;
+        session.close().await;
+        result
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_point_at_each_database() {
+        assert_eq!(
+            url_for("postgres://postgres@127.0.0.1:5432/postgres", Some("pt_x")).unwrap(),
+            "postgres://postgres@127.0.0.1:5432/pt_x"
+        );
+        assert_eq!(
+            url_for(
+                "mariadb://root@127.0.0.1:3306/test?ssl-mode=disabled",
+                Some("pt_y")
+            )
+            .unwrap(),
+            "mysql://root@127.0.0.1:3306/pt_y?ssl-mode=disabled"
+        );
+        assert!(kind_of("sqlite://x").is_err());
+        assert_eq!(
+            redacted("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

@@ -1,0 +1,632 @@
+//! Templates and warm pools on a server.
+//!
+//! For each schema (by its [definition fingerprint](crate::db::Fingerprint)) a server holds
+//! one migrated template, `pt_t_<key>`, built once under an advisory lock by whichever test
+//! needs it first and published in the registry. Pool databases, `pt_p_<key>_<id>`, are
+//! cloned from it (PostgreSQL: `CREATE DATABASE … TEMPLATE`; MySQL/MariaDB: the template's
+//! own `SHOW CREATE TABLE` statements, replayed and checked) and claimed atomically
+//! (`FOR UPDATE SKIP LOCKED`) by tests in any process on any machine.
+//!
+//! At cleanup a pool database is reset (other sessions ended, rows deleted, sequences and
+//! auto-increments restarted) and goes back only if its catalog digest (tables, columns,
+//! indexes, keys, triggers, views, routines, sequences, and the rows of tables the template
+//! itself holds rows in, such as the migration history) equals the template's. Anything else
+//! is dropped.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+use serde::{Deserialize, Serialize};
+
+use super::super::SchemaTemplate;
+use super::super::registry::{self, Kind, REGISTRY_TABLE};
+use super::{admin_connection_to, create_statement, drop_statement};
+use crate::db::Fingerprint;
+use crate::error::{DbContext, PersistError, Result};
+
+/// How many idle databases a pool keeps per schema (default 16; 0 turns pooling off).
+pub const POOL_SIZE_ENV: &str = "PERSIST_POOL_SIZE";
+
+const ADMIN: &str = "server admin";
+const TEMPLATE_LOCK_BASE: i64 = 0x7065_7275_0000_0000;
+
+pub(crate) fn pool_size() -> usize {
+    std::env::var(POOL_SIZE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(16)
+}
+
+/// What a template holds, as recorded when it was built.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct TemplateInfo {
+    pub name: String,
+    pub digest: String,
+    /// Tables empty in the template: a reset deletes their rows.
+    pub empty: Vec<String>,
+    /// Tables with rows in the template (the migration history, seed data): a reset leaves
+    /// them, and the digest covers their rows.
+    pub seeded: Vec<String>,
+    /// MySQL: the statements that recreate the template's tables.
+    pub ddl: Vec<String>,
+}
+
+pub(crate) fn template_name(key: &str) -> String {
+    format!("pt_t_{key}")
+}
+
+fn known() -> &'static Mutex<HashMap<(String, String), TemplateInfo>> {
+    static KNOWN: OnceLock<Mutex<HashMap<(String, String), TemplateInfo>>> = OnceLock::new();
+    KNOWN.get_or_init(Default::default)
+}
+
+async fn raw_strings(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    column: &str,
+) -> Result<Vec<String>, DbErr> {
+    let backend = conn.get_database_backend();
+    let rows = conn
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?;
+    rows.iter().map(|row| row.try_get("", column)).collect()
+}
+
+fn quote(backend: DbBackend, name: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
+        _ => format!("`{}`", name.replace('`', "``")),
+    }
+}
+
+const PG_CATALOG: &str = "\
+SELECT 'col ' || table_schema || '.' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '~') AS line FROM information_schema.columns WHERE table_schema NOT LIKE 'pg\\_%' AND table_schema <> 'information_schema' \
+UNION ALL SELECT 'idx ' || schemaname || ' ' || indexdef FROM pg_catalog.pg_indexes WHERE schemaname NOT LIKE 'pg\\_%' AND schemaname <> 'information_schema' \
+UNION ALL SELECT 'con ' || c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+UNION ALL SELECT 'trg ' || pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger t WHERE NOT t.tgisinternal \
+UNION ALL SELECT 'seq ' || schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, '~') FROM pg_catalog.pg_sequences \
+UNION ALL SELECT 'fn ' || n.nspname || '.' || p.proname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+UNION ALL SELECT 'ns ' || nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
+UNION ALL SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype::text FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+UNION ALL SELECT 'rel ' || n.nspname || '.' || c.relname || ' ' || c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'";
+
+const MYSQL_CATALOG: &str = "\
+SELECT CAST(CONCAT('col ', TABLE_NAME, '.', COLUMN_NAME, ' ', COLUMN_TYPE, ' ', IS_NULLABLE, ' ', IFNULL(COLUMN_DEFAULT, '~'), ' ', EXTRA) AS CHAR) AS line FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+UNION ALL SELECT CAST(CONCAT('idx ', TABLE_NAME, '.', INDEX_NAME, ' ', NON_UNIQUE, ' ', SEQ_IN_INDEX, ' ', COLUMN_NAME) AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+UNION ALL SELECT CAST(CONCAT('key ', CONSTRAINT_NAME, ' ', TABLE_NAME, '.', COLUMN_NAME, ' ', IFNULL(REFERENCED_TABLE_NAME, '~'), '.', IFNULL(REFERENCED_COLUMN_NAME, '~')) AS CHAR) FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() \
+UNION ALL SELECT CAST(CONCAT('trg ', TRIGGER_NAME, ' ', EVENT_OBJECT_TABLE, ' ', ACTION_TIMING, ' ', EVENT_MANIPULATION) AS CHAR) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() \
+UNION ALL SELECT CAST(CONCAT('routine ', ROUTINE_TYPE, ' ', ROUTINE_NAME) AS CHAR) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
+UNION ALL SELECT CAST(CONCAT('table ', TABLE_NAME, ' ', TABLE_TYPE, ' ', IFNULL(AUTO_INCREMENT, '~')) AS CHAR) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()";
+
+/// The catalog digest of the connection's database: its whole structure, the state of its
+/// sequences, and the rows of `seeded` tables.
+pub(crate) async fn catalog_digest(
+    conn: &impl ConnectionTrait,
+    seeded: &[String],
+) -> Result<String, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut lines = match backend {
+        DbBackend::Postgres => raw_strings(conn, PG_CATALOG, "line").await?,
+        _ => {
+            // MySQL 8 caches table statistics (AUTO_INCREMENT) for a day unless told not to;
+            // MariaDB has no such cache and no such variable.
+            let _ = conn
+                .execute_unprepared("SET SESSION information_schema_stats_expiry = 0")
+                .await;
+            raw_strings(conn, MYSQL_CATALOG, "line").await?
+        }
+    };
+    for table in seeded {
+        let q = quote(backend, table);
+        let sql = match backend {
+            DbBackend::Postgres => format!(
+                "SELECT coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '~') AS line FROM {q} x"
+            ),
+            _ => format!("CHECKSUM TABLE {q}"),
+        };
+        let column = if backend == DbBackend::Postgres {
+            "line"
+        } else {
+            "Checksum"
+        };
+        let rows = conn
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await?;
+        for row in rows {
+            let value: Option<i64> = if backend == DbBackend::Postgres {
+                None
+            } else {
+                row.try_get("", column)?
+            };
+            let text = match value {
+                Some(n) => n.to_string(),
+                None if backend == DbBackend::Postgres => row.try_get("", column)?,
+                None => "~".to_owned(),
+            };
+            lines.push(format!("data {table} {text}"));
+        }
+    }
+    lines.sort();
+    Ok(Fingerprint::of(&lines).to_string())
+}
+
+/// Base tables of the connection's database, each with whether it holds rows.
+async fn tables_with_rows(conn: &impl ConnectionTrait) -> Result<Vec<(String, bool)>, DbErr> {
+    let mut out = Vec::new();
+    for table in crate::db::list_tables(conn).await? {
+        let rows = crate::db::count_rows(conn, &table).await?;
+        out.push((table, rows > 0));
+    }
+    Ok(out)
+}
+
+/// The template for `template`, built if no process has built it yet.
+pub(crate) async fn ensure_template(
+    admin: &DatabaseConnection,
+    admin_url: &str,
+    owner: i64,
+    template: &SchemaTemplate,
+) -> Result<TemplateInfo> {
+    let memo_key = (admin_url.to_owned(), template.key.clone());
+    if let Some(info) = known()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&memo_key)
+    {
+        return Ok(info.clone());
+    }
+    // One build per schema in this process: the server's lock is re-entrant for a session,
+    // so two databases of one test (two agents) must not both take it.
+    static ENSURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _ensuring = ENSURING.lock().await;
+    if let Some(info) = known()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&memo_key)
+    {
+        return Ok(info.clone());
+    }
+    let backend = admin.get_database_backend();
+    let name = template_name(&template.key);
+    let lock_key = TEMPLATE_LOCK_BASE
+        + i64::from(u32::from_str_radix(&template.key[24..], 16).unwrap_or(0) >> 1);
+    let (lock, unlock) = match backend {
+        DbBackend::Postgres => (
+            format!("SELECT pg_advisory_lock({lock_key})"),
+            format!("SELECT pg_advisory_unlock({lock_key})"),
+        ),
+        _ => (
+            format!("SELECT GET_LOCK('persist_template_{lock_key}', 600)"),
+            format!("SELECT RELEASE_LOCK('persist_template_{lock_key}')"),
+        ),
+    };
+    admin
+        .execute_unprepared(&lock)
+        .await
+        .context(ADMIN, format!("waiting for template {name}"))?;
+    let result = async {
+        if let Some(info) = published(admin, &name).await? {
+            return Ok(info);
+        }
+        build_template(admin, admin_url, owner, template, &name).await
+    }
+    .await;
+    let _ = admin.execute_unprepared(&unlock).await;
+    let info = result?;
+    known()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(memo_key, info.clone());
+    Ok(info)
+}
+
+/// The template as published in the registry, if it is.
+async fn published(admin: &DatabaseConnection, name: &str) -> Result<Option<TemplateInfo>> {
+    let backend = admin.get_database_backend();
+    let placeholder = if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let sql = format!(
+        "SELECT detail FROM {REGISTRY_TABLE} WHERE db_name = {placeholder} AND kind = 'template' AND state = 'ready'"
+    );
+    let row = admin
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+        .await
+        .context(ADMIN, format!("looking up template {name}"))?;
+    let Some(row) = row else { return Ok(None) };
+    let detail: String = row
+        .try_get("", "detail")
+        .context(ADMIN, "reading a template")?;
+    Ok(serde_json::from_str(&detail).ok())
+}
+
+async fn build_template(
+    admin: &DatabaseConnection,
+    admin_url: &str,
+    owner: i64,
+    template: &SchemaTemplate,
+    name: &str,
+) -> Result<TemplateInfo> {
+    let backend = admin.get_database_backend();
+    // A build that died half-way left its database and record: start again.
+    admin
+        .execute_unprepared(&drop_statement(backend, name))
+        .await
+        .context(ADMIN, format!("dropping the unfinished template {name}"))?;
+    registry::forget(admin, name).await?;
+    registry::record(
+        admin,
+        name,
+        Kind::Template,
+        &template.key,
+        owner,
+        &template.label,
+    )
+    .await?;
+    admin
+        .execute_unprepared(&create_statement(backend, name, None))
+        .await
+        .context(ADMIN, format!("creating template {name}"))?;
+    let conn = admin_connection_to(admin_url, name).await?;
+    let built = async {
+        template.schema.apply(&conn).await.context(
+            &template.label,
+            format!("applying its schema to template {name}"),
+        )?;
+        let tables = tables_with_rows(&conn)
+            .await
+            .context(&template.label, "reading its template")?;
+        let seeded: Vec<String> = tables
+            .iter()
+            .filter(|(_, r)| *r)
+            .map(|(t, _)| t.clone())
+            .collect();
+        let empty = tables
+            .iter()
+            .filter(|(_, r)| !*r)
+            .map(|(t, _)| t.clone())
+            .collect();
+        let digest = catalog_digest(&conn, &seeded)
+            .await
+            .context(&template.label, "reading its template's catalog")?;
+        let ddl = if backend == DbBackend::Postgres {
+            Vec::new()
+        } else {
+            let mut ddl = Vec::new();
+            for (table, _) in &tables {
+                let row = conn
+                    .query_one_raw(Statement::from_string(
+                        backend,
+                        format!("SHOW CREATE TABLE {}", quote(backend, table)),
+                    ))
+                    .await
+                    .context(&template.label, "reading its template's tables")?;
+                if let Some(row) = row {
+                    ddl.push(
+                        row.try_get_by_index::<String>(1)
+                            .context(&template.label, "reading DDL")?,
+                    );
+                }
+            }
+            ddl
+        };
+        Ok::<_, PersistError>(TemplateInfo {
+            name: name.to_owned(),
+            digest,
+            empty,
+            seeded,
+            ddl,
+        })
+    }
+    .await;
+    let _ = conn.close().await;
+    let info = built?;
+    let detail = serde_json::to_string(&info)
+        .map_err(|e| PersistError::Backend(format!("recording template {name}: {e}")))?;
+    let update = format!(
+        "UPDATE {REGISTRY_TABLE} SET detail = {}, state = 'ready', owner = 0 WHERE db_name = {}",
+        if backend == DbBackend::Postgres {
+            "$1"
+        } else {
+            "?"
+        },
+        if backend == DbBackend::Postgres {
+            "$2"
+        } else {
+            "?"
+        },
+    );
+    admin
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            update,
+            [detail.into(), name.into()],
+        ))
+        .await
+        .context(ADMIN, format!("publishing template {name}"))?;
+    registry::set_digest(admin, name, &info.digest).await?;
+    Ok(info)
+}
+
+/// Claims a ready pool database of `key`, atomically across every process and machine.
+pub(crate) async fn claim(
+    admin: &DatabaseConnection,
+    key: &str,
+    owner: i64,
+) -> Result<Option<String>> {
+    let backend = admin.get_database_backend();
+    let p = |n: usize| {
+        if backend == DbBackend::Postgres {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
+    };
+    let select = format!(
+        "SELECT db_name FROM {REGISTRY_TABLE} WHERE kind = 'pool' AND pool_key = {} AND state = 'ready' \
+         LIMIT 1 FOR UPDATE SKIP LOCKED",
+        p(1)
+    );
+    let txn = admin
+        .begin()
+        .await
+        .context(ADMIN, "claiming a pool database")?;
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            select,
+            [key.into()],
+        ))
+        .await
+        .context(ADMIN, "claiming a pool database")?;
+    let Some(row) = row else {
+        let _ = txn.rollback().await;
+        return Ok(None);
+    };
+    let name: String = row
+        .try_get("", "db_name")
+        .context(ADMIN, "claiming a pool database")?;
+    registry::set_state(&txn, std::slice::from_ref(&name), "claimed", owner).await?;
+    txn.commit()
+        .await
+        .context(ADMIN, "claiming a pool database")?;
+    Ok(Some(name))
+}
+
+/// Creates a new pool database from the template, recorded as claimed by `owner`.
+pub(crate) async fn create_pooled(
+    admin: &DatabaseConnection,
+    admin_url: &str,
+    owner: i64,
+    template: &SchemaTemplate,
+    info: &TemplateInfo,
+) -> Result<String> {
+    let backend = admin.get_database_backend();
+    let key = template.key.as_str();
+    let name = format!(
+        "pt_p_{key}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    registry::record(admin, &name, Kind::Pool, key, owner, &template.label).await?;
+    let created = async {
+        match backend {
+            DbBackend::Postgres => {
+                let sql = create_statement(backend, &name, Some(&info.name));
+                // The template is busy for a moment after a build, or while autovacuum visits.
+                let mut attempt = 0;
+                loop {
+                    match admin.execute_unprepared(&sql).await {
+                        Ok(_) => break Ok(()),
+                        Err(e)
+                            if attempt < 20
+                                && e.to_string().contains("being accessed by other users") =>
+                        {
+                            attempt += 1;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => break Err(e),
+                    }
+                }
+                .context(ADMIN, format!("cloning {} into {name}", info.name))
+            }
+            _ => clone_mysql(admin, admin_url, &name, template, info).await,
+        }
+    }
+    .await;
+    if let Err(e) = created {
+        let _ = admin
+            .execute_unprepared(&drop_statement(backend, &name))
+            .await;
+        let _ = registry::forget(admin, &name).await;
+        return Err(e);
+    }
+    registry::set_state(admin, std::slice::from_ref(&name), "claimed", owner).await?;
+    Ok(name)
+}
+
+/// MySQL has no template databases: replay the template's tables and copy its rows, then
+/// check that the copy's digest is the template's.
+async fn clone_mysql(
+    admin: &DatabaseConnection,
+    admin_url: &str,
+    name: &str,
+    template: &SchemaTemplate,
+    info: &TemplateInfo,
+) -> Result<()> {
+    let backend = admin.get_database_backend();
+    admin
+        .execute_unprepared(&create_statement(backend, name, None))
+        .await
+        .context(ADMIN, format!("creating {name}"))?;
+    let conn = admin_connection_to(admin_url, name).await?;
+    let result = async {
+        let mut script = String::from("SET FOREIGN_KEY_CHECKS = 0;\n");
+        for ddl in &info.ddl {
+            script.push_str(ddl);
+            script.push_str(";\n");
+        }
+        for table in &info.seeded {
+            let t = quote(backend, table);
+            script.push_str(&format!(
+                "INSERT INTO {t} SELECT * FROM {}.{t};\n",
+                quote(backend, &info.name)
+            ));
+        }
+        script.push_str("SET FOREIGN_KEY_CHECKS = 1;");
+        conn.execute_unprepared(&script).await.context(
+            &template.label,
+            format!("copying template {} into {name}", info.name),
+        )?;
+        let digest = catalog_digest(&conn, &info.seeded)
+            .await
+            .context(&template.label, format!("reading {name}'s catalog"))?;
+        if digest != info.digest {
+            // Something the statements do not carry (a view, a trigger): migrate instead.
+            conn.execute_unprepared(&format!(
+                "DROP DATABASE {0}; CREATE DATABASE {0}",
+                quote(backend, name)
+            ))
+            .await
+            .context(ADMIN, format!("emptying {name}"))?;
+            conn.execute_unprepared(&format!("USE {}", quote(backend, name)))
+                .await
+                .context(ADMIN, format!("using {name}"))?;
+            template
+                .schema
+                .apply(&conn)
+                .await
+                .context(&template.label, format!("applying its schema to {name}"))?;
+        }
+        Ok(())
+    }
+    .await;
+    let _ = conn.close().await;
+    result
+}
+
+/// Resets a pool database through `conn` (its own connection) and says whether it is now
+/// exactly as cloned: if not, it must be dropped.
+pub(crate) async fn reset(conn: &DatabaseConnection, info: &TemplateInfo) -> Result<bool, DbErr> {
+    let backend = conn.get_database_backend();
+    let tables: Vec<String> = info.empty.iter().map(|t| quote(backend, t)).collect();
+    let script = match backend {
+        DbBackend::Postgres => {
+            let mut script = String::from(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid();\n",
+            );
+            if !tables.is_empty() {
+                // One statement: foreign keys are checked at its end, when every table is
+                // empty. DELETE, not TRUNCATE: no new files for a handful of rows.
+                let deletes: Vec<String> = tables
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| format!("d{i} AS (DELETE FROM {t})"))
+                    .collect();
+                script.push_str(&format!("WITH {} SELECT 1;\n", deletes.join(", ")));
+            }
+            script.push_str(
+                "DO $$ DECLARE s record; BEGIN FOR s IN SELECT schemaname, sequencename FROM pg_sequences \
+                 WHERE schemaname NOT LIKE 'pg\\_%' AND schemaname <> 'information_schema' LOOP \
+                 EXECUTE format('ALTER SEQUENCE %I.%I RESTART', s.schemaname, s.sequencename); END LOOP; END $$;",
+            );
+            script
+        }
+        _ => {
+            let others = raw_strings(
+                conn,
+                "SELECT CAST(ID AS CHAR) AS id FROM information_schema.PROCESSLIST \
+                 WHERE DB = DATABASE() AND ID <> CONNECTION_ID()",
+                "id",
+            )
+            .await?;
+            let mut script = String::new();
+            for id in others {
+                script.push_str(&format!("KILL CONNECTION {id};\n"));
+            }
+            script.push_str("SET FOREIGN_KEY_CHECKS = 0;\n");
+            for t in &tables {
+                script.push_str(&format!(
+                    "DELETE FROM {t};\nALTER TABLE {t} AUTO_INCREMENT = 1;\n"
+                ));
+            }
+            script.push_str("SET FOREIGN_KEY_CHECKS = 1;");
+            script
+        }
+    };
+    if conn.execute_unprepared(&script).await.is_err() {
+        // A table the reset expects is gone, or a statement was refused: not pristine.
+        return Ok(false);
+    }
+    Ok(catalog_digest(conn, &info.seeded).await? == info.digest)
+}
+
+/// How many ready databases the pool of `key` holds.
+pub(crate) async fn ready_count(admin: &DatabaseConnection, key: &str) -> Result<usize> {
+    let backend = admin.get_database_backend();
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM {REGISTRY_TABLE} WHERE kind = 'pool' AND pool_key = {} AND state = 'ready'",
+        if backend == DbBackend::Postgres {
+            "$1"
+        } else {
+            "?"
+        }
+    );
+    let row = admin
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [key.into()]))
+        .await
+        .context(ADMIN, "counting pool databases")?;
+    let n: i64 = row
+        .map(|r| r.try_get("", "n"))
+        .transpose()
+        .context(ADMIN, "counting pool databases")?
+        .unwrap_or(0);
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Claims any idle pool database or template (for draining).
+pub(crate) async fn claim_idle(admin: &DatabaseConnection, owner: i64) -> Result<Option<String>> {
+    let backend = admin.get_database_backend();
+    let select = format!(
+        "SELECT db_name FROM {REGISTRY_TABLE} WHERE kind IN ('pool', 'template') AND state = 'ready' \
+         ORDER BY kind LIMIT 1 FOR UPDATE SKIP LOCKED"
+    );
+    let txn = admin
+        .begin()
+        .await
+        .context(ADMIN, "claiming an idle database")?;
+    let row = txn
+        .query_one_raw(Statement::from_string(backend, select))
+        .await
+        .context(ADMIN, "claiming an idle database")?;
+    let Some(row) = row else {
+        let _ = txn.rollback().await;
+        return Ok(None);
+    };
+    let name: String = row
+        .try_get("", "db_name")
+        .context(ADMIN, "claiming an idle database")?;
+    registry::set_state(&txn, std::slice::from_ref(&name), "claimed", owner).await?;
+    txn.commit()
+        .await
+        .context(ADMIN, "claiming an idle database")?;
+    Ok(Some(name))
+}
+
+/// Forgets every template this process knew (they were dropped).
+pub(crate) fn forget_templates() {
+    known().lock().unwrap_or_else(|p| p.into_inner()).clear();
+}
+
+/// The template of a pool database this process claimed, by pool key.
+pub(crate) fn known_template(admin_url: &str, key: &str) -> Option<TemplateInfo> {
+    known()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&(admin_url.to_owned(), key.to_owned()))
+        .cloned()
+}
