@@ -296,7 +296,7 @@ fn run_watched<F, Fut>(
     };
     // The body's own timer fires first when it awaits; this one only when it blocks. The
     // margin covers a teardown that starts right at the limit.
-    match rx.recv_timeout(limit + Duration::from_secs(10)) {
+    match rx.recv_timeout(limit + Duration::from_secs(2)) {
         Ok(Event::Finished(outcome, teardown)) => {
             let _ = runner.join();
             report(name, outcome, teardown)

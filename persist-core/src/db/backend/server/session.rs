@@ -186,6 +186,21 @@ impl Session {
     /// Opens a session and takes `slots` slots, waiting (without a connection) while the
     /// budget is spent.
     pub(crate) async fn open(url: &str, backend: DbBackend, slots: usize) -> Result<Session> {
+        // Once per server and process, ask the driver directly: a pool would retry a refused
+        // connection until its timeout and then hide the cause.
+        static REACHED: OnceLock<Mutex<std::collections::HashSet<String>>> = OnceLock::new();
+        let reached = REACHED.get_or_init(Default::default);
+        if !reached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(url)
+        {
+            probe(url, backend).await?;
+            reached
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(url.to_owned());
+        }
         let wait = env_secs(CONNECTION_WAIT_ENV, 120);
         let started = Instant::now();
         let mut pause = Duration::from_millis(10);
