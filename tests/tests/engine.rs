@@ -73,7 +73,7 @@ async fn only_directories_whose_owner_is_gone_are_swept() {
     kept.release(true).await.unwrap();
 
     let swept = sweep_test_directories(parent.path());
-    assert_eq!(swept, [dead.clone()]);
+    assert_eq!(swept, std::slice::from_ref(&dead));
     assert!(!dead.exists());
     assert!(
         live.directory().exists(),
