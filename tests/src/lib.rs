@@ -43,20 +43,6 @@ pub fn recorded_locations(test: &str) -> Vec<DatabaseLocation> {
         .unwrap_or_else(|| panic!("test `{test}` recorded no locations"))
 }
 
-/// The tests, other than those in `except`, that recorded a database named `name` (pool
-/// databases pass from test to test).
-pub fn also_recorded_by(name: &str, except: &[&str]) -> Vec<String> {
-    let registry = registry().lock().unwrap();
-    registry
-        .iter()
-        .filter(|(t, locations)| {
-            let short = t.rsplit("::").next().unwrap_or(t);
-            !except.contains(&short) && locations.iter().any(|l| l.name == name)
-        })
-        .map(|(t, _)| t.clone())
-        .collect()
-}
-
 fn files(locations: Vec<DatabaseLocation>) -> Vec<PathBuf> {
     locations.into_iter().filter_map(|l| l.path).collect()
 }

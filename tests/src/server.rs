@@ -88,3 +88,74 @@ pub async fn drop_by_hand(url: &str, names: &[String]) {
     }
     db.close().await.unwrap();
 }
+
+/// A pool of its own for a test that looks at what becomes of its pool databases: the mesh's
+/// schemas plus a table named after `tag`, so that no other test (in any process) shares the
+/// pool.
+pub fn own_pool(
+    builder: persist_core::db::ManagerBuilder,
+    tag: &'static str,
+) -> persist_core::db::ManagerBuilder {
+    builder
+        .gateway_schema(Tagged {
+            tag,
+            gateway: persist_core::db::Migrations::new(),
+            agents: persist_core::db::EntitySchema::mesh_agents(),
+        })
+        .agent_schema(Tagged {
+            tag,
+            gateway: persist_core::db::Migrations::new(),
+            agents: persist_core::db::EntitySchema::mesh_agents(),
+        })
+}
+
+struct Tagged {
+    tag: &'static str,
+    gateway: persist_core::db::Migrations<migration::Migrator>,
+    agents: persist_core::db::EntitySchema,
+}
+
+impl Tagged {
+    async fn tag_table(&self, db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+        db.execute_unprepared(&format!(
+            "CREATE TABLE pool_tag_{} (id INTEGER PRIMARY KEY)",
+            self.tag
+        ))
+        .await
+        .map(|_| ())
+    }
+}
+
+impl persist_core::db::GatewaySchema for Tagged {
+    fn migrate<'a>(
+        &'a self,
+        db: &'a sea_orm::DatabaseConnection,
+    ) -> futures::future::BoxFuture<'a, Result<(), sea_orm::DbErr>> {
+        Box::pin(async move {
+            self.gateway.migrate(db).await?;
+            self.tag_table(db).await
+        })
+    }
+
+    fn migration_names(&self) -> Vec<String> {
+        self.gateway.migration_names()
+    }
+}
+
+impl persist_core::db::AgentSchema for Tagged {
+    fn create<'a>(
+        &'a self,
+        db: &'a sea_orm::DatabaseConnection,
+    ) -> futures::future::BoxFuture<'a, Result<(), sea_orm::DbErr>> {
+        Box::pin(async move {
+            self.agents.create(db).await?;
+            self.tag_table(db).await
+        })
+    }
+
+    fn tables(&self) -> Vec<String> {
+        let mut tables = self.agents.tables();
+        tables.push(format!("pool_tag_{}", self.tag));
+        tables
+    }
+}

@@ -7,9 +7,10 @@
 
 use std::time::{Duration, Instant};
 
+use persist_core::db::ManagerBuilder;
 use persist_core::db::backend::sweep_leaked;
 use persist_core::prelude::*;
-use persist_tests::server::{drop_by_hand, registry_rows, server_url, test_databases};
+use persist_tests::server::{drop_by_hand, own_pool, registry_rows, server_url, test_databases};
 use persist_tests::{expect_failure, record_locations, recorded_locations};
 
 fn server_or_skip(test: &str) -> Option<String> {
@@ -32,7 +33,19 @@ fn names(locations: &[persist_core::db::DatabaseLocation]) -> Vec<String> {
     locations.iter().map(|l| l.name.clone()).collect()
 }
 
-#[persistence_test(agents = ["AgentA", "AgentB"])]
+fn lifecycle_pool(builder: ManagerBuilder) -> ManagerBuilder {
+    own_pool(builder, "lifecycle")
+}
+
+fn kept_pool(builder: ManagerBuilder) -> ManagerBuilder {
+    own_pool(builder, "kept")
+}
+
+fn reuse_pool(builder: ManagerBuilder) -> ManagerBuilder {
+    own_pool(builder, "reuse")
+}
+
+#[persistence_test(agents = ["AgentA", "AgentB"], setup = "lifecycle_pool")]
 #[ignore = "driven by another test in this file"]
 async fn driven_on_server(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
     record_locations(&ctx);
@@ -43,7 +56,7 @@ async fn driven_on_server(ctx: TestContext, gateway: GatewayPersistenceAdapter) 
         .unwrap();
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], setup = "lifecycle_pool")]
 #[ignore = "driven by another test in this file"]
 async fn driven_panics_on_server(ctx: TestContext) {
     record_locations(&ctx);
@@ -80,28 +93,12 @@ fn each_test_gets_its_own_databases_and_cleanup_drops_them() {
         match state {
             Some("ready") => assert!(left.contains(name), "{name} is in the pool but gone"),
             None => assert!(!left.contains(name), "{name} is on the server, unrecorded"),
-            // Since returned, another test of this file running alongside took it.
-            Some(other) => assert!(
-                !persist_tests::also_recorded_by(
-                    name,
-                    &["driven_on_server", "driven_panics_on_server"]
-                )
-                .is_empty(),
-                "{name} is {other} after cleanup"
-            ),
+            Some(other) => panic!("{name} is {other} after cleanup"),
         }
     }
 }
 
-/// A schema of its own, so that kept databases come from a pool no other test here shares.
-fn sessions_only(builder: persist_core::db::ManagerBuilder) -> persist_core::db::ManagerBuilder {
-    builder.agent_schema(
-        persist_core::db::EntitySchema::new()
-            .entity::<persist_core::mesh::entity::agent_session::Entity>(),
-    )
-}
-
-#[persistence_test(agents = ["AgentA"], keep = "always", setup = "sessions_only")]
+#[persistence_test(agents = ["AgentA"], keep = "always", setup = "kept_pool")]
 #[ignore = "driven by another test in this file"]
 async fn driven_keeps_on_server(ctx: TestContext) {
     record_locations(&ctx);
@@ -202,7 +199,7 @@ fn databases_of_a_killed_process_are_swept_and_live_ones_are_not() {
     assert!(block_on(registry_rows(&url, &leaked)).is_empty());
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], setup = "reuse_pool")]
 #[ignore = "driven by another test in this file"]
 async fn driven_alters_its_schema(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
     record_locations(&ctx);
@@ -218,7 +215,7 @@ async fn driven_alters_its_schema(ctx: TestContext, gateway: GatewayPersistenceA
         .unwrap();
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], setup = "reuse_pool")]
 #[ignore = "driven by another test in this file"]
 async fn driven_fills_its_databases(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
     record_locations(&ctx);
@@ -229,7 +226,7 @@ async fn driven_fills_its_databases(ctx: TestContext, gateway: GatewayPersistenc
         .unwrap();
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], setup = "reuse_pool")]
 #[ignore = "driven by another test in this file"]
 async fn driven_expects_pristine(ctx: TestContext, inspector: CrossDatabaseInspector) {
     record_locations(&ctx);
@@ -240,7 +237,7 @@ async fn driven_expects_pristine(ctx: TestContext, inspector: CrossDatabaseInspe
     assert!(!tables.contains(&"intruder".to_owned()), "{tables:?}");
     for role in [DatabaseRole::Gateway, DatabaseRole::Agent("AgentA".into())] {
         for count in ctx.manager().table_counts(&role).await.unwrap() {
-            if count.table != "seaql_migrations" {
+            if count.table != "seaql_migrations" && !count.table.starts_with("pool_tag_") {
                 assert_eq!(count.rows, 0, "{role}: {} holds rows", count.table);
             }
         }
