@@ -83,3 +83,80 @@ async fn only_directories_whose_owner_is_gone_are_swept() {
     live.release(false).await.unwrap();
     assert!(!live.directory().exists());
 }
+
+/// Runs one ignored test of this binary in a new pid namespace (`unshare --pid --fork`), with
+/// `env`; `None` when this machine cannot make one (not permitted), said on stderr.
+fn spawn_in_pid_namespace(
+    test: &str,
+    env: &[(&str, &std::path::Path)],
+) -> Option<std::process::Child> {
+    let probe = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "true"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: this machine cannot make a pid namespace (unshare --pid --fork)");
+        return None;
+    }
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args(["--pid", "--fork"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--ignored", "--nocapture"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Some(command.spawn().unwrap())
+}
+
+fn wait_for(path: &std::path::Path) {
+    let started = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[persistence_test(agents = ["AgentA"], backend = "sqlite")]
+#[ignore = "run in another pid namespace by another test in this file"]
+async fn driven_lives_in_another_namespace(ctx: TestContext) {
+    let dir = ctx.manager().gateway_location().path.clone().unwrap();
+    let marker = std::env::var_os("PERSIST_MARKER").unwrap();
+    let release = std::env::var_os("PERSIST_RELEASE").unwrap();
+    std::fs::write(&marker, dir.parent().unwrap().to_string_lossy().as_bytes()).unwrap();
+    while !std::path::Path::new(&release).exists() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn a_live_run_in_another_pid_namespace_is_never_swept() {
+    let parent = tempfile::tempdir().unwrap();
+    let marker = parent.path().join("marker");
+    let release = parent.path().join("release");
+    let Some(mut child) = spawn_in_pid_namespace(
+        "driven_lives_in_another_namespace",
+        &[
+            ("PERSIST_TEST_DIR", parent.path()),
+            ("PERSIST_MARKER", &marker),
+            ("PERSIST_RELEASE", &release),
+        ],
+    ) else {
+        return;
+    };
+    wait_for(&marker);
+    let dir = std::path::PathBuf::from(std::fs::read_to_string(&marker).unwrap());
+    assert!(dir.exists());
+    // Its owner's pid means nothing here (it is 1 or 2 in its namespace): the lock decides.
+    let swept = sweep_test_directories(parent.path());
+    assert!(swept.is_empty(), "swept a live run's directory: {swept:?}");
+    assert!(dir.exists());
+    std::fs::write(&release, b"").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!dir.exists(), "the run cleaned up after itself");
+}

@@ -267,3 +267,70 @@ fn pool_databases_come_back_pristine_or_not_at_all() {
     let rows = block_on(registry_rows(&url, &filled));
     assert!(rows.iter().all(|(_, state)| state == "ready"), "{rows:?}");
 }
+
+#[persistence_test(agents = ["AgentA"])]
+#[ignore = "run in another pid namespace by another test in this file"]
+async fn driven_lives_in_another_namespace(ctx: TestContext) {
+    let locations = record_locations(&ctx);
+    let marker = std::env::var("PERSIST_MARKER").unwrap();
+    let release = std::env::var("PERSIST_RELEASE").unwrap();
+    std::fs::write(&marker, names(&locations).join("\n")).unwrap();
+    while !std::path::Path::new(&release).exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn a_live_run_in_another_pid_namespace_is_never_swept() {
+    let Some(url) = server_or_skip("a_live_run_in_another_pid_namespace_is_never_swept") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let release = dir.path().join("release");
+    let probe = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "true"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: this machine cannot make a pid namespace (unshare --pid --fork)");
+        return;
+    }
+    let mut child = std::process::Command::new("unshare")
+        .args(["--pid", "--fork"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "driven_lives_in_another_namespace",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("PERSIST_MARKER", &marker)
+        .env("PERSIST_RELEASE", &release)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !marker.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the child never set up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let live: Vec<String> = std::fs::read_to_string(&marker)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let swept = block_on(sweep_leaked(&url)).unwrap();
+    assert!(
+        swept.iter().all(|n| !live.contains(n)),
+        "a sweep took the live databases of a run in another pid namespace"
+    );
+    let present = block_on(test_databases(&url));
+    assert!(live.iter().all(|n| present.contains(n)));
+    std::fs::write(&release, b"").unwrap();
+    assert!(child.wait().unwrap().success());
+}

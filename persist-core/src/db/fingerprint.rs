@@ -8,8 +8,10 @@
 //! - [`catalog`](crate::db::schema_fingerprint): what does this database hold now? Read from
 //!   the catalog of a live database; a pooled database is reused only while it matches.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
+use std::sync::{Mutex, OnceLock};
 
 use futures::FutureExt as _;
 use sea_orm::{DbBackend, MockDatabase, MockExecResult, MockRow, Statement};
@@ -64,6 +66,32 @@ impl fmt::Display for Fingerprint {
 /// migration table, whose rows carry the time they were applied); `extra` is mixed in (the
 /// migration names, which those rows would have carried).
 pub(crate) async fn definition(
+    schema: &dyn ApplySchema,
+    backend: DbBackend,
+    volatile: Option<&str>,
+    extra: &[String],
+) -> Option<Fingerprint> {
+    type Memo = Mutex<HashMap<(String, String), Option<Fingerprint>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    let memo = MEMO.get_or_init(Default::default);
+    let key = schema
+        .process_key()
+        .map(|key| (key, format!("{backend:?}")));
+    if let Some(key) = &key
+        && let Some(known) = memo.lock().unwrap_or_else(|p| p.into_inner()).get(key)
+    {
+        return *known;
+    }
+    let fingerprint = definition_uncached(schema, backend, volatile, extra).await;
+    if let Some(key) = key {
+        memo.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, fingerprint);
+    }
+    fingerprint
+}
+
+async fn definition_uncached(
     schema: &dyn ApplySchema,
     backend: DbBackend,
     volatile: Option<&str>,

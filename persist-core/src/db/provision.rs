@@ -171,6 +171,10 @@ impl ApplySchema for GatewayApply {
         Some(&*self.0)
     }
 
+    fn process_key(&self) -> Option<String> {
+        self.0.process_key()
+    }
+
     fn apply<'a>(
         &'a self,
         db: &'a DatabaseConnection,
@@ -183,6 +187,10 @@ impl ApplySchema for GatewayApply {
 struct AgentApply(Arc<dyn AgentSchema>);
 
 impl ApplySchema for AgentApply {
+    fn process_key(&self) -> Option<String> {
+        self.0.process_key()
+    }
+
     fn apply<'a>(
         &'a self,
         db: &'a DatabaseConnection,

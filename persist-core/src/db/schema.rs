@@ -19,6 +19,14 @@ pub trait GatewaySchema: Send + Sync + 'static {
     fn migration_table(&self) -> String {
         "seaql_migrations".to_owned()
     }
+
+    /// Names this schema within one process (for example the migrator's type), so that its
+    /// [definition fingerprint](crate::db::Fingerprint) is computed once per process rather
+    /// than once per test. `None` (the default) computes it every time. Never used across
+    /// processes: templates and pools are keyed by the fingerprint itself.
+    fn process_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A [`GatewaySchema`] made of a sea-orm-migration [`MigratorTrait`] implementation.
@@ -65,6 +73,11 @@ impl<M: MigratorTrait + 'static> GatewaySchema for Migrations<M> {
     fn migration_table(&self) -> String {
         M::migration_table_name().to_string()
     }
+
+    fn process_key(&self) -> Option<String> {
+        // A migrator's type fixes its migrations for the life of the process.
+        Some(format!("migrations:{}", std::any::type_name::<M>()))
+    }
 }
 
 /// An agent's schema: tables created directly, with no migration history.
@@ -73,6 +86,11 @@ pub trait AgentSchema: Send + Sync + 'static {
     fn create<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
     /// The tables it creates.
     fn tables(&self) -> Vec<String>;
+
+    /// Names this schema within one process (see [`GatewaySchema::process_key`]).
+    fn process_key(&self) -> Option<String> {
+        None
+    }
 }
 
 type Register = fn(sea_orm::SchemaBuilder) -> sea_orm::SchemaBuilder;
@@ -140,5 +158,11 @@ impl AgentSchema for EntitySchema {
             .iter()
             .map(|(name, _, _)| name.clone())
             .collect()
+    }
+
+    fn process_key(&self) -> Option<String> {
+        // Entity types fix their tables for the life of the process.
+        let types: Vec<&str> = self.entities.iter().map(|(_, ty, _)| *ty).collect();
+        Some(format!("entities:{}", types.join(",")))
     }
 }

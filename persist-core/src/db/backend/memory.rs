@@ -7,10 +7,10 @@
 
 use std::collections::HashMap;
 use std::ffi::CStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use futures::future::BoxFuture;
 use sea_orm::ConnectOptions;
@@ -71,16 +71,40 @@ fn sqlite_error(name: &str, operation: &str, error: impl std::fmt::Display) -> P
     PersistError::Backend(format!("{operation} in-memory database {name}: {error}"))
 }
 
-/// Copies every page of the database file `source` into `dest`'s main database.
-async fn copy_file_into(source: &std::path::Path, dest: &mut SqliteConnection) -> Result<()> {
-    let url = format!("sqlite://{}?mode=ro", source.display());
+type Source = Arc<tokio::sync::Mutex<SqliteConnection>>;
+
+/// A read-only connection to a template file, opened once per process: its page cache keeps
+/// the template in memory for every copy after the first.
+async fn source_for(file: &Path) -> Result<Source> {
+    static SOURCES: OnceLock<Mutex<HashMap<PathBuf, Source>>> = OnceLock::new();
+    let sources = SOURCES.get_or_init(Default::default);
+    if let Some(source) = sources.lock().unwrap_or_else(|p| p.into_inner()).get(file) {
+        return Ok(source.clone());
+    }
+    let url = format!("sqlite://{}?mode=ro", file.display());
     let fail = |e: &dyn std::fmt::Display| {
-        PersistError::Backend(format!("copying template {}: {e}", source.display()))
+        PersistError::Backend(format!("opening template {}: {e}", file.display()))
     };
     let options = SqliteConnectOptions::from_str(&url).map_err(|e| fail(&e))?;
-    let mut source = SqliteConnection::connect_with(&options)
+    let connection = SqliteConnection::connect_with(&options)
         .await
         .map_err(|e| fail(&e))?;
+    let source = Arc::new(tokio::sync::Mutex::new(connection));
+    Ok(sources
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(file.to_owned())
+        .or_insert(source)
+        .clone())
+}
+
+/// Copies every page of the template file `file` into `dest`'s main database.
+async fn copy_file_into(file: &Path, dest: &mut SqliteConnection) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| {
+        PersistError::Backend(format!("copying template {}: {e}", file.display()))
+    };
+    let source = source_for(file).await?;
+    let mut source = source.lock().await;
     let copied = {
         let mut from = source.lock_handle().await.map_err(|e| fail(&e))?;
         let mut to = dest.lock_handle().await.map_err(|e| fail(&e))?;
@@ -107,7 +131,6 @@ async fn copy_file_into(source: &std::path::Path, dest: &mut SqliteConnection) -
             }
         }
     };
-    let _ = source.close().await;
     copied.map_err(|e| fail(&e))
 }
 

@@ -176,6 +176,11 @@ pub trait ApplySchema: Send + Sync + 'static {
     fn as_gateway(&self) -> Option<&dyn crate::db::GatewaySchema> {
         None
     }
+
+    /// Names the schema within one process, so that its fingerprint is computed once.
+    fn process_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Which backend to use.

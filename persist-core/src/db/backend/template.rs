@@ -118,12 +118,13 @@ async fn build(dir: &Path, file: &Path, template: &SchemaTemplate) -> Result<()>
         uuid::Uuid::new_v4().simple()
     ));
     let mut options = ConnectOptions::new(format!("sqlite://{}?mode=rwc", private.display()));
-    // Rollback journal: once closed, the file alone holds everything, ready to copy.
+    // WAL, as every test connection opens it: a copy starts in the mode it will be used in.
+    // Closing checkpoints the log into the file, so the file alone holds everything.
     options
         .max_connections(1)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Delete)
+            o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Off)
         });
     let built = async {

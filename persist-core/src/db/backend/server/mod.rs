@@ -73,7 +73,12 @@ fn url_for(admin_url: &str, database: Option<&str>) -> Result<String> {
 }
 
 fn single_connection(url: String) -> ConnectOptions {
+    let postgres = url.starts_with("postgres");
     let mut options = ConnectOptions::new(url);
+    if postgres {
+        // Bookkeeping about test databases need not wait for the disk at each commit.
+        options.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "off")]));
+    }
     options
         .max_connections(1)
         .min_connections(0)
@@ -194,7 +199,8 @@ impl ServerBackend {
         }
         let url = self.admin_url.clone();
         let backend = self.kind.db_backend();
-        let slots = 1 + PER_DATABASE * databases;
+        // The session itself, each pool at its fullest, and one for building or cloning.
+        let slots = 2 + PER_DATABASE * databases;
         let session = on_engine(async move {
             let session = Session::open(&url, backend, slots).await?;
             if let Err(e) = prepare(&session.conn, &url).await {
@@ -367,16 +373,21 @@ async fn give_back(
     pooled: &HashMap<String, String>,
 ) -> Result<()> {
     let backend = admin.get_database_backend();
+    let mut by_key: HashMap<&str, Vec<String>> = HashMap::new();
     for name in recycled {
         let key = pooled.get(name).map(String::as_str).unwrap_or_default();
-        if pool::ready_count(admin, key).await? >= pool::pool_size() {
+        by_key.entry(key).or_default().push(name.clone());
+    }
+    for (key, mut names) in by_key {
+        let room = pool::pool_size().saturating_sub(pool::ready_count(admin, key).await?);
+        let surplus = names.split_off(room.min(names.len()));
+        registry::set_state(admin, &names, "ready", 0).await?;
+        for name in surplus {
             admin
-                .execute_unprepared(&drop_statement(backend, name))
+                .execute_unprepared(&drop_statement(backend, &name))
                 .await
                 .context(ADMIN, format!("dropping database {name}"))?;
-            registry::forget(admin, name).await?;
-        } else {
-            registry::set_state(admin, std::slice::from_ref(name), "ready", 0).await?;
+            registry::forget(admin, &name).await?;
         }
     }
     Ok(())

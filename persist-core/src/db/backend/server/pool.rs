@@ -82,7 +82,7 @@ fn quote(backend: DbBackend, name: &str) -> String {
 }
 
 const PG_CATALOG: &str = "\
-SELECT 'col ' || table_schema || '.' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '~') AS line FROM information_schema.columns WHERE table_schema NOT LIKE 'pg\\_%' AND table_schema <> 'information_schema' \
+SELECT 'col ' || n.nspname || '.' || c.relname || '.' || a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text || ' ' || coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), '~') AS line FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
 UNION ALL SELECT 'idx ' || schemaname || ' ' || indexdef FROM pg_catalog.pg_indexes WHERE schemaname NOT LIKE 'pg\\_%' AND schemaname <> 'information_schema' \
 UNION ALL SELECT 'con ' || c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
 UNION ALL SELECT 'trg ' || pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger t WHERE NOT t.tgisinternal \
@@ -531,7 +531,8 @@ pub(crate) async fn reset(conn: &DatabaseConnection, info: &TemplateInfo) -> Res
             }
             script.push_str(
                 "DO $$ DECLARE s record; BEGIN FOR s IN SELECT schemaname, sequencename FROM pg_sequences \
-                 WHERE schemaname NOT LIKE 'pg\\_%' AND schemaname <> 'information_schema' LOOP \
+                 WHERE last_value IS NOT NULL AND schemaname NOT LIKE 'pg\\_%' \
+                 AND schemaname <> 'information_schema' LOOP \
                  EXECUTE format('ALTER SEQUENCE %I.%I RESTART', s.schemaname, s.sequencename); END LOOP; END $$;",
             );
             script
