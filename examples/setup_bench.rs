@@ -30,10 +30,12 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     }
 }
 
-/// Setup + teardown of one test's databases, `rounds` times after two warm-up rounds.
+/// Setup + teardown of one test's databases, `rounds` times after two warm-up rounds; with
+/// `touch`, also a query on every database in between (connections open on first use).
 async fn measure(
     backend: &BackendConfig,
     templates: bool,
+    touch: bool,
     rounds: usize,
 ) -> Result<Stats, PersistError> {
     let mut samples = Vec::new();
@@ -46,6 +48,11 @@ async fn measure(
             .label("setup_bench")
             .setup()
             .await?;
+        if touch {
+            for (role, _) in manager.locations() {
+                manager.table_counts(&role).await?;
+            }
+        }
         manager.cleanup().await?;
         if round >= 2 {
             samples.push(started.elapsed());
@@ -77,19 +84,26 @@ async fn main() -> Result<(), PersistError> {
         AGENTS.len()
     );
     println!(
-        "{:<14} {:>22} {:>22} {:>8}",
-        "backend", "migrate per test p50/p95", "persist p50/p95", "ratio"
+        "{:<14} {:>24} {:>22} {:>7} {:>28}",
+        "backend",
+        "migrate per test p50/p95",
+        "persist p50/p95",
+        "ratio",
+        "persist + a query on each db"
     );
     for (name, backend) in backends {
-        let by_hand = measure(&backend, false, rounds).await?;
-        let framework = measure(&backend, true, rounds).await?;
+        let by_hand = measure(&backend, false, false, rounds).await?;
+        let framework = measure(&backend, true, false, rounds).await?;
+        let touched = measure(&backend, true, true, rounds).await?;
         println!(
-            "{name:<14} {:>10.2} / {:>7.2} ms {:>10.2} / {:>7.2} ms {:>7.1}x",
+            "{name:<14} {:>11.2} / {:>7.2} ms {:>9.2} / {:>7.2} ms {:>6.1}x {:>16.2} / {:>7.2} ms",
             ms(by_hand.p50),
             ms(by_hand.p95),
             ms(framework.p50),
             ms(framework.p95),
-            ms(by_hand.p50) / ms(framework.p50)
+            ms(by_hand.p50) / ms(framework.p50),
+            ms(touched.p50),
+            ms(touched.p95),
         );
     }
     Ok(())

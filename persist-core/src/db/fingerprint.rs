@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::backend::ApplySchema;
 
 /// Bumped when the way templates are built changes, so old templates are not reused.
-const FORMAT: &str = "persist-template-v2";
+const FORMAT: &str = "persist-template-v3";
 
 /// A 128-bit digest, shown as 32 hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -99,11 +99,12 @@ async fn definition_uncached(
 ) -> Option<Fingerprint> {
     match record(schema, backend, backend, volatile, extra).await {
         Some(fingerprint) => Some(fingerprint),
-        // PostgreSQL's migrator reads back what it inserts (`RETURNING`), which a recording
-        // cannot answer. The same migrations spoken in SQLite's dialect still change exactly
-        // when they do (but for code that branches on the backend).
-        None if backend != DbBackend::Sqlite => {
-            record(schema, DbBackend::Sqlite, backend, volatile, extra).await
+        // sea-orm-migration reads back the row it inserts into the migration table
+        // (`RETURNING`, on PostgreSQL and SQLite), which a recording cannot answer. MySQL has
+        // no `RETURNING`: the same migrations spoken in its dialect still change exactly when
+        // they do (but for code that branches on the backend).
+        None if backend != DbBackend::MySql => {
+            record(schema, DbBackend::MySql, backend, volatile, extra).await
         }
         None => None,
     }
@@ -116,10 +117,13 @@ async fn record(
     volatile: Option<&str>,
     extra: &[String],
 ) -> Option<Fingerprint> {
-    // Every query finds no rows and every statement succeeds, as on an empty database.
+    // Every query finds no rows and every statement changes one row, as on an empty database.
     let db = MockDatabase::new(dialect)
         .append_query_results((0..ANSWERS).map(|_| Vec::<MockRow>::new()))
-        .append_exec_results((0..ANSWERS).map(|_| MockExecResult::default()))
+        .append_exec_results((0..ANSWERS).map(|_| MockExecResult {
+            last_insert_id: 1,
+            rows_affected: 1,
+        }))
         .into_connection();
     let applied = AssertUnwindSafe(schema.apply(&db)).catch_unwind().await;
     if !matches!(applied, Ok(Ok(()))) {

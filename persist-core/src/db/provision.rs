@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbErr};
 
 use super::backend::{ApplySchema, Backend, DatabaseLocation, SchemaTemplate};
 use super::fingerprint::definition;
@@ -133,13 +133,7 @@ async fn provision(
         Some(location) => (location, true),
         None => (backend.create_database(name).await?, false),
     };
-    let mut options = ConnectOptions::new(location.url.clone());
-    backend.configure(&mut options);
-    options
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
-        .sqlx_logging(false);
-    match Database::connect(options).await {
+    match backend.connect(&location).await {
         Ok(connection) => Ok((
             Provisioned {
                 role,

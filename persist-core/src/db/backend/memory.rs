@@ -19,8 +19,9 @@ use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 use super::sqlite::default_parent;
 use super::template::template_file;
-use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, short_label};
+use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, lazy_sqlite, short_label};
 use crate::error::{PersistError, Result};
+use sea_orm::{DatabaseConnection, DbErr};
 
 /// Named in-memory SQLite databases, each held open by the backend until it is dropped.
 #[derive(Debug)]
@@ -191,6 +192,14 @@ impl Backend for SqliteMemoryBackend {
             }
             Ok(())
         })
+    }
+
+    fn connect<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+    ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
+        // The anchor holds each database; the pool connects on first use.
+        Box::pin(async move { lazy_sqlite(&location.url, false) })
     }
 
     fn configure(&self, options: &mut ConnectOptions) {

@@ -147,6 +147,23 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         Box::pin(async { Ok(false) })
     }
 
+    /// Connects to one of this backend's databases. By default: SeaORM's pool, with
+    /// [`configure`](Self::configure)'s options.
+    fn connect<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+    ) -> BoxFuture<'a, Result<DatabaseConnection, DbErr>> {
+        Box::pin(async move {
+            let mut options = ConnectOptions::new(location.url.clone());
+            self.configure(&mut options);
+            options
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false);
+            sea_orm::Database::connect(options).await
+        })
+    }
+
     /// Sets the pool options of each database's connection (by default, at most 4
     /// connections, opened on demand).
     fn configure(&self, options: &mut ConnectOptions) {
@@ -263,6 +280,26 @@ impl BackendConfig {
             BackendConfig::Server(url) => Ok(Box::new(ServerBackend::open(url, label).await?)),
         }
     }
+}
+
+/// A pool for a SQLite database that opens its connections on first use: a test pays only for
+/// the databases it touches, and a database just copied from a template cannot fail to open.
+pub(crate) fn lazy_sqlite(url: &str, sync_off: bool) -> Result<DatabaseConnection, DbErr> {
+    use sea_orm::sqlx::ConnectOptions as _;
+    use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
+    use std::str::FromStr as _;
+    let mut options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string())))?
+        .disable_statement_logging();
+    if sync_off {
+        options = options.synchronous(SqliteSynchronous::Off);
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_lazy_with(options);
+    Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
 /// How long an idle server connection stays open: tests are short, and connections are the

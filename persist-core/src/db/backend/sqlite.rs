@@ -18,8 +18,9 @@ use sea_orm::sqlx::sqlite::SqliteSynchronous;
 use tempfile::TempDir;
 
 use super::template::{forget, io, sweep_templates, template_dir, template_file};
-use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, short_label};
+use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, lazy_sqlite, short_label};
 use crate::error::{PersistError, Result};
+use sea_orm::{DatabaseConnection, DbErr};
 
 /// Where the private directories are made, if set (default: the system's temporary directory).
 pub const TEST_DIR_ENV: &str = "PERSIST_TEST_DIR";
@@ -170,10 +171,17 @@ impl Backend for SqliteFileBackend {
         })
     }
 
-    fn configure(&self, options: &mut ConnectOptions) {
+    fn connect<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+    ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
         // A test database needs no protection from power loss: writes go to the operating
         // system without waiting for the disk. A crashing test process loses nothing, and a
         // kept database is as complete as ever.
+        Box::pin(async move { lazy_sqlite(&location.url, true) })
+    }
+
+    fn configure(&self, options: &mut ConnectOptions) {
         options
             .max_connections(4)
             .min_connections(0)
