@@ -19,8 +19,9 @@ use serde::Serialize;
 
 use super::backend::ApplySchema;
 
-/// Bumped when the way templates are built changes, so old templates are not reused.
-const FORMAT: &str = "persist-template-v3";
+/// Bumped when the way templates are built or pool databases are checked (the catalog digest)
+/// changes, so that templates and pools made by an older version are not used.
+const FORMAT: &str = "persist-template-v4";
 
 /// A 128-bit digest, shown as 32 hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -5,12 +5,14 @@
 //! and failing fast, and [`registry`](super::registry) for the sweep of what dead owners left.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DbBackend, DbErr,
+};
 
 use super::registry::{self, Kind};
 use super::{Backend, BackendKind, DatabaseLocation, SERVER_IDLE, SchemaTemplate};
@@ -150,6 +152,8 @@ struct State {
     pooled: HashMap<String, String>,
     /// Pool databases reset at cleanup, to go back to their pool.
     recycled: Vec<String>,
+    /// Whether each database's pool ever opened a connection.
+    touched: HashMap<String, Arc<AtomicBool>>,
 }
 
 /// Databases on a PostgreSQL or MySQL/MariaDB server: claimed from a warm pool when the schema
@@ -291,16 +295,44 @@ impl Backend for ServerBackend {
         })
     }
 
+    fn connect<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+    ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
+        Box::pin(async move {
+            let touched = Arc::new(AtomicBool::new(false));
+            let connection = lazy_pool(self.kind, &location.url, touched.clone())?;
+            self.state
+                .lock()
+                .await
+                .touched
+                .insert(location.name.clone(), touched);
+            Ok(connection)
+        })
+    }
+
     fn recycle<'a>(
         &'a self,
         location: &'a DatabaseLocation,
         connection: &'a DatabaseConnection,
     ) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let key = self.state.lock().await.pooled.get(&location.name).cloned();
+            let (key, touched) = {
+                let state = self.state.lock().await;
+                let touched = state
+                    .touched
+                    .get(&location.name)
+                    .is_none_or(|t| t.load(Ordering::SeqCst));
+                (state.pooled.get(&location.name).cloned(), touched)
+            };
             let Some(info) = key.and_then(|key| pool::known_template(&self.admin_url, &key)) else {
                 return Ok(false);
             };
+            if !touched {
+                // Its test never connected to it: it is as it was claimed, pristine.
+                self.state.lock().await.recycled.push(location.name.clone());
+                return Ok(true);
+            }
             let pristine = pool::reset(connection, &info).await.unwrap_or(false);
             if pristine {
                 self.state.lock().await.recycled.push(location.name.clone());
@@ -366,6 +398,55 @@ impl Backend for ServerBackend {
     }
 }
 
+/// A pool that connects on first use and notes that it did: a database its test never
+/// touched needs no reset.
+fn lazy_pool(
+    kind: BackendKind,
+    url: &str,
+    touched: Arc<AtomicBool>,
+) -> std::result::Result<DatabaseConnection, DbErr> {
+    use sea_orm::sqlx::ConnectOptions as _;
+    use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    use std::str::FromStr as _;
+    let invalid =
+        |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string()));
+    macro_rules! pool {
+        ($options:ty) => {{
+            let flag = touched.clone();
+            <$options>::new()
+                .max_connections(PER_DATABASE as u32)
+                .min_connections(0)
+                .idle_timeout(SERVER_IDLE)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |_, _| {
+                    flag.store(true, Ordering::SeqCst);
+                    Box::pin(async { Ok(()) })
+                })
+        }};
+    }
+    match kind {
+        BackendKind::Postgres => {
+            // A test's commits need not wait for the disk: the data is thrown away after.
+            let options = PgConnectOptions::from_str(url)
+                .map_err(invalid)?
+                .options([("synchronous_commit", "off")])
+                .disable_statement_logging();
+            let pool = pool!(PgPoolOptions).connect_lazy_with(options);
+            Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+                pool,
+            ))
+        }
+        _ => {
+            let options = MySqlConnectOptions::from_str(url)
+                .map_err(invalid)?
+                .disable_statement_logging();
+            let pool = pool!(MySqlPoolOptions).connect_lazy_with(options);
+            Ok(sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool))
+        }
+    }
+}
+
 /// Returns reset pool databases to their pool, dropping those beyond its size.
 async fn give_back(
     admin: &DatabaseConnection,
@@ -378,10 +459,18 @@ async fn give_back(
         let key = pooled.get(name).map(String::as_str).unwrap_or_default();
         by_key.entry(key).or_default().push(name.clone());
     }
+    let keys: Vec<&str> = by_key.keys().copied().collect();
+    let ready = pool::ready_counts(admin, &keys).await?;
+    let mut back = Vec::new();
+    let mut surplus = Vec::new();
     for (key, mut names) in by_key {
-        let room = pool::pool_size().saturating_sub(pool::ready_count(admin, key).await?);
-        let surplus = names.split_off(room.min(names.len()));
-        registry::set_state(admin, &names, "ready", 0).await?;
+        let have = ready.get(key).copied().unwrap_or(0);
+        let room = pool::pool_size().saturating_sub(have);
+        surplus.extend(names.split_off(room.min(names.len())));
+        back.extend(names);
+    }
+    registry::set_state(admin, &back, "ready", 0).await?;
+    {
         for name in surplus {
             admin
                 .execute_unprepared(&drop_statement(backend, &name))

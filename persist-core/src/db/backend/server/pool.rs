@@ -81,16 +81,21 @@ fn quote(backend: DbBackend, name: &str) -> String {
     }
 }
 
+// Plain catalog columns, no deparsing functions: cheap on a connection whose catalog caches
+// are cold, which a test's connection always is.
 const PG_CATALOG: &str = "\
-SELECT 'col ' || n.nspname || '.' || c.relname || '.' || a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text || ' ' || coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), '~') AS line FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
-UNION ALL SELECT 'idx ' || schemaname || ' ' || indexdef FROM pg_catalog.pg_indexes WHERE schemaname NOT LIKE 'pg\\_%' AND schemaname <> 'information_schema' \
-UNION ALL SELECT 'con ' || c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
-UNION ALL SELECT 'trg ' || pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger t WHERE NOT t.tgisinternal \
-UNION ALL SELECT 'seq ' || schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, '~') FROM pg_catalog.pg_sequences \
-UNION ALL SELECT 'fn ' || n.nspname || '.' || p.proname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
-UNION ALL SELECT 'ns ' || nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
-UNION ALL SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype::text FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
-UNION ALL SELECT 'rel ' || n.nspname || '.' || c.relname || ' ' || c.relkind::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'";
+WITH ns AS (SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'), \
+rel AS (SELECT c.oid, ns.nspname || '.' || c.relname AS name, c.relkind FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace) \
+SELECT 'ns ' || nspname AS line FROM ns \
+UNION ALL SELECT 'rel ' || name || ' ' || relkind::text FROM rel \
+UNION ALL SELECT 'col ' || rel.name || '.' || a.attname || ' ' || a.atttypid::text || ' ' || a.atttypmod::text || ' ' || a.attnotnull::text || ' ' || a.attnum::text || ' ' || coalesce(d.adbin::text, '~') FROM pg_catalog.pg_attribute a JOIN rel ON rel.oid = a.attrelid LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attnum > 0 AND NOT a.attisdropped \
+UNION ALL SELECT 'idx ' || rel.name || ' ' || i.indisunique::text || ' ' || i.indkey::text || ' ' || coalesce(i.indexprs::text, '~') || ' ' || coalesce(i.indpred::text, '~') FROM pg_catalog.pg_index i JOIN rel ON rel.oid = i.indexrelid \
+UNION ALL SELECT 'con ' || c.conname || ' ' || c.contype::text || ' ' || c.conrelid::text || ' ' || c.confrelid::text || ' ' || coalesce(c.conkey::text, '~') || ' ' || coalesce(c.confkey::text, '~') || ' ' || c.confdeltype::text || ' ' || coalesce(c.conbin::text, '~') FROM pg_catalog.pg_constraint c JOIN ns ON ns.oid = c.connamespace \
+UNION ALL SELECT 'trg ' || t.tgname || ' ' || t.tgrelid::text || ' ' || t.tgtype::text || ' ' || t.tgfoid::text || ' ' || t.tgenabled::text FROM pg_catalog.pg_trigger t JOIN rel ON rel.oid = t.tgrelid WHERE NOT t.tgisinternal \
+UNION ALL SELECT 'fn ' || ns.nspname || '.' || p.proname || ' ' || md5(coalesce(p.prosrc, '')) FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace \
+UNION ALL SELECT 'type ' || ns.nspname || '.' || t.typname || ' ' || t.typtype::text FROM pg_catalog.pg_type t JOIN ns ON ns.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') \
+UNION ALL SELECT 'view ' || rel.name || ' ' || md5(coalesce(r.ev_action::text, '')) FROM pg_catalog.pg_rewrite r JOIN rel ON rel.oid = r.ev_class \
+UNION ALL SELECT 'seq ' || rel.name || ' ' || s.seqstart::text || ' ' || s.seqincrement::text FROM pg_catalog.pg_sequence s JOIN rel ON rel.oid = s.seqrelid";
 
 const MYSQL_CATALOG: &str = "\
 SELECT CAST(CONCAT('col ', TABLE_NAME, '.', COLUMN_NAME, ' ', COLUMN_TYPE, ' ', IS_NULLABLE, ' ', IFNULL(COLUMN_DEFAULT, '~'), ' ', EXTRA) AS CHAR) AS line FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
@@ -108,7 +113,20 @@ pub(crate) async fn catalog_digest(
 ) -> Result<String, DbErr> {
     let backend = conn.get_database_backend();
     let mut lines = match backend {
-        DbBackend::Postgres => raw_strings(conn, PG_CATALOG, "line").await?,
+        DbBackend::Postgres => {
+            let mut lines = raw_strings(conn, PG_CATALOG, "line").await?;
+            // A used sequence is not as cloned.
+            lines.extend(
+                raw_strings(
+                    conn,
+                    "SELECT 'used ' || schemaname || '.' || sequencename AS line \
+                     FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL",
+                    "line",
+                )
+                .await?,
+            );
+            lines
+        }
         _ => {
             // MySQL 8 caches table statistics (AUTO_INCREMENT) for a day unless told not to;
             // MariaDB has no such cache and no such variable.
@@ -511,6 +529,15 @@ async fn clone_mysql(
 /// Resets a pool database through `conn` (its own connection) and says whether it is now
 /// exactly as cloned: if not, it must be dropped.
 pub(crate) async fn reset(conn: &DatabaseConnection, info: &TemplateInfo) -> Result<bool, DbErr> {
+    // Everything on one connection (a transaction pins it): the sessions ended below must not
+    // include the one doing the work.
+    let txn = conn.begin().await?;
+    let pristine = reset_on(&txn, info).await?;
+    txn.commit().await?;
+    Ok(pristine)
+}
+
+async fn reset_on(conn: &impl ConnectionTrait, info: &TemplateInfo) -> Result<bool, DbErr> {
     let backend = conn.get_database_backend();
     let tables: Vec<String> = info.empty.iter().map(|t| quote(backend, t)).collect();
     let script = match backend {
@@ -529,11 +556,12 @@ pub(crate) async fn reset(conn: &DatabaseConnection, info: &TemplateInfo) -> Res
                     .collect();
                 script.push_str(&format!("WITH {} SELECT 1;\n", deletes.join(", ")));
             }
+            // A used sequence starts again as if new (`is_called` false: its next value is its
+            // first), which is also what the digest checks.
             script.push_str(
-                "DO $$ DECLARE s record; BEGIN FOR s IN SELECT schemaname, sequencename FROM pg_sequences \
-                 WHERE last_value IS NOT NULL AND schemaname NOT LIKE 'pg\\_%' \
-                 AND schemaname <> 'information_schema' LOOP \
-                 EXECUTE format('ALTER SEQUENCE %I.%I RESTART', s.schemaname, s.sequencename); END LOOP; END $$;",
+                "SELECT pg_catalog.setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) \
+                 FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL \
+                 AND schemaname NOT LIKE 'pg\\_%' AND schemaname <> 'information_schema';",
             );
             script
         }
@@ -545,15 +573,24 @@ pub(crate) async fn reset(conn: &DatabaseConnection, info: &TemplateInfo) -> Res
                 "id",
             )
             .await?;
+            // Restarting an auto-increment is DDL, and slow: only where a test moved it.
+            let moved = raw_strings(
+                conn,
+                "SELECT CAST(TABLE_NAME AS CHAR) AS t FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT > 1",
+                "t",
+            )
+            .await?;
             let mut script = String::new();
             for id in others {
                 script.push_str(&format!("KILL CONNECTION {id};\n"));
             }
             script.push_str("SET FOREIGN_KEY_CHECKS = 0;\n");
-            for t in &tables {
-                script.push_str(&format!(
-                    "DELETE FROM {t};\nALTER TABLE {t} AUTO_INCREMENT = 1;\n"
-                ));
+            for (name, t) in info.empty.iter().zip(&tables) {
+                script.push_str(&format!("DELETE FROM {t};\n"));
+                if moved.contains(name) {
+                    script.push_str(&format!("ALTER TABLE {t} AUTO_INCREMENT = 1;\n"));
+                }
             }
             script.push_str("SET FOREIGN_KEY_CHECKS = 1;");
             script
@@ -566,27 +603,45 @@ pub(crate) async fn reset(conn: &DatabaseConnection, info: &TemplateInfo) -> Res
     Ok(catalog_digest(conn, &info.seeded).await? == info.digest)
 }
 
-/// How many ready databases the pool of `key` holds.
-pub(crate) async fn ready_count(admin: &DatabaseConnection, key: &str) -> Result<usize> {
+/// How many ready databases the pools of `keys` hold, by key.
+pub(crate) async fn ready_counts(
+    admin: &DatabaseConnection,
+    keys: &[&str],
+) -> Result<HashMap<String, usize>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
     let backend = admin.get_database_backend();
+    let placeholders: Vec<String> = (1..=keys.len())
+        .map(|n| {
+            if backend == DbBackend::Postgres {
+                format!("${n}")
+            } else {
+                "?".to_owned()
+            }
+        })
+        .collect();
     let sql = format!(
-        "SELECT COUNT(*) AS n FROM {REGISTRY_TABLE} WHERE kind = 'pool' AND pool_key = {} AND state = 'ready'",
-        if backend == DbBackend::Postgres {
-            "$1"
-        } else {
-            "?"
-        }
+        "SELECT pool_key, COUNT(*) AS n FROM {REGISTRY_TABLE} WHERE kind = 'pool' AND state = 'ready' \
+         AND pool_key IN ({}) GROUP BY pool_key",
+        placeholders.join(", ")
     );
-    let row = admin
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [key.into()]))
+    let values: Vec<sea_orm::Value> = keys.iter().map(|k| (*k).into()).collect();
+    let rows = admin
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await
         .context(ADMIN, "counting pool databases")?;
-    let n: i64 = row
-        .map(|r| r.try_get("", "n"))
-        .transpose()
-        .context(ADMIN, "counting pool databases")?
-        .unwrap_or(0);
-    Ok(usize::try_from(n).unwrap_or(0))
+    let mut counts = HashMap::new();
+    for row in rows {
+        let key: String = row
+            .try_get("", "pool_key")
+            .context(ADMIN, "counting pool databases")?;
+        let n: i64 = row
+            .try_get("", "n")
+            .context(ADMIN, "counting pool databases")?;
+        counts.insert(key, usize::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
 }
 
 /// Claims any idle pool database or template (for draining).

@@ -143,14 +143,29 @@ fn is_too_many_connections(cause: &str) -> bool {
         || cause.contains("1040")
 }
 
-/// The number of connections all tests together may hold on the server.
-async fn budget(admin: &DatabaseConnection) -> Result<usize> {
+/// The number of connections all tests together may hold on the server (read once per
+/// server and process).
+async fn budget(admin: &DatabaseConnection, url: &str) -> Result<usize> {
     if let Some(n) = std::env::var(MAX_CONNECTIONS_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
     {
         return Ok(n.max(1));
     }
+    static BUDGETS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
+    let budgets = BUDGETS.get_or_init(Default::default);
+    if let Some(n) = budgets.lock().unwrap_or_else(|p| p.into_inner()).get(url) {
+        return Ok(*n);
+    }
+    let n = read_budget(admin).await?;
+    budgets
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(url.to_owned(), n);
+    Ok(n)
+}
+
+async fn read_budget(admin: &DatabaseConnection) -> Result<usize> {
     let backend = admin.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
@@ -246,7 +261,7 @@ impl Session {
             }
         };
         let result = async {
-            let budget = budget(&conn).await?;
+            let budget = budget(&conn, url).await?;
             let owner = take_owner_lock(&conn).await?;
             let taken = take_slots(&conn, budget, slots).await?;
             Ok::<_, PersistError>((budget, owner, taken))
