@@ -84,6 +84,27 @@ async fn only_directories_whose_owner_is_gone_are_swept() {
     assert!(!live.directory().exists());
 }
 
+/// Runs one ignored test of this binary as a child process, with `env`.
+fn spawn_child(test: &str, env: &[(&str, &std::path::Path)]) -> std::process::Child {
+    let exe = std::process::Command::new(std::env::current_exe().unwrap());
+    child_command(exe, test, env).spawn().unwrap()
+}
+
+fn child_command(
+    mut command: std::process::Command,
+    test: &str,
+    env: &[(&str, &std::path::Path)],
+) -> std::process::Command {
+    command
+        .args(["--exact", test, "--ignored", "--nocapture"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
 /// Runs one ignored test of this binary in a new pid namespace (`unshare --pid --fork`), with
 /// `env`; `None` when this machine cannot make one (not permitted), said on stderr.
 fn spawn_in_pid_namespace(
@@ -97,17 +118,11 @@ fn spawn_in_pid_namespace(
         eprintln!("skipped: this machine cannot make a pid namespace (unshare --pid --fork)");
         return None;
     }
-    let mut command = std::process::Command::new("unshare");
-    command
+    let mut unshare = std::process::Command::new("unshare");
+    unshare
         .args(["--pid", "--fork"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--ignored", "--nocapture"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    Some(command.spawn().unwrap())
+        .arg(std::env::current_exe().unwrap());
+    Some(child_command(unshare, test, env).spawn().unwrap())
 }
 
 fn wait_for(path: &std::path::Path) {
@@ -159,4 +174,87 @@ fn a_live_run_in_another_pid_namespace_is_never_swept() {
     std::fs::write(&release, b"").unwrap();
     assert!(child.wait().unwrap().success());
     assert!(!dir.exists(), "the run cleaned up after itself");
+}
+
+#[test]
+fn the_directory_of_a_killed_process_is_swept_by_the_next() {
+    let parent = tempfile::tempdir().unwrap();
+    let marker = parent.path().join("marker");
+    let release = parent.path().join("never");
+    let mut child = spawn_child(
+        "driven_lives_in_another_namespace",
+        &[
+            ("PERSIST_TEST_DIR", parent.path()),
+            ("PERSIST_MARKER", &marker),
+            ("PERSIST_RELEASE", &release),
+        ],
+    );
+    wait_for(&marker);
+    let dir = std::path::PathBuf::from(std::fs::read_to_string(&marker).unwrap());
+    assert!(
+        sweep_test_directories(parent.path()).is_empty(),
+        "swept a live run"
+    );
+    // Killed the way nextest kills a test past its timeout: no cleanup runs.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(dir.exists(), "the kill itself removed nothing");
+    assert_eq!(sweep_test_directories(parent.path()), [dir.clone()]);
+    assert!(!dir.exists());
+}
+
+#[persistence_test(agents = ["AgentA"], backend = "sqlite")]
+#[ignore = "run as a child process by another test in this file"]
+async fn driven_uses_the_shared_templates(gateway: GatewayPersistenceAdapter) {
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    gateway
+        .send_message(&session.id, "hi", "alice")
+        .await
+        .unwrap();
+}
+
+/// The template files under `parent`, with their inode numbers.
+fn templates(parent: &std::path::Path) -> Vec<(String, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut found = Vec::new();
+    for dir in std::fs::read_dir(parent).unwrap().flatten() {
+        if !dir
+            .file_name()
+            .to_string_lossy()
+            .starts_with("persist-templates-")
+        {
+            continue;
+        }
+        for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".sqlite3") || name.ends_with(".building") {
+                found.push((name, file.metadata().unwrap().ino()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn templates_are_built_once_and_shared_by_every_process() {
+    let parent = tempfile::tempdir().unwrap();
+    let env = [("PERSIST_TEST_DIR", parent.path())];
+    // Three processes at once: one builds each template, the others wait for it.
+    let children: Vec<_> = (0..3)
+        .map(|_| spawn_child("driven_uses_the_shared_templates", &env))
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let first = templates(parent.path());
+    assert_eq!(first.len(), 2, "a gateway and an agent template: {first:?}");
+    // A later run finds them: the same files, not rebuilt (a rebuild is a new inode).
+    assert!(
+        spawn_child("driven_uses_the_shared_templates", &env)
+            .wait()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(templates(parent.path()), first);
 }

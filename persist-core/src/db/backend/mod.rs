@@ -23,8 +23,8 @@ mod template;
 pub use memory::SqliteMemoryBackend;
 pub use registry::{REGISTRY_TABLE, sweep_leaked};
 pub use server::{
-    CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV, POOL_SIZE_ENV, ServerBackend,
-    drain_pools,
+    CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV, POOL_SIZE_ENV, STALE_POOL_AFTER,
+    ServerBackend, drain_pools,
 };
 pub use sqlite::{SqliteFileBackend, TEST_DIR_ENV, sweep as sweep_test_directories};
 

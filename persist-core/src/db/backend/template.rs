@@ -148,6 +148,7 @@ async fn build(dir: &Path, file: &Path, template: &SchemaTemplate) -> Result<()>
 /// Removes templates unused for [`TEMPLATE_IDLE`], and files left by builders that died. A
 /// template being built is locked, so it is never taken for an abandoned one.
 pub(crate) fn sweep_templates(parent: &Path) {
+    sweep_legacy(parent);
     let dir = template_dir(parent);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
@@ -167,6 +168,12 @@ pub(crate) fn sweep_templates(parent: &Path) {
             .unwrap_or_default();
         let stale = if name.ends_with(".building") {
             age > Duration::from_secs(3600)
+        } else if name.starts_with("sweep-") && name.ends_with(".stamp") {
+            // Sweep stamps of directories nobody has swept for a day.
+            if age > Duration::from_secs(24 * 3600) {
+                let _ = std::fs::remove_file(&path);
+            }
+            continue;
         } else {
             name.ends_with(".sqlite3") && age > TEMPLATE_IDLE
         };
@@ -179,6 +186,35 @@ pub(crate) fn sweep_templates(parent: &Path) {
         };
         if lock.try_lock().is_ok() {
             let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Removes the per-process template directories of earlier versions
+/// (`persist-templates-<pid>-<start>`), once they are an hour old: templates are shared now.
+fn sweep_legacy(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("persist-templates-"))
+        else {
+            continue;
+        };
+        let legacy = rest
+            .split_once('-')
+            .is_some_and(|(pid, start)| pid.parse::<u32>().is_ok() && start.parse::<i64>().is_ok());
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| SystemTime::now().duration_since(at).ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if legacy && old {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }

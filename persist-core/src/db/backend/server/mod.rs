@@ -21,7 +21,8 @@ use crate::error::{DbContext, PersistError, Result};
 mod pool;
 mod session;
 
-pub use pool::POOL_SIZE_ENV;
+pub use pool::{POOL_SIZE_ENV, STALE_POOL_AFTER};
+
 pub use session::{CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV};
 use session::{Session, on_engine};
 
@@ -125,7 +126,7 @@ fn create_statement(backend: DbBackend, name: &str, template: Option<&str>) -> S
 }
 
 /// Once per server and process: make sure the registry exists and sweep what dead owners left.
-async fn prepare(admin: &DatabaseConnection, admin_url: &str) -> Result<()> {
+async fn prepare(admin: &DatabaseConnection, admin_url: &str, owner: i64) -> Result<()> {
     static PREPARED: OnceLock<std::sync::Mutex<HashSet<String>>> = OnceLock::new();
     let prepared = PREPARED.get_or_init(Default::default);
     if prepared
@@ -136,6 +137,7 @@ async fn prepare(admin: &DatabaseConnection, admin_url: &str) -> Result<()> {
         return Ok(());
     }
     registry::sweep_with(admin).await?;
+    pool::sweep_stale(admin, owner).await?;
     prepared
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -154,6 +156,8 @@ struct State {
     recycled: Vec<String>,
     /// Whether each database's pool ever opened a connection.
     touched: HashMap<String, Arc<AtomicBool>>,
+    /// Pool databases being made ahead of demand, on the session runtime.
+    refills: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Databases on a PostgreSQL or MySQL/MariaDB server: claimed from a warm pool when the schema
@@ -207,7 +211,7 @@ impl ServerBackend {
         let slots = 2 + PER_DATABASE * databases;
         let session = on_engine(async move {
             let session = Session::open(&url, backend, slots).await?;
-            if let Err(e) = prepare(&session.conn, &url).await {
+            if let Err(e) = prepare(&session.conn, &url, session.owner).await {
                 session.close().await;
                 return Err(e);
             }
@@ -278,15 +282,20 @@ impl Backend for ServerBackend {
             let (admin, owner) = self.session().await?;
             let (url, template) = (self.admin_url.clone(), template.clone());
             let key = template.key.clone();
-            let name = on_engine(async move {
+            let (name, refill) = on_engine(async move {
                 let info = pool::ensure_template(&admin, &url, owner, &template).await?;
-                match pool::claim(&admin, &template.key, owner).await? {
-                    Some(name) => Ok(name),
-                    None => pool::create_pooled(&admin, &url, owner, &template, &info).await,
-                }
+                let name = match pool::claim(&admin, &template.key, owner).await? {
+                    Some(name) => name,
+                    None => pool::create_pooled(&admin, &url, owner, &template, &info).await?,
+                };
+                let refill = pool::refill_if_low(&admin, &url, owner, &template, &info).await;
+                Ok::<_, PersistError>((name, refill))
             })
             .await??;
-            self.state.lock().await.pooled.insert(name.clone(), key);
+            let mut state = self.state.lock().await;
+            state.pooled.insert(name.clone(), key);
+            state.refills.extend(refill);
+            drop(state);
             Ok(Some(DatabaseLocation {
                 url: url_for(&self.admin_url, Some(&name))?,
                 name,
@@ -369,6 +378,10 @@ impl Backend for ServerBackend {
                 return Ok(());
             };
             on_engine(async move {
+                // Refills record their databases under this session's owner: let them finish.
+                for refill in state.refills {
+                    let _ = tokio::time::timeout(Duration::from_secs(60), refill).await;
+                }
                 let admin = &session.conn;
                 let result = if keep {
                     // Kept databases leave their pool and are never swept.
@@ -490,12 +503,12 @@ pub async fn drain_pools(admin_url: &str) -> Result<Vec<String>> {
     on_engine(async move {
         let session = Session::open(&url, backend, 1).await?;
         let result = async {
-            prepare(&session.conn, &url).await?;
+            prepare(&session.conn, &url, session.owner).await?;
             let admin = &session.conn;
             let mut dropped = Vec::new();
             loop {
                 // Claimed first, so no test takes one while it is being dropped.
-                let claimed = pool::claim_idle(admin, session.owner).await?;
+                let claimed = pool::claim_idle(admin, session.owner, None).await?;
                 let Some(name) = claimed else { break };
                 admin
                     .execute_unprepared(&drop_statement(backend, &name))

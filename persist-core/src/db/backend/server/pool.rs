@@ -226,6 +226,8 @@ pub(crate) async fn ensure_template(
         .context(ADMIN, format!("waiting for template {name}"))?;
     let result = async {
         if let Some(info) = published(admin, &name).await? {
+            // In use: a sweep of stale pools counts from here (once per process).
+            touch_template(admin, &name).await?;
             return Ok(info);
         }
         build_template(admin, admin_url, owner, template, &name).await
@@ -370,6 +372,74 @@ async fn build_template(
     Ok(info)
 }
 
+async fn touch_template(admin: &DatabaseConnection, name: &str) -> Result<()> {
+    let backend = admin.get_database_backend();
+    let sql = format!(
+        "UPDATE {REGISTRY_TABLE} SET created_at = {} WHERE db_name = {}",
+        if backend == DbBackend::Postgres {
+            "$1"
+        } else {
+            "?"
+        },
+        if backend == DbBackend::Postgres {
+            "$2"
+        } else {
+            "?"
+        },
+    );
+    admin
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [registry::now_millis().into(), name.into()],
+        ))
+        .await
+        .context(ADMIN, format!("marking template {name} in use"))
+        .map(|_| ())
+}
+
+/// How long a template may go unused before a sweep drops it and its pool.
+pub const STALE_POOL_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Drops the templates no process has used for [`STALE_POOL_AFTER`] (a schema that changed
+/// leaves its old one behind), with their idle pool databases.
+pub(crate) async fn sweep_stale(admin: &DatabaseConnection, owner: i64) -> Result<Vec<String>> {
+    let backend = admin.get_database_backend();
+    let cutoff = registry::now_millis() - STALE_POOL_AFTER.as_millis() as i64;
+    let sql = format!(
+        "SELECT pool_key FROM {REGISTRY_TABLE} WHERE kind = 'template' AND state = 'ready' AND created_at < {}",
+        if backend == DbBackend::Postgres {
+            "$1"
+        } else {
+            "?"
+        }
+    );
+    let keys = admin
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [cutoff.into()],
+        ))
+        .await
+        .context(ADMIN, "looking for stale templates")?
+        .iter()
+        .map(|row| row.try_get::<String>("", "pool_key"))
+        .collect::<Result<Vec<_>, _>>()
+        .context(ADMIN, "looking for stale templates")?;
+    let mut dropped = Vec::new();
+    for key in keys {
+        while let Some(name) = claim_idle(admin, owner, Some(&key)).await? {
+            admin
+                .execute_unprepared(&drop_statement(backend, &name))
+                .await
+                .context(ADMIN, format!("dropping stale database {name}"))?;
+            registry::forget(admin, &name).await?;
+            dropped.push(name);
+        }
+    }
+    Ok(dropped)
+}
+
 /// Claims a ready pool database of `key`, atomically across every process and machine.
 pub(crate) async fn claim(
     admin: &DatabaseConnection,
@@ -464,6 +534,57 @@ pub(crate) async fn create_pooled(
     }
     registry::set_state(admin, std::slice::from_ref(&name), "claimed", owner).await?;
     Ok(name)
+}
+
+/// How few ready databases a pool may hold before a test that claims one starts making another.
+const REFILL_BELOW: usize = 2;
+
+/// If the pool of `template` runs low, starts making one more database in the background (on
+/// a connection of its own, so the test's setup does not wait for it), ready for the next test.
+pub(crate) async fn refill_if_low(
+    admin: &DatabaseConnection,
+    admin_url: &str,
+    owner: i64,
+    template: &SchemaTemplate,
+    info: &TemplateInfo,
+) -> Option<tokio::task::JoinHandle<()>> {
+    static REFILLING: OnceLock<Mutex<std::collections::HashSet<String>>> = OnceLock::new();
+    let refilling = REFILLING.get_or_init(Default::default);
+    if pool_size() < REFILL_BELOW {
+        return None;
+    }
+    let ready = ready_counts(admin, &[&template.key]).await.ok()?;
+    if ready.get(&template.key).copied().unwrap_or(0) >= REFILL_BELOW {
+        return None;
+    }
+    if !refilling
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(template.key.clone())
+    {
+        return None;
+    }
+    let (url, template, info) = (admin_url.to_owned(), template.clone(), info.clone());
+    Some(tokio::spawn(async move {
+        let made = async {
+            let conn = super::admin_connection(&url).await?;
+            let made = async {
+                let name = create_pooled(&conn, &url, owner, &template, &info).await?;
+                registry::set_state(&conn, std::slice::from_ref(&name), "ready", 0).await
+            }
+            .await;
+            let _ = conn.close().await;
+            made
+        }
+        .await;
+        if let Err(e) = made {
+            tracing::warn!(error = %e, "making a pool database ahead of demand failed");
+        }
+        refilling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&template.key);
+    }))
 }
 
 /// MySQL has no template databases: replay the template's tables and copy its rows, then
@@ -644,19 +765,33 @@ pub(crate) async fn ready_counts(
     Ok(counts)
 }
 
-/// Claims any idle pool database or template (for draining).
-pub(crate) async fn claim_idle(admin: &DatabaseConnection, owner: i64) -> Result<Option<String>> {
+/// Claims any idle pool database or template (of `key`, if given), pool databases first.
+pub(crate) async fn claim_idle(
+    admin: &DatabaseConnection,
+    owner: i64,
+    key: Option<&str>,
+) -> Result<Option<String>> {
     let backend = admin.get_database_backend();
+    let placeholder = if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let filter = match key {
+        Some(_) => format!("AND pool_key = {placeholder}"),
+        None => String::new(),
+    };
     let select = format!(
         "SELECT db_name FROM {REGISTRY_TABLE} WHERE kind IN ('pool', 'template') AND state = 'ready' \
-         ORDER BY kind LIMIT 1 FOR UPDATE SKIP LOCKED"
+         {filter} ORDER BY kind LIMIT 1 FOR UPDATE SKIP LOCKED"
     );
+    let values: Vec<sea_orm::Value> = key.map(Into::into).into_iter().collect();
     let txn = admin
         .begin()
         .await
         .context(ADMIN, "claiming an idle database")?;
     let row = txn
-        .query_one_raw(Statement::from_string(backend, select))
+        .query_one_raw(Statement::from_sql_and_values(backend, select, values))
         .await
         .context(ADMIN, "claiming an idle database")?;
     let Some(row) = row else {
