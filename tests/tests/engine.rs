@@ -199,7 +199,10 @@ fn the_directory_of_a_killed_process_is_swept_by_the_next() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(dir.exists(), "the kill itself removed nothing");
-    assert_eq!(sweep_test_directories(parent.path()), [dir.clone()]);
+    assert_eq!(
+        sweep_test_directories(parent.path()),
+        std::slice::from_ref(&dir)
+    );
     assert!(!dir.exists());
 }
 
