@@ -123,31 +123,36 @@ fn kept_databases_stay_and_no_sweep_takes_them() {
     block_on(drop_by_hand(&url, &kept));
 }
 
-#[persistence_test(agents = ["AgentA"])]
-#[ignore = "run in a child process that gets killed"]
-async fn driven_killed_mid_test(ctx: TestContext) {
-    let locations = record_locations(&ctx);
-    let marker = std::env::var("PERSIST_MARKER").unwrap();
-    std::fs::write(&marker, names(&locations).join("\n")).unwrap();
-    tokio::time::sleep(Duration::from_secs(120)).await;
-}
-
-#[test]
-fn databases_of_a_killed_process_are_swept_and_live_ones_are_not() {
-    let Some(url) = server_or_skip("databases_of_a_killed_process_are_swept_and_live_ones_are_not")
-    else {
-        return;
+/// Runs an ignored test of this file as a child process (in a new pid namespace with
+/// `namespace`), waits until it has written the names of its databases to a marker file, and
+/// returns it with them and the file that, once created, lets it finish. `None` when this
+/// machine cannot make a pid namespace (said on stderr).
+fn spawn_driven(
+    test: &str,
+    namespace: bool,
+) -> Option<(std::process::Child, Vec<String>, tempfile::TempDir)> {
+    let files = tempfile::tempdir().unwrap();
+    let (marker, release) = (files.path().join("marker"), files.path().join("release"));
+    let mut command = if namespace {
+        let probe = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "true"])
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            eprintln!("skipped: this machine cannot make a pid namespace (unshare --pid --fork)");
+            return None;
+        }
+        let mut unshare = std::process::Command::new("unshare");
+        unshare
+            .args(["--pid", "--fork"])
+            .arg(std::env::current_exe().unwrap());
+        unshare
+    } else {
+        std::process::Command::new(std::env::current_exe().unwrap())
     };
-    let marker = std::env::temp_dir().join(format!("persist-marker-{}", std::process::id()));
-    let _ = std::fs::remove_file(&marker);
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "driven_killed_mid_test",
-            "--ignored",
-            "--nocapture",
-        ])
+    let child = command
+        .args(["--exact", test, "--ignored", "--nocapture"])
         .env("PERSIST_MARKER", &marker)
+        .env("PERSIST_RELEASE", &release)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -158,14 +163,41 @@ fn databases_of_a_killed_process_are_swept_and_live_ones_are_not() {
             started.elapsed() < Duration::from_secs(60),
             "the child never set up its databases"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(100));
-    let leaked: Vec<String> = std::fs::read_to_string(&marker)
+    std::thread::sleep(Duration::from_millis(50));
+    let names = std::fs::read_to_string(&marker)
         .unwrap()
         .lines()
         .map(str::to_owned)
         .collect();
+    Some((child, names, files))
+}
+
+/// Records the test's databases in `PERSIST_MARKER`, then waits for `PERSIST_RELEASE`.
+async fn hold_until_released(ctx: &TestContext) {
+    let locations = record_locations(ctx);
+    let marker = std::env::var("PERSIST_MARKER").unwrap();
+    std::fs::write(&marker, names(&locations).join("\n")).unwrap();
+    let release = std::env::var("PERSIST_RELEASE").unwrap();
+    while !std::path::Path::new(&release).exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[persistence_test(agents = ["AgentA"])]
+#[ignore = "run in a child process that gets killed"]
+async fn driven_killed_mid_test(ctx: TestContext) {
+    hold_until_released(&ctx).await;
+}
+
+#[test]
+fn databases_of_a_killed_process_are_swept_and_live_ones_are_not() {
+    let Some(url) = server_or_skip("databases_of_a_killed_process_are_swept_and_live_ones_are_not")
+    else {
+        return;
+    };
+    let (mut child, leaked, _files) = spawn_driven("driven_killed_mid_test", false).unwrap();
     assert_eq!(leaked.len(), 2);
 
     // While the child runs, its databases are a live run's: a sweep leaves them alone.
@@ -183,7 +215,6 @@ fn databases_of_a_killed_process_are_swept_and_live_ones_are_not() {
     // Killed the way nextest kills a test that timed out: no teardown runs.
     child.kill().unwrap();
     child.wait().unwrap();
-    std::fs::remove_file(&marker).unwrap();
     let present = block_on(test_databases(&url));
     assert!(
         leaked.iter().all(|n| present.contains(n)),
@@ -271,13 +302,7 @@ fn pool_databases_come_back_pristine_or_not_at_all() {
 #[persistence_test(agents = ["AgentA"])]
 #[ignore = "run in another pid namespace by another test in this file"]
 async fn driven_lives_in_another_namespace(ctx: TestContext) {
-    let locations = record_locations(&ctx);
-    let marker = std::env::var("PERSIST_MARKER").unwrap();
-    let release = std::env::var("PERSIST_RELEASE").unwrap();
-    std::fs::write(&marker, names(&locations).join("\n")).unwrap();
-    while !std::path::Path::new(&release).exists() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    hold_until_released(&ctx).await;
 }
 
 #[test]
@@ -285,45 +310,11 @@ fn a_live_run_in_another_pid_namespace_is_never_swept() {
     let Some(url) = server_or_skip("a_live_run_in_another_pid_namespace_is_never_swept") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let marker = dir.path().join("marker");
-    let release = dir.path().join("release");
-    let probe = std::process::Command::new("unshare")
-        .args(["--pid", "--fork", "true"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: this machine cannot make a pid namespace (unshare --pid --fork)");
+    let Some((mut child, live, files)) = spawn_driven("driven_lives_in_another_namespace", true)
+    else {
         return;
-    }
-    let mut child = std::process::Command::new("unshare")
-        .args(["--pid", "--fork"])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "driven_lives_in_another_namespace",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("PERSIST_MARKER", &marker)
-        .env("PERSIST_RELEASE", &release)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !marker.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the child never set up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    let live: Vec<String> = std::fs::read_to_string(&marker)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    };
+    // Its owner's pid means nothing here (it is 1 or 2 in its namespace): its lock decides.
     let swept = block_on(sweep_leaked(&url)).unwrap();
     assert!(
         swept.iter().all(|n| !live.contains(n)),
@@ -331,6 +322,6 @@ fn a_live_run_in_another_pid_namespace_is_never_swept() {
     );
     let present = block_on(test_databases(&url));
     assert!(live.iter().all(|n| present.contains(n)));
-    std::fs::write(&release, b"").unwrap();
+    std::fs::write(files.path().join("release"), b"").unwrap();
     assert!(child.wait().unwrap().success());
 }

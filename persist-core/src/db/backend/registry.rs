@@ -169,21 +169,23 @@ pub(crate) async fn set_state(
         .map(|_| ())
 }
 
-/// Stores a template's catalog digest.
-pub(crate) async fn set_digest(
+/// Sets columns of one database's record.
+pub(crate) async fn update<const N: usize>(
     admin: &impl ConnectionTrait,
     name: &str,
-    digest: &str,
+    values: [(&str, sea_orm::Value); N],
 ) -> Result<()> {
-    let update = Query::update()
+    let mut update = Query::update();
+    update
         .table(table())
-        .value(col("digest"), digest)
-        .and_where(Expr::col(col("db_name")).eq(name))
-        .to_owned();
+        .and_where(Expr::col(col("db_name")).eq(name));
+    for (column, value) in values {
+        update.value(col(column), value);
+    }
     admin
         .execute(&update)
         .await
-        .context(ADMIN, format!("storing the digest of {name}"))
+        .context(ADMIN, format!("updating the record of {name}"))
         .map(|_| ())
 }
 

@@ -347,55 +347,22 @@ async fn build_template(
     let info = built?;
     let detail = serde_json::to_string(&info)
         .map_err(|e| PersistError::Backend(format!("recording template {name}: {e}")))?;
-    let update = format!(
-        "UPDATE {REGISTRY_TABLE} SET detail = {}, state = 'ready', owner = 0 WHERE db_name = {}",
-        if backend == DbBackend::Postgres {
-            "$1"
-        } else {
-            "?"
-        },
-        if backend == DbBackend::Postgres {
-            "$2"
-        } else {
-            "?"
-        },
-    );
-    admin
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            update,
-            [detail.into(), name.into()],
-        ))
-        .await
-        .context(ADMIN, format!("publishing template {name}"))?;
-    registry::set_digest(admin, name, &info.digest).await?;
+    registry::update(
+        admin,
+        name,
+        [
+            ("detail", detail.into()),
+            ("digest", info.digest.clone().into()),
+            ("state", "ready".into()),
+            ("owner", 0i64.into()),
+        ],
+    )
+    .await?;
     Ok(info)
 }
 
 async fn touch_template(admin: &DatabaseConnection, name: &str) -> Result<()> {
-    let backend = admin.get_database_backend();
-    let sql = format!(
-        "UPDATE {REGISTRY_TABLE} SET created_at = {} WHERE db_name = {}",
-        if backend == DbBackend::Postgres {
-            "$1"
-        } else {
-            "?"
-        },
-        if backend == DbBackend::Postgres {
-            "$2"
-        } else {
-            "?"
-        },
-    );
-    admin
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [registry::now_millis().into(), name.into()],
-        ))
-        .await
-        .context(ADMIN, format!("marking template {name} in use"))
-        .map(|_| ())
+    registry::update(admin, name, [("created_at", registry::now_millis().into())]).await
 }
 
 /// How long a template may go unused before a sweep drops it and its pool.
