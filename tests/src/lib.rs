@@ -80,3 +80,49 @@ pub async fn expect_panic<F: std::future::Future>(future: F) -> String {
         Err(payload) => panic_message(&*payload),
     }
 }
+
+/// Runs one ignored test of the calling test binary as a child process, with `env`; in a new
+/// pid namespace (`unshare --pid --fork`) with `namespace`. `None` when this machine cannot
+/// make a pid namespace (said on stderr).
+pub fn spawn_test(
+    test: &str,
+    env: &[(&str, &std::path::Path)],
+    namespace: bool,
+) -> Option<std::process::Child> {
+    let exe = std::env::current_exe().unwrap();
+    let mut command = if namespace {
+        let probe = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "true"])
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            eprintln!("skipped: this machine cannot make a pid namespace (unshare --pid --fork)");
+            return None;
+        }
+        let mut unshare = std::process::Command::new("unshare");
+        unshare.args(["--pid", "--fork"]).arg(exe);
+        unshare
+    } else {
+        std::process::Command::new(exe)
+    };
+    command
+        .args(["--exact", test, "--ignored", "--nocapture"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Some(command.spawn().unwrap())
+}
+
+/// Waits, up to a minute, for `path` to appear.
+pub fn wait_for(path: &std::path::Path) {
+    let started = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -5,7 +5,7 @@
 use persist_core::db::backend::{SqliteFileBackend, sweep_test_directories};
 use persist_core::db::{Backend, BackendConfig};
 use persist_core::prelude::*;
-use persist_tests::{expect_failure, record_files, recorded_files};
+use persist_tests::{expect_failure, record_files, recorded_files, spawn_test, wait_for};
 
 #[tokio::test]
 async fn an_unreachable_server_fails_with_its_cause_and_once_per_process() {
@@ -84,57 +84,8 @@ async fn only_directories_whose_owner_is_gone_are_swept() {
     assert!(!live.directory().exists());
 }
 
-/// Runs one ignored test of this binary as a child process, with `env`.
 fn spawn_child(test: &str, env: &[(&str, &std::path::Path)]) -> std::process::Child {
-    let exe = std::process::Command::new(std::env::current_exe().unwrap());
-    child_command(exe, test, env).spawn().unwrap()
-}
-
-fn child_command(
-    mut command: std::process::Command,
-    test: &str,
-    env: &[(&str, &std::path::Path)],
-) -> std::process::Command {
-    command
-        .args(["--exact", test, "--ignored", "--nocapture"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command
-}
-
-/// Runs one ignored test of this binary in a new pid namespace (`unshare --pid --fork`), with
-/// `env`; `None` when this machine cannot make one (not permitted), said on stderr.
-fn spawn_in_pid_namespace(
-    test: &str,
-    env: &[(&str, &std::path::Path)],
-) -> Option<std::process::Child> {
-    let probe = std::process::Command::new("unshare")
-        .args(["--pid", "--fork", "true"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: this machine cannot make a pid namespace (unshare --pid --fork)");
-        return None;
-    }
-    let mut unshare = std::process::Command::new("unshare");
-    unshare
-        .args(["--pid", "--fork"])
-        .arg(std::env::current_exe().unwrap());
-    Some(child_command(unshare, test, env).spawn().unwrap())
-}
-
-fn wait_for(path: &std::path::Path) {
-    let started = std::time::Instant::now();
-    while !path.exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    spawn_test(test, env, false).expect("a plain child always starts")
 }
 
 #[persistence_test(agents = ["AgentA"], backend = "sqlite")]
@@ -154,13 +105,14 @@ fn a_live_run_in_another_pid_namespace_is_never_swept() {
     let parent = tempfile::tempdir().unwrap();
     let marker = parent.path().join("marker");
     let release = parent.path().join("release");
-    let Some(mut child) = spawn_in_pid_namespace(
+    let Some(mut child) = spawn_test(
         "driven_lives_in_another_namespace",
         &[
             ("PERSIST_TEST_DIR", parent.path()),
             ("PERSIST_MARKER", &marker),
             ("PERSIST_RELEASE", &release),
         ],
+        true,
     ) else {
         return;
     };

@@ -5,13 +5,13 @@
 //! These tests need a server: they run when `PERSIST_TEST_DATABASE_URL` names PostgreSQL or
 //! MySQL/MariaDB (as `.ci/run` does), and otherwise say so and return.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use persist_core::db::ManagerBuilder;
 use persist_core::db::backend::sweep_leaked;
 use persist_core::prelude::*;
 use persist_tests::server::{drop_by_hand, own_pool, registry_rows, server_url, test_databases};
-use persist_tests::{expect_failure, record_locations, recorded_locations};
+use persist_tests::{expect_failure, record_locations, recorded_locations, spawn_test, wait_for};
 
 fn server_or_skip(test: &str) -> Option<String> {
     let url = server_url();
@@ -48,12 +48,14 @@ fn reuse_pool(builder: ManagerBuilder) -> ManagerBuilder {
 #[persistence_test(agents = ["AgentA", "AgentB"], setup = "lifecycle_pool")]
 #[ignore = "driven by another test in this file"]
 async fn driven_on_server(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
-    record_locations(&ctx);
-    let session = gateway.create_session("alice", "AgentA").await.unwrap();
-    gateway
-        .send_message(&session.id, "hi", "alice")
-        .await
-        .unwrap();
+    one_turn(&ctx, &gateway, "alice").await;
+}
+
+/// Records the test's databases, then has `user` send one message to AgentA.
+async fn one_turn(ctx: &TestContext, gateway: &GatewayPersistenceAdapter, user: &str) {
+    record_locations(ctx);
+    let session = gateway.create_session(user, "AgentA").await.unwrap();
+    gateway.send_message(&session.id, "hi", user).await.unwrap();
 }
 
 #[persistence_test(agents = ["AgentA"], setup = "lifecycle_pool")]
@@ -133,38 +135,9 @@ fn spawn_driven(
 ) -> Option<(std::process::Child, Vec<String>, tempfile::TempDir)> {
     let files = tempfile::tempdir().unwrap();
     let (marker, release) = (files.path().join("marker"), files.path().join("release"));
-    let mut command = if namespace {
-        let probe = std::process::Command::new("unshare")
-            .args(["--pid", "--fork", "true"])
-            .output();
-        if !probe.is_ok_and(|o| o.status.success()) {
-            eprintln!("skipped: this machine cannot make a pid namespace (unshare --pid --fork)");
-            return None;
-        }
-        let mut unshare = std::process::Command::new("unshare");
-        unshare
-            .args(["--pid", "--fork"])
-            .arg(std::env::current_exe().unwrap());
-        unshare
-    } else {
-        std::process::Command::new(std::env::current_exe().unwrap())
-    };
-    let child = command
-        .args(["--exact", test, "--ignored", "--nocapture"])
-        .env("PERSIST_MARKER", &marker)
-        .env("PERSIST_RELEASE", &release)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !marker.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the child never set up its databases"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let env = [("PERSIST_MARKER", &*marker), ("PERSIST_RELEASE", &*release)];
+    let child = spawn_test(test, &env, namespace)?;
+    wait_for(&marker);
     std::thread::sleep(Duration::from_millis(50));
     let names = std::fs::read_to_string(&marker)
         .unwrap()
@@ -225,12 +198,7 @@ fn databases_of_a_killed_process_are_swept_and_live_ones_are_not() {
 #[persistence_test(agents = ["AgentA"], setup = "reuse_pool")]
 #[ignore = "driven by another test in this file"]
 async fn driven_alters_its_schema(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
-    record_locations(&ctx);
-    let session = gateway.create_session("alice", "AgentA").await.unwrap();
-    gateway
-        .send_message(&session.id, "hi", "alice")
-        .await
-        .unwrap();
+    one_turn(&ctx, &gateway, "alice").await;
     let db = ctx.manager().gateway_connection();
     use persist_core::sea_orm::ConnectionTrait as _;
     db.execute_unprepared("CREATE TABLE intruder (id INTEGER PRIMARY KEY)")
@@ -241,12 +209,7 @@ async fn driven_alters_its_schema(ctx: TestContext, gateway: GatewayPersistenceA
 #[persistence_test(agents = ["AgentA"], setup = "reuse_pool")]
 #[ignore = "driven by another test in this file"]
 async fn driven_fills_its_databases(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
-    record_locations(&ctx);
-    let session = gateway.create_session("bob", "AgentA").await.unwrap();
-    gateway
-        .send_message(&session.id, "hi", "bob")
-        .await
-        .unwrap();
+    one_turn(&ctx, &gateway, "bob").await;
 }
 
 #[persistence_test(agents = ["AgentA"], setup = "reuse_pool")]

@@ -100,7 +100,7 @@ async fn schema_keys(
     no_agents: bool,
 ) -> (Option<String>, Option<String>) {
     let dialect = backend.kind().db_backend();
-    let gateway_key = match gateway_schema_of(gateway) {
+    let gateway_key = match gateway.as_gateway() {
         Some(schema) => {
             let table = schema.migration_table();
             definition(&**gateway, dialect, Some(&table), &schema.migration_names()).await
@@ -155,10 +155,6 @@ async fn provision(
 
 /// The gateway's migrations as a schema to apply.
 struct GatewayApply(Arc<dyn GatewaySchema>);
-
-fn gateway_schema_of(schema: &Arc<dyn ApplySchema>) -> Option<&dyn GatewaySchema> {
-    schema.as_gateway()
-}
 
 impl ApplySchema for GatewayApply {
     fn as_gateway(&self) -> Option<&dyn GatewaySchema> {

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures::future::BoxFuture;
-use sea_orm::ConnectOptions;
 use sea_orm::sqlx::Connection as _;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
@@ -200,9 +199,5 @@ impl Backend for SqliteMemoryBackend {
     ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
         // The anchor holds each database; the pool connects on first use.
         Box::pin(async move { lazy_sqlite(&location.url, false) })
-    }
-
-    fn configure(&self, options: &mut ConnectOptions) {
-        options.max_connections(4).min_connections(0);
     }
 }

@@ -164,8 +164,8 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         })
     }
 
-    /// Sets the pool options of each database's connection (by default, at most 4
-    /// connections, opened on demand).
+    /// Sets the pool options the default [`connect`](Self::connect) uses (by default, at most
+    /// 4 connections, opened on demand).
     fn configure(&self, options: &mut ConnectOptions) {
         options.max_connections(4).min_connections(0);
     }

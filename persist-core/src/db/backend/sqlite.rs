@@ -13,8 +13,6 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
-use sea_orm::ConnectOptions;
-use sea_orm::sqlx::sqlite::SqliteSynchronous;
 use tempfile::TempDir;
 
 use super::template::{forget, io, sweep_templates, template_dir, template_file};
@@ -179,13 +177,6 @@ impl Backend for SqliteFileBackend {
         // system without waiting for the disk. A crashing test process loses nothing, and a
         // kept database is as complete as ever.
         Box::pin(async move { lazy_sqlite(&location.url, true) })
-    }
-
-    fn configure(&self, options: &mut ConnectOptions) {
-        options
-            .max_connections(4)
-            .min_connections(0)
-            .map_sqlx_sqlite_opts(|o| o.synchronous(SqliteSynchronous::Off));
     }
 
     fn release(&self, keep: bool) -> BoxFuture<'_, Result<()>> {

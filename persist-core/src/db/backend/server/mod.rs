@@ -337,12 +337,8 @@ impl Backend for ServerBackend {
             let Some(info) = key.and_then(|key| pool::known_template(&self.admin_url, &key)) else {
                 return Ok(false);
             };
-            if !touched {
-                // Its test never connected to it: it is as it was claimed, pristine.
-                self.state.lock().await.recycled.push(location.name.clone());
-                return Ok(true);
-            }
-            let pristine = pool::reset(connection, &info).await.unwrap_or(false);
+            // A database its test never connected to is as it was claimed: pristine.
+            let pristine = !touched || pool::reset(connection, &info).await.unwrap_or(false);
             if pristine {
                 self.state.lock().await.recycled.push(location.name.clone());
             } else {
@@ -397,22 +393,11 @@ impl Backend for ServerBackend {
             .await?
         })
     }
-
-    fn configure(&self, options: &mut ConnectOptions) {
-        // Few connections per database, closed soon when idle: many tests share one server.
-        options
-            .max_connections(PER_DATABASE as u32)
-            .min_connections(0)
-            .idle_timeout(SERVER_IDLE);
-        if self.kind == BackendKind::Postgres {
-            // A test's commits need not wait for the disk: the data is thrown away after.
-            options.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "off")]));
-        }
-    }
 }
 
 /// A pool that connects on first use and notes that it did: a database its test never
-/// touched needs no reset.
+/// touched needs no reset. Few connections per database, closed soon when idle: many tests
+/// share one server.
 fn lazy_pool(
     kind: BackendKind,
     url: &str,

@@ -245,13 +245,9 @@ pub(crate) async fn ensure_template(
 /// The template as published in the registry, if it is.
 async fn published(admin: &DatabaseConnection, name: &str) -> Result<Option<TemplateInfo>> {
     let backend = admin.get_database_backend();
-    let placeholder = if backend == DbBackend::Postgres {
-        "$1"
-    } else {
-        "?"
-    };
     let sql = format!(
-        "SELECT detail FROM {REGISTRY_TABLE} WHERE db_name = {placeholder} AND kind = 'template' AND state = 'ready'"
+        "SELECT detail FROM {REGISTRY_TABLE} WHERE db_name = {} AND kind = 'template' AND state = 'ready'",
+        placeholder(admin)
     );
     let row = admin
         .query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
@@ -375,11 +371,7 @@ pub(crate) async fn sweep_stale(admin: &DatabaseConnection, owner: i64) -> Resul
     let cutoff = registry::now_millis() - STALE_POOL_AFTER.as_millis() as i64;
     let sql = format!(
         "SELECT pool_key FROM {REGISTRY_TABLE} WHERE kind = 'template' AND state = 'ready' AND created_at < {}",
-        if backend == DbBackend::Postgres {
-            "$1"
-        } else {
-            "?"
-        }
+        placeholder(admin)
     );
     let keys = admin
         .query_all_raw(Statement::from_sql_and_values(
@@ -413,42 +405,47 @@ pub(crate) async fn claim(
     key: &str,
     owner: i64,
 ) -> Result<Option<String>> {
+    let filter = format!("kind = 'pool' AND pool_key = {}", placeholder(admin));
+    claim_first(admin, owner, &filter, vec![key.into()], "a pool database").await
+}
+
+/// The first bind parameter in the admin database's dialect.
+fn placeholder(admin: &DatabaseConnection) -> &'static str {
+    if admin.get_database_backend() == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    }
+}
+
+/// Claims the first ready database that `filter` (a condition on the registry, with its
+/// `values`) selects, pool databases before templates: `FOR UPDATE SKIP LOCKED`, so that two
+/// claimers never take the same one and neither waits for the other.
+async fn claim_first(
+    admin: &DatabaseConnection,
+    owner: i64,
+    filter: &str,
+    values: Vec<sea_orm::Value>,
+    what: &str,
+) -> Result<Option<String>> {
     let backend = admin.get_database_backend();
-    let p = |n: usize| {
-        if backend == DbBackend::Postgres {
-            format!("${n}")
-        } else {
-            "?".to_owned()
-        }
-    };
     let select = format!(
-        "SELECT db_name FROM {REGISTRY_TABLE} WHERE kind = 'pool' AND pool_key = {} AND state = 'ready' \
-         LIMIT 1 FOR UPDATE SKIP LOCKED",
-        p(1)
+        "SELECT db_name FROM {REGISTRY_TABLE} WHERE state = 'ready' AND {filter} \
+         ORDER BY kind LIMIT 1 FOR UPDATE SKIP LOCKED"
     );
-    let txn = admin
-        .begin()
-        .await
-        .context(ADMIN, "claiming a pool database")?;
+    let operation = format!("claiming {what}");
+    let txn = admin.begin().await.context(ADMIN, &operation)?;
     let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            select,
-            [key.into()],
-        ))
+        .query_one_raw(Statement::from_sql_and_values(backend, select, values))
         .await
-        .context(ADMIN, "claiming a pool database")?;
+        .context(ADMIN, &operation)?;
     let Some(row) = row else {
         let _ = txn.rollback().await;
         return Ok(None);
     };
-    let name: String = row
-        .try_get("", "db_name")
-        .context(ADMIN, "claiming a pool database")?;
+    let name: String = row.try_get("", "db_name").context(ADMIN, &operation)?;
     registry::set_state(&txn, std::slice::from_ref(&name), "claimed", owner).await?;
-    txn.commit()
-        .await
-        .context(ADMIN, "claiming a pool database")?;
+    txn.commit().await.context(ADMIN, &operation)?;
     Ok(Some(name))
 }
 
@@ -738,41 +735,12 @@ pub(crate) async fn claim_idle(
     owner: i64,
     key: Option<&str>,
 ) -> Result<Option<String>> {
-    let backend = admin.get_database_backend();
-    let placeholder = if backend == DbBackend::Postgres {
-        "$1"
-    } else {
-        "?"
-    };
-    let filter = match key {
-        Some(_) => format!("AND pool_key = {placeholder}"),
-        None => String::new(),
-    };
-    let select = format!(
-        "SELECT db_name FROM {REGISTRY_TABLE} WHERE kind IN ('pool', 'template') AND state = 'ready' \
-         {filter} ORDER BY kind LIMIT 1 FOR UPDATE SKIP LOCKED"
-    );
-    let values: Vec<sea_orm::Value> = key.map(Into::into).into_iter().collect();
-    let txn = admin
-        .begin()
-        .await
-        .context(ADMIN, "claiming an idle database")?;
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(backend, select, values))
-        .await
-        .context(ADMIN, "claiming an idle database")?;
-    let Some(row) = row else {
-        let _ = txn.rollback().await;
-        return Ok(None);
-    };
-    let name: String = row
-        .try_get("", "db_name")
-        .context(ADMIN, "claiming an idle database")?;
-    registry::set_state(&txn, std::slice::from_ref(&name), "claimed", owner).await?;
-    txn.commit()
-        .await
-        .context(ADMIN, "claiming an idle database")?;
-    Ok(Some(name))
+    let mut filter = "kind IN ('pool', 'template')".to_owned();
+    if key.is_some() {
+        filter.push_str(&format!(" AND pool_key = {}", placeholder(admin)));
+    }
+    let values = key.map(Into::into).into_iter().collect();
+    claim_first(admin, owner, &filter, values, "an idle database").await
 }
 
 /// Forgets every template this process knew (they were dropped).

@@ -190,11 +190,11 @@ async fn read_budget(admin: &DatabaseConnection) -> Result<usize> {
     Ok(limit.saturating_sub(headroom).max(1))
 }
 
-/// An open admin session holding an owner lock and some slots.
+/// An open admin session: its connection holds an owner lock and its test's slots, and gives
+/// them back when it closes.
 pub(crate) struct Session {
     pub conn: DatabaseConnection,
     pub owner: i64,
-    slots: Vec<i64>,
 }
 
 impl Session {
@@ -268,12 +268,8 @@ impl Session {
         }
         .await;
         match result {
-            Ok((_, owner, Some(taken))) => Ok(Ok(Session {
-                conn,
-                owner,
-                slots: taken,
-            })),
-            Ok((budget, _, None)) => {
+            Ok((_, owner, true)) => Ok(Ok(Session { conn, owner })),
+            Ok((budget, _, false)) => {
                 let _ = conn.close().await;
                 Ok(Err(budget))
             }
@@ -286,7 +282,6 @@ impl Session {
 
     /// Gives back the slots and the owner lock by closing the connection.
     pub(crate) async fn close(self) {
-        let _ = self.slots;
         let _ = self.conn.close().await;
     }
 }
@@ -351,12 +346,8 @@ async fn take_owner_lock(conn: &DatabaseConnection) -> Result<i64> {
     ))
 }
 
-/// Takes `wanted` of the `budget` slots, or none.
-async fn take_slots(
-    conn: &DatabaseConnection,
-    budget: usize,
-    wanted: usize,
-) -> Result<Option<Vec<i64>>> {
+/// Takes `wanted` of the `budget` slots, or none; `true` when taken.
+async fn take_slots(conn: &DatabaseConnection, budget: usize, wanted: usize) -> Result<bool> {
     if wanted > budget {
         return Err(PersistError::Backend(format!(
             "a test needs {wanted} connections but only {budget} may be held on this server \
@@ -379,10 +370,10 @@ async fn take_slots(
     if taken.len() >= wanted {
         let extra = taken.split_off(wanted);
         release(conn, &extra).await?;
-        return Ok(Some(taken));
+        return Ok(true);
     }
     release(conn, &taken).await?;
-    Ok(None)
+    Ok(false)
 }
 
 async fn release(conn: &DatabaseConnection, keys: &[i64]) -> Result<()> {
