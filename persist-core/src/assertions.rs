@@ -27,7 +27,7 @@ use crate::inspect::{
     CrossDatabaseInspector, DatabaseStats, GatewayMessageRow, GatewaySessionRow, IntegrityReport,
     IsolationReport, MigrationState, SessionLink, UserIsolationReport,
 };
-use crate::mesh::ScriptedLlm;
+use crate::system::RequestLog;
 
 fn check<T>(name: &str, result: Result<T, PersistError>) -> T {
     result.unwrap_or_else(|e| panic!("{name} failed: {e}"))
@@ -265,9 +265,9 @@ pub async fn assert_database_stats(
 /// Every request the model received for `session_id` came from `agent` and carried only that
 /// session's own history. The history is taken from the gateway's database, not the agent's,
 /// so a leak written into the agent's own storage cannot vouch for itself.
-pub async fn assert_llm_context_isolated(
+pub async fn assert_llm_context_isolated<L: RequestLog + ?Sized>(
     inspector: &CrossDatabaseInspector,
-    llm: &ScriptedLlm,
+    llm: &L,
     agent: &str,
     session_id: &str,
 ) {

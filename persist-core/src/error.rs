@@ -23,7 +23,7 @@ pub enum PersistError {
         /// Why it was rejected.
         reason: String,
     },
-    /// A message exceeded [`MAX_MESSAGE_CHARS`](crate::mesh::MAX_MESSAGE_CHARS).
+    /// A message exceeded the gateway's limit on message length.
     #[error("message is {length} characters long; the limit is {max}")]
     MessageTooLong {
         /// The message's length in characters.
@@ -113,6 +113,32 @@ pub enum PersistError {
     /// A backend could not be configured (a bad URL, an unsupported scheme, …).
     #[error("backend configuration: {0}")]
     Backend(String),
+    /// A [`Layout`](crate::system::Layout) that cannot be read by: a table lacks a column it
+    /// needs, or a name is blank.
+    #[error("invalid layout: {table}: {reason}")]
+    InvalidLayout {
+        /// The table, with its part in the layout.
+        table: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Something a test or check needs was not configured or not offered by the system
+    /// under test (a schema, a layout, a gateway API, a resource).
+    #[error("no {what}: {hint}")]
+    NotProvided {
+        /// What is missing.
+        what: String,
+        /// How to provide it.
+        hint: String,
+    },
+    /// The system under test does not support this operation.
+    #[error("{operation} is not supported: {reason}")]
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A cross-database verification found a problem (boxed: it carries the rows it saw).
     #[error(transparent)]
     Verification(Box<VerificationError>),

@@ -1,9 +1,22 @@
-//! Black-box persistence testing for a SeaORM gateway-plus-agents mesh.
+//! Black-box persistence testing for SeaORM systems made of a gateway and agents.
 //!
 //! A gateway database (schema by real migrations) holds users' sessions and chat history; each
 //! agent owns a separate database (schema straight from its entities) with its session state
-//! and messages. `persist-core` provisions those databases per test, runs the mesh under test
-//! over them, and checks from the outside that data landed where it should.
+//! and messages. `persist-core` provisions those databases per test, starts the system under
+//! test over them (yours, described once as a [`System`], or the reference mesh), and checks
+//! from the outside that data landed where it should.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `sqlite` | yes | SQLite files and in-memory databases (the embedded default backend) |
+//! | `postgres` | no | PostgreSQL servers |
+//! | `mysql` | no | MySQL and MariaDB servers |
+//! | `mesh` | yes | the reference mesh ([`mesh`]): the demo system and the default `system` |
+//!
+//! A crate that tests its own system needs only `sqlite` (and the server drivers it runs on):
+//! `persist-core = { version = "…", default-features = false, features = ["sqlite"] }`.
 //!
 //! ```
 //! use persist_core::prelude::*;
@@ -24,49 +37,70 @@
 //! ```
 //!
 //! Start with [`persistence_test`]; the pieces it hands out are [`GatewayPersistenceAdapter`],
-//! [`CrossDatabaseInspector`], [`MultiDatabaseManager`], [`mesh::AgentHandle`],
-//! [`mesh::ScriptedLlm`] and raw [`sea_orm::DatabaseConnection`]s.
+//! [`AgentPersistenceAdapter`], [`CrossDatabaseInspector`], [`MultiDatabaseManager`],
+//! [`system::Resource`]s and raw [`sea_orm::DatabaseConnection`]s. To test your own system,
+//! see [`system`].
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
 pub mod assertions;
 pub mod db;
 mod error;
 pub mod inspect;
+#[cfg(feature = "mesh")]
 pub mod mesh;
 pub mod runner;
+pub mod system;
 
-pub use adapter::GatewayPersistenceAdapter;
+pub use adapter::{AgentPersistenceAdapter, GatewayPersistenceAdapter};
 pub use db::MultiDatabaseManager;
 pub use error::{PersistError, Result};
 pub use inspect::CrossDatabaseInspector;
 pub use runner::{Inject, NoAgent, OptionalAgent, RequiredAgent, TestContext};
+pub use system::System;
 
-/// The SeaORM this crate is built on, so that an injected connection can be queried without
-/// adding a matching `sea-orm` dependency.
+/// `#[async_trait]`, to implement [`System`], [`system::GatewayApi`], [`system::AgentApi`] and
+/// [`system::LanguageModel`].
+pub use async_trait::async_trait;
+/// The SeaORM this crate is built on, so that an injected connection can be queried (and
+/// entities defined) without adding a matching `sea-orm` dependency.
 pub use sea_orm;
+/// The sea-orm-migration this crate is built on, for a gateway migrator without a matching
+/// dependency of your own.
+pub use sea_orm_migration;
 
 #[doc = include_str!("../docs/persistence_test.md")]
 pub use persist_macros::persistence_test;
 
 /// What a test file usually needs: `use persist_core::prelude::*;`.
 pub mod prelude {
-    pub use crate::adapter::GatewayPersistenceAdapter;
+    pub use crate::adapter::{AgentPersistenceAdapter, GatewayPersistenceAdapter};
     pub use crate::db::{DatabaseRole, MultiDatabaseManager};
     pub use crate::error::PersistError;
     pub use crate::inspect::CrossDatabaseInspector;
-    pub use crate::mesh::{AgentHandle, GatewayComponent, ScriptedLlm};
+    #[cfg(feature = "mesh")]
+    pub use crate::mesh::{AgentHandle, GatewayComponent};
     pub use crate::persistence_test;
     pub use crate::runner::TestContext;
+    pub use crate::system::{Resource, ScriptedLlm, System};
     pub use sea_orm::DatabaseConnection;
 }
 
 /// Not public API: what `#[persistence_test]` expands to. It may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::runner::{Flavor, KeepPolicy, Setup, TestConfig, TestReturn, run_test};
+    pub use crate::runner::{
+        Flavor, KeepPolicy, Setup, SystemFactory, TestConfig, TestReturn, run_test,
+    };
     use crate::runner::{Inject, TestContext, WithAgent, WithoutAgent};
+    use crate::system::System;
+
+    /// Makes the system `S` (the attribute's `system = "S"`).
+    pub fn system_of<S: System + Default>() -> ::std::sync::Arc<dyn System> {
+        ::std::sync::Arc::new(S::default())
+    }
 
     /// Builds a parameter that has no `#[agent]`; a failure fails the test with its name.
     pub fn inject<T>(ctx: &TestContext, param: &str) -> T

@@ -74,7 +74,7 @@ fn take_params(func: &mut syn::ItemFn, errors: &mut Option<syn::Error>) -> Vec<P
 }
 
 // Input:
-//   #[persistence_test(agents = ["A"], timeout = "30s")]
+//   #[persistence_test(agents = ["A"], timeout = "30s", system = "my::System")]
 //   /// docs
 //   async fn replies(gateway: GatewayPersistenceAdapter, #[agent("A")] a: &AgentHandle) { … }
 //
@@ -84,7 +84,10 @@ fn take_params(func: &mut syn::ItemFn, errors: &mut Option<syn::Error>) -> Vec<P
 //   fn replies() {
 //       async fn replies(gateway: GatewayPersistenceAdapter, a: &AgentHandle) { … }
 //       ::persist_core::__private::run_test(
-//           ::persist_core::__private::TestConfig { name: …, agents: &["A"], timeout: Some(30s), … },
+//           ::persist_core::__private::TestConfig {
+//               name: …, agents: &["A"], timeout: Some(30s),
+//               system: Some(::persist_core::__private::system_of::<my::System>), …
+//           },
 //           |__persist_ctx| async move {
 //               let __persist_arg0 = ::persist_core::__private::inject::<GatewayPersistenceAdapter>(&__persist_ctx, "gateway");
 //               let __persist_arg1 = ::persist_core::__private::inject_agent::<AgentHandle>(&__persist_ctx, "a", "A");
@@ -170,6 +173,16 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
         checks.push(quote_spanned! {setup.span()=> let _: #krate::__private::Setup = #setup; });
         quote! { #setup as #krate::__private::Setup }
     }));
+    let system = option(config.system.as_ref().map(|system| {
+        let krate = respan(krate, system.span());
+        quote_spanned! {system.span()=> #krate::__private::system_of::<#system> }
+    }));
+    if let Some(system) = &config.system {
+        let krate = respan(krate, system.span());
+        checks.push(
+            quote_spanned! {system.span()=> let _ = #krate::__private::system_of::<#system>; },
+        );
+    }
     // A `#[should_panic]` test passed when it panicked: its databases are not kept for it.
     let should_panic = attrs.iter().any(|a| a.path().is_ident("should_panic"));
     let ret = sig.output.span();
@@ -198,6 +211,7 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
                     keep: #keep,
                     timeout: #timeout,
                     backend: #backend,
+                    system: #system,
                     setup: #setup,
                     should_panic: #should_panic,
                 },

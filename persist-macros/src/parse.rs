@@ -14,6 +14,8 @@ pub const KEYS: &[&str] = &[
     "keep",
     "timeout",
     "backend",
+    "system",
+    "setup",
     "crate",
 ];
 
@@ -34,6 +36,7 @@ pub struct RawArgs {
     pub timeout: Option<WithSpan<String>>,
     pub backend: Option<WithSpan<String>>,
     pub setup: Option<WithSpan<syn::Path>>,
+    pub system: Option<WithSpan<syn::Path>>,
     pub krate: Option<WithSpan<syn::Path>>,
 }
 
@@ -147,6 +150,18 @@ impl RawArgs {
                 })?;
                 set(&mut self.setup, &nv.path, path, span)
             }
+            "system" => {
+                let s = string("system", &nv.value)?;
+                let path = s.parse::<syn::Path>().map_err(|_| {
+                    syn::Error::new(
+                        s.span(),
+                        "`system` takes the path of a type that implements `persist_core::System`, like system = \"my_app::TestSystem\"",
+                    )
+                })?;
+                // Spanned on the string, so a type that is not a system is reported there.
+                let path = respanned(path, s.span());
+                set(&mut self.system, &nv.path, path, span)
+            }
             "crate" => {
                 let s = string("crate", &nv.value)?;
                 let path = s.parse_with(syn::Path::parse_mod_style)?;
@@ -162,6 +177,18 @@ impl RawArgs {
             )),
         }
     }
+}
+
+/// A path parsed from a string literal, with every token at the literal's span.
+fn respanned(path: syn::Path, span: Span) -> syn::Path {
+    let tokens: proc_macro2::TokenStream = quote::ToTokens::to_token_stream(&path)
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect();
+    syn::parse2(tokens).unwrap_or(path)
 }
 
 fn agent_list(value: &Expr) -> syn::Result<Vec<LitStr>> {

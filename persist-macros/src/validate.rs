@@ -23,6 +23,7 @@ pub struct Config {
     pub timeout_ms: Option<u64>,
     pub backend: Option<String>,
     pub setup: Option<syn::Path>,
+    pub system: Option<syn::Path>,
     pub krate: syn::Path,
 }
 
@@ -36,6 +37,7 @@ impl Default for Config {
             timeout_ms: None,
             backend: None,
             setup: None,
+            system: None,
             krate: syn::parse_quote!(::persist_core),
         }
     }
@@ -145,6 +147,7 @@ impl RawArgs {
         }
 
         config.setup = self.setup.map(|setup| setup.value);
+        config.system = self.system.map(|system| system.value);
 
         if let Some(krate) = self.krate {
             config.krate = krate.value;

@@ -1,7 +1,8 @@
 //! Planting faults directly in a database, behind the components' backs, to prove that the
 //! framework's checks catch them. Every statement is built with sea-query, so it runs on every
-//! backend.
+//! backend; [`Plant`] plants the same faults in each system of the suites.
 
+use futures::future::BoxFuture;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, Table};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
@@ -185,4 +186,226 @@ where
         .await?;
     plant(db.clone()).await?;
     db.close().await
+}
+
+/// Plants the same faults in any system of the suites: each system stores its rows its own
+/// way, so the fault suite is written once against this trait and run on every system.
+pub trait Plant {
+    /// The gateway's session table.
+    const GATEWAY_SESSIONS: &'static str;
+    /// The agents' message table.
+    const AGENT_MESSAGES: &'static str;
+    /// What the system's model puts before an echoed message.
+    const REPLY_PREFIX: &'static str;
+    /// The model the system offers tests.
+    type Model: persist_core::system::LanguageModel
+        + persist_core::system::RequestLog
+        + Clone
+        + Send
+        + Sync
+        + 'static;
+
+    /// Inserts an agent session row.
+    fn agent_session<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        user_id: &'a str,
+        agent_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), DbErr>>;
+
+    /// Inserts an agent message (`role`: `user` or `assistant`).
+    fn agent_message<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        session_id: &'a str,
+        role: &'a str,
+        content: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), DbErr>>;
+
+    /// Inserts a gateway message (`sender_type`: `user`, `agent` or `system`) and returns the
+    /// id it was stored under (derived from `id` where ids are numbers).
+    fn gateway_message<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        session_id: &'a str,
+        sender_type: &'a str,
+        sender_name: &'a str,
+        message: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<String, DbErr>>;
+}
+
+/// The reference mesh's rows.
+pub struct MeshPlant;
+
+impl Plant for MeshPlant {
+    const GATEWAY_SESSIONS: &'static str = "sessions";
+    const AGENT_MESSAGES: &'static str = "agent_messages";
+    const REPLY_PREFIX: &'static str = "Received: ";
+    type Model = persist_core::system::ScriptedLlm;
+
+    fn agent_session<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        user_id: &'a str,
+        agent_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(insert_agent_session(db, id, user_id, agent_name))
+    }
+
+    fn agent_message<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        session_id: &'a str,
+        role: &'a str,
+        content: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(insert_agent_message(
+            db, id, session_id, role, content, task_id,
+        ))
+    }
+
+    fn gateway_message<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        session_id: &'a str,
+        sender_type: &'a str,
+        sender_name: &'a str,
+        message: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<String, DbErr>> {
+        Box::pin(async move {
+            insert_gateway_message(
+                db,
+                id,
+                session_id,
+                sender_type,
+                sender_name,
+                message,
+                task_id,
+            )
+            .await
+            .map(|()| id.to_owned())
+        })
+    }
+}
+
+/// The helpdesk's rows (see [`crate::helpdesk`]).
+pub struct HelpdeskPlant;
+
+/// A stable number for a planted gateway message's label (the helpdesk's ids are integers).
+fn numeric_id(label: &str) -> i64 {
+    let hash = label.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    900_000_000 + (hash % 99_999_999) as i64
+}
+
+async fn insert(
+    db: &DatabaseConnection,
+    table: &str,
+    row: Vec<(&str, sea_orm::Value)>,
+) -> Result<(), DbErr> {
+    let insert = Query::insert()
+        .into_table(Alias::new(table))
+        .columns(row.iter().map(|(c, _)| Alias::new(*c)))
+        .values_panic(row.iter().map(|(_, v)| v.clone().into()))
+        .to_owned();
+    db.execute(&insert).await.map(|_| ())
+}
+
+impl Plant for HelpdeskPlant {
+    const GATEWAY_SESSIONS: &'static str = "sessions";
+    const AGENT_MESSAGES: &'static str = "events";
+    const REPLY_PREFIX: &'static str = "ack: ";
+    type Model = crate::helpdesk::Model;
+
+    fn agent_session<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        user_id: &'a str,
+        agent_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(insert(
+            db,
+            "sessions",
+            vec![
+                ("app_name", agent_name.into()),
+                ("user_id", user_id.into()),
+                ("id", id.into()),
+                ("state", serde_json::json!({"planted": true}).into()),
+                ("create_time", 1_700_000_000.0_f64.into()),
+                ("update_time", 1_700_000_000.0_f64.into()),
+            ],
+        ))
+    }
+
+    fn agent_message<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        session_id: &'a str,
+        role: &'a str,
+        content: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        let author = if role == "user" {
+            "user"
+        } else {
+            "planted-agent"
+        };
+        let content = serde_json::json!({"role": role, "parts": [{"text": content}]});
+        Box::pin(async move {
+            insert(
+                db,
+                "events",
+                vec![
+                    ("id", id.into()),
+                    ("app_name", "planted".into()),
+                    ("user_id", "planted".into()),
+                    ("session_id", session_id.into()),
+                    ("invocation_id", task_id.into()),
+                    ("author", author.into()),
+                    ("content", content.into()),
+                    ("timestamp", 1_700_000_000.0_f64.into()),
+                ],
+            )
+            .await
+        })
+    }
+
+    fn gateway_message<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        session_id: &'a str,
+        sender_type: &'a str,
+        sender_name: &'a str,
+        message: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<String, DbErr>> {
+        let kind = match sender_type {
+            "user" => "human",
+            "agent" => "bot",
+            other => other,
+        };
+        let number = numeric_id(id);
+        Box::pin(async move {
+            insert(
+                db,
+                "chat_messages",
+                vec![
+                    ("id", number.into()),
+                    ("session_id", session_id.into()),
+                    ("author_kind", kind.into()),
+                    ("author", sender_name.into()),
+                    ("body", message.into()),
+                    ("turn_id", task_id.into()),
+                    ("created_ms", now().into()),
+                ],
+            )
+            .await
+            .map(|()| number.to_string())
+        })
+    }
 }

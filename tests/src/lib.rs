@@ -1,6 +1,7 @@
 //! Helpers shared by the persistence suites.
 
 pub mod faults;
+pub mod helpdesk;
 pub mod server;
 
 use std::collections::HashMap;

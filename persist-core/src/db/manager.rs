@@ -13,6 +13,7 @@ use super::names::{AgentName, validate_agent_names};
 use super::provision::{Provisioned, drop_all, provision_all, teardown};
 use super::schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
 use crate::error::{DbContext, PersistError, Result};
+use crate::system::{Layout, System};
 
 /// Which database of a manager.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -55,6 +56,7 @@ struct Inner {
     agents: Vec<(AgentName, Provisioned)>,
     gateway_schema: Arc<dyn GatewaySchema>,
     agent_schema: Arc<dyn AgentSchema>,
+    layout: Option<Layout>,
     lifecycle: Mutex<Lifecycle>,
 }
 
@@ -86,8 +88,9 @@ pub struct MultiDatabaseManager {
 /// Configures a [`MultiDatabaseManager`].
 pub struct ManagerBuilder {
     agents: Vec<String>,
-    gateway_schema: Arc<dyn GatewaySchema>,
-    agent_schema: Arc<dyn AgentSchema>,
+    gateway_schema: Option<Arc<dyn GatewaySchema>>,
+    agent_schema: Option<Arc<dyn AgentSchema>>,
+    layout: Option<Layout>,
     backend: BackendConfig,
     custom_backend: Option<Box<dyn Backend>>,
     label: String,
@@ -95,16 +98,22 @@ pub struct ManagerBuilder {
 }
 
 impl Default for ManagerBuilder {
+    /// With the `mesh` feature, the reference mesh's schemas and layout; without it, none:
+    /// give a [`system`](Self::system) or the schemas.
     fn default() -> Self {
-        ManagerBuilder {
+        let builder = ManagerBuilder {
             agents: Vec::new(),
-            gateway_schema: Arc::new(Migrations::<migration::Migrator>::new()),
-            agent_schema: Arc::new(EntitySchema::mesh_agents()),
+            gateway_schema: None,
+            agent_schema: None,
+            layout: None,
             backend: BackendConfig::default(),
             custom_backend: None,
             label: "manager".to_owned(),
             templates: true,
-        }
+        };
+        #[cfg(feature = "mesh")]
+        let builder = builder.system(&crate::mesh::ReferenceMesh);
+        builder
     }
 }
 
@@ -119,20 +128,35 @@ impl ManagerBuilder {
         self
     }
 
-    /// Migrates the gateway with `M` instead of the mesh's migrator.
+    /// Takes the schemas and layout of `system` (what `#[persistence_test(system = "…")]`
+    /// does). Later calls can still replace any of them.
+    pub fn system(mut self, system: &dyn System) -> Self {
+        self.gateway_schema = Some(system.gateway_schema());
+        self.agent_schema = Some(system.agent_schema());
+        self.layout = system.layout();
+        self
+    }
+
+    /// Migrates the gateway with `M`.
     pub fn gateway_migrator<M: sea_orm_migration::MigratorTrait + 'static>(self) -> Self {
         self.gateway_schema(Migrations::<M>::new())
     }
 
     /// Uses a custom gateway schema.
     pub fn gateway_schema(mut self, schema: impl GatewaySchema) -> Self {
-        self.gateway_schema = Arc::new(schema);
+        self.gateway_schema = Some(Arc::new(schema));
         self
     }
 
-    /// Creates agent databases from `schema` instead of the mesh's agent entities.
+    /// Creates agent databases from `schema`.
     pub fn agent_schema(mut self, schema: impl AgentSchema) -> Self {
-        self.agent_schema = Arc::new(schema);
+        self.agent_schema = Some(Arc::new(schema));
+        self
+    }
+
+    /// Where the system keeps sessions and messages, for the inspector.
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = Some(layout);
         self
     }
 
@@ -165,6 +189,21 @@ impl ManagerBuilder {
     /// Creates and prepares every database. On failure nothing is left behind.
     pub async fn setup(self) -> Result<MultiDatabaseManager> {
         let agents = validate_agent_names(&self.agents)?;
+        let gateway_schema = self.gateway_schema.ok_or_else(|| PersistError::NotProvided {
+            what: "gateway schema".into(),
+            hint: "give the builder a system (`.system(…)`, or `system = \"…\"` on the attribute) or a migrator (`.gateway_migrator::<M>()`)".into(),
+        })?;
+        // A gateway-only manager needs no agent schema.
+        let agent_schema = match self.agent_schema {
+            Some(schema) => schema,
+            None if agents.is_empty() => Arc::new(EntitySchema::new()),
+            None => {
+                return Err(PersistError::NotProvided {
+                    what: "agent schema".into(),
+                    hint: "give the builder a system (`.system(…)`, or `system = \"…\"` on the attribute) or `.agent_schema(EntitySchema::new().entity::<E>())`".into(),
+                });
+            }
+        };
         let backend = match self.custom_backend {
             Some(backend) => backend,
             None => self.backend.open(&self.label).await?,
@@ -173,8 +212,8 @@ impl ManagerBuilder {
         let outcome = provision_all(
             &*backend,
             &agents,
-            &self.gateway_schema,
-            &self.agent_schema,
+            &gateway_schema,
+            &agent_schema,
             self.templates,
             &mut created,
         )
@@ -191,8 +230,9 @@ impl ManagerBuilder {
                 backend,
                 gateway,
                 agents: agents.into_iter().zip(created).collect(),
-                gateway_schema: self.gateway_schema,
-                agent_schema: self.agent_schema,
+                gateway_schema,
+                agent_schema,
+                layout: self.layout,
                 lifecycle: Mutex::new(Lifecycle::Active),
             }),
         })
@@ -252,7 +292,8 @@ impl MultiDatabaseManager {
         ManagerBuilder::default()
     }
 
-    /// Sets up the mesh's gateway and agent databases on the default backend.
+    /// Sets up the reference mesh's gateway and agent databases on the default backend
+    /// (without the `mesh` feature, use [`builder`](Self::builder) and give it a system).
     pub async fn setup<I, S>(agents: I) -> Result<Self>
     where
         I: IntoIterator<Item = S>,
@@ -335,6 +376,11 @@ impl MultiDatabaseManager {
     /// The agents' schema.
     pub fn agent_schema(&self) -> &dyn AgentSchema {
         &*self.inner.agent_schema
+    }
+
+    /// Where the system keeps sessions and messages, if it said.
+    pub fn layout(&self) -> Option<&Layout> {
+        self.inner.layout.as_ref()
     }
 
     /// Whether the databases are still in place (not cleaned up or released).

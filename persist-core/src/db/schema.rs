@@ -7,8 +7,6 @@ use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 use sea_orm_migration::MigratorTrait;
 
-use crate::mesh::entity::{agent_message, agent_session};
-
 /// The gateway's schema: a list of migrations and a way to apply them.
 pub trait GatewaySchema: Send + Sync + 'static {
     /// Applies every pending migration.
@@ -126,8 +124,10 @@ impl EntitySchema {
         self
     }
 
-    /// The schema of the mesh's agents: `agent_sessions` and `agent_messages`.
+    /// The schema of the reference mesh's agents: `agent_sessions` and `agent_messages`.
+    #[cfg(feature = "mesh")]
     pub fn mesh_agents() -> Self {
+        use crate::mesh::entity::{agent_message, agent_session};
         Self::new()
             .entity::<agent_session::Entity>()
             .entity::<agent_message::Entity>()

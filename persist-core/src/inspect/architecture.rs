@@ -86,12 +86,13 @@ pub struct ArchitectureReport {
     pub identities: Vec<DatabaseIdentity>,
 }
 
-/// Rows of the two tables that matter in one database.
+/// Rows of the two tables that matter in one database (the layout's session and message
+/// tables).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TableStats {
-    /// Sessions (`sessions` or `agent_sessions`).
+    /// Sessions.
     pub sessions: u64,
-    /// Messages (`chat_messages` or `agent_messages`).
+    /// Messages.
     pub messages: u64,
 }
 
@@ -274,13 +275,14 @@ impl CrossDatabaseInspector {
         })
     }
 
-    /// Sessions and messages in every database.
+    /// Sessions and messages in every database (the layout's tables).
     pub async fn database_stats(&self) -> Result<DatabaseStats> {
+        let layout = self.layout()?;
         let gateway = self.manager().gateway_connection();
         let mut stats = DatabaseStats {
             gateway: TableStats {
-                sessions: count(gateway, "gateway", "sessions").await?,
-                messages: count(gateway, "gateway", "chat_messages").await?,
+                sessions: count(gateway, "gateway", layout.gateway_sessions().name()).await?,
+                messages: count(gateway, "gateway", layout.gateway_messages().name()).await?,
             },
             agents: BTreeMap::new(),
         };
@@ -289,8 +291,8 @@ impl CrossDatabaseInspector {
             stats.agents.insert(
                 agent.to_owned(),
                 TableStats {
-                    sessions: count(db, &label, "agent_sessions").await?,
-                    messages: count(db, &label, "agent_messages").await?,
+                    sessions: count(db, &label, layout.agent_sessions().name()).await?,
+                    messages: count(db, &label, layout.agent_messages().name()).await?,
                 },
             );
         }

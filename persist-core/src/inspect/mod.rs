@@ -1,14 +1,15 @@
 //! The cross-database inspector: reads every database through its own queries, never through
 //! the components' code, and verifies what it finds.
 //!
-//! The table and column names below are the inspector's own statement of the schema the mesh
-//! must produce; nothing here reuses the mesh's entities.
+//! It reads through the system's [`Layout`]: which tables and columns hold sessions and
+//! messages. Nothing here reuses a system's entities or code.
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult};
 
 use crate::db::MultiDatabaseManager;
-use crate::error::{DbContext, Result};
+use crate::error::{DbContext, PersistError, Result};
+use crate::system::{Layout, Table};
 
 mod architecture;
 mod report;
@@ -24,36 +25,6 @@ pub use report::{
 };
 pub(crate) use rows::list;
 pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
-
-/// The tables every agent database must have.
-pub const AGENT_TABLES: [&str; 2] = ["agent_sessions", "agent_messages"];
-
-const SESSION_COLUMNS: [&str; 6] = [
-    "id",
-    "name",
-    "user_id",
-    "agent_name",
-    "created_at",
-    "updated_at",
-];
-const MESSAGE_COLUMNS: [&str; 7] = [
-    "id",
-    "session_id",
-    "message",
-    "sender_type",
-    "sender_name",
-    "task_id",
-    "created_at",
-];
-const AGENT_SESSION_COLUMNS: [&str; 4] = ["id", "user_id", "agent_name", "state"];
-const AGENT_MESSAGE_COLUMNS: [&str; 6] = [
-    "id",
-    "session_id",
-    "role",
-    "content",
-    "task_id",
-    "created_at",
-];
 
 /// Reads and verifies a test's databases from the outside.
 ///
@@ -73,17 +44,21 @@ const AGENT_MESSAGE_COLUMNS: [&str; 6] = [
 #[derive(Clone, Debug)]
 pub struct CrossDatabaseInspector {
     manager: MultiDatabaseManager,
-}
-
-fn select(table: &str, columns: &[&str]) -> SelectStatement {
-    Query::select()
-        .columns(columns.iter().map(|c| Alias::new(*c)))
-        .from(Alias::new(table))
-        .to_owned()
+    layout: Option<Layout>,
 }
 
 fn col(name: &str) -> Expr {
     Expr::col(Alias::new(name))
+}
+
+/// Adds `ORDER BY column` for an optional column, then by `id`.
+fn order(query: &mut SelectStatement, by: Option<&str>, direction: Order, id: Option<&str>) {
+    if let Some(column) = by {
+        query.order_by(Alias::new(column), direction);
+    }
+    if let Some(id) = id {
+        query.order_by(Alias::new(id), Order::Asc);
+    }
 }
 
 /// Runs `query` on one database and decodes every row.
@@ -105,9 +80,27 @@ async fn fetch<T>(
 }
 
 impl CrossDatabaseInspector {
-    /// An inspector over the databases of `manager`.
+    /// An inspector over the databases of `manager`, reading through the manager's layout
+    /// (the system's).
     pub fn new(manager: MultiDatabaseManager) -> Self {
-        CrossDatabaseInspector { manager }
+        let layout = manager.layout().cloned();
+        CrossDatabaseInspector { manager, layout }
+    }
+
+    /// An inspector that reads through `layout` instead of the manager's.
+    pub fn with_layout(manager: MultiDatabaseManager, layout: Layout) -> Self {
+        CrossDatabaseInspector {
+            manager,
+            layout: Some(layout),
+        }
+    }
+
+    /// The layout it reads through; an error for a system that gave none.
+    pub fn layout(&self) -> Result<&Layout> {
+        self.layout.as_ref().ok_or_else(|| PersistError::NotProvided {
+            what: "layout".into(),
+            hint: "the system under test says nothing of where it keeps sessions and messages: return one from `System::layout` (or give `ManagerBuilder::layout`)".into(),
+        })
     }
 
     /// The databases it reads.
@@ -125,28 +118,24 @@ impl CrossDatabaseInspector {
 
     async fn gateway_sessions_where(
         &self,
-        filter: Option<(&str, &str)>,
+        filter: Option<(Field, &str)>,
     ) -> Result<Vec<GatewaySessionRow>> {
-        let mut query = select("sessions", &SESSION_COLUMNS);
-        if let Some((column, value)) = filter {
-            query.and_where(col(column).eq(value));
+        let table = self.layout()?.gateway_sessions();
+        let mut query = GatewaySessionRow::columns(table).select();
+        if let Some((field, value)) = filter {
+            query.and_where(col(field.of(table)).eq(value));
         }
-        query
-            .order_by(Alias::new("updated_at"), Order::Desc)
-            .order_by(Alias::new("id"), Order::Asc);
-        fetch(
-            self.gateway(),
-            "gateway",
-            "sessions",
-            &query,
-            GatewaySessionRow::read,
-        )
+        let updated = table.updated.as_ref().map(|(c, _)| c.as_str());
+        order(&mut query, updated, Order::Desc, table.id.as_deref());
+        fetch(self.gateway(), "gateway", "sessions", &query, |row| {
+            GatewaySessionRow::read(table, row)
+        })
         .await
     }
 
     /// A user's sessions in the gateway, most recently updated first.
     pub async fn gateway_sessions(&self, user_id: &str) -> Result<Vec<GatewaySessionRow>> {
-        self.gateway_sessions_where(Some(("user_id", user_id)))
+        self.gateway_sessions_where(Some((Field::User, user_id)))
             .await
     }
 
@@ -158,7 +147,7 @@ impl CrossDatabaseInspector {
     /// One gateway session, whoever owns it.
     pub async fn gateway_session(&self, session_id: &str) -> Result<Option<GatewaySessionRow>> {
         Ok(self
-            .gateway_sessions_where(Some(("id", session_id)))
+            .gateway_sessions_where(Some((Field::Id, session_id)))
             .await?
             .into_iter()
             .next())
@@ -166,29 +155,23 @@ impl CrossDatabaseInspector {
 
     async fn gateway_messages_where(
         &self,
-        filter: Option<(&str, &str)>,
+        session_id: Option<&str>,
     ) -> Result<Vec<GatewayMessageRow>> {
-        let mut query = select("chat_messages", &MESSAGE_COLUMNS);
-        if let Some((column, value)) = filter {
-            query.and_where(col(column).eq(value));
-        }
-        query
-            .order_by(Alias::new("created_at"), Order::Asc)
-            .order_by(Alias::new("id"), Order::Asc);
-        fetch(
-            self.gateway(),
-            "gateway",
-            "chat messages",
-            &query,
-            GatewayMessageRow::read,
-        )
+        let table = self.layout()?.gateway_messages();
+        let query = messages_query(
+            GatewayMessageRow::columns(table).select(),
+            table,
+            session_id,
+        );
+        fetch(self.gateway(), "gateway", "chat messages", &query, |row| {
+            GatewayMessageRow::read(table, row)
+        })
         .await
     }
 
     /// A session's messages in the gateway, oldest first.
     pub async fn gateway_messages(&self, session_id: &str) -> Result<Vec<GatewayMessageRow>> {
-        self.gateway_messages_where(Some(("session_id", session_id)))
-            .await
+        self.gateway_messages_where(Some(session_id)).await
     }
 
     /// Every message in the gateway, oldest first.
@@ -203,14 +186,16 @@ impl CrossDatabaseInspector {
         gateway_session_id: Option<&str>,
     ) -> Result<Vec<AgentSessionRow>> {
         let db = self.agent(agent)?;
+        let table = self.layout()?.agent_sessions();
         let label = format!("agent {agent}");
-        let mut query = select("agent_sessions", &AGENT_SESSION_COLUMNS);
-        if let Some(id) = gateway_session_id {
-            query.and_where(col("id").eq(id));
+        let mut query = AgentSessionRow::columns(table).select();
+        let link = table.session.as_deref();
+        if let (Some(id), Some(link)) = (gateway_session_id, link) {
+            query.and_where(col(link).eq(id));
         }
-        query.order_by(Alias::new("id"), Order::Asc);
+        order(&mut query, None, Order::Asc, link);
         fetch(db, &label, "agent sessions", &query, |row| {
-            AgentSessionRow::read(&label, row)
+            AgentSessionRow::read(table, agent, &label, row)
         })
         .await
     }
@@ -222,17 +207,48 @@ impl CrossDatabaseInspector {
         gateway_session_id: Option<&str>,
     ) -> Result<Vec<AgentMessageRow>> {
         let db = self.agent(agent)?;
+        let table = self.layout()?.agent_messages();
         let label = format!("agent {agent}");
-        let mut query = select("agent_messages", &AGENT_MESSAGE_COLUMNS);
-        if let Some(id) = gateway_session_id {
-            query.and_where(col("session_id").eq(id));
-        }
-        query
-            .order_by(Alias::new("created_at"), Order::Asc)
-            .order_by(Alias::new("id"), Order::Asc);
+        let query = messages_query(
+            AgentMessageRow::columns(table).select(),
+            table,
+            gateway_session_id,
+        );
         fetch(db, &label, "agent messages", &query, |row| {
-            AgentMessageRow::read(&label, row)
+            AgentMessageRow::read(table, &label, row)
         })
         .await
     }
+}
+
+/// The columns a query filters on.
+#[derive(Clone, Copy)]
+enum Field {
+    Id,
+    User,
+}
+
+impl Field {
+    fn of(self, table: &Table) -> &str {
+        let column = match self {
+            Field::Id => &table.id,
+            Field::User => &table.user,
+        };
+        // `Layout::new` requires both on the gateway's session table.
+        column.as_deref().unwrap_or_default()
+    }
+}
+
+/// A message query, for one session or all, oldest first.
+fn messages_query(
+    mut query: SelectStatement,
+    table: &Table,
+    session_id: Option<&str>,
+) -> SelectStatement {
+    if let (Some(id), Some(column)) = (session_id, table.session.as_deref()) {
+        query.and_where(col(column).eq(id));
+    }
+    let created = table.created.as_ref().map(|(c, _)| c.as_str());
+    order(&mut query, created, Order::Asc, table.id.as_deref());
+    query
 }

@@ -15,6 +15,12 @@ use crate::db::{DatabaseLocation, DatabaseRole, database_identity, list_tables};
 use crate::error::{DbContext, Result};
 
 impl CrossDatabaseInspector {
+    /// Whether both sides record turns, so a message can be traced to its turn.
+    fn turns_known(&self) -> Result<bool> {
+        let layout = self.layout()?;
+        Ok(layout.gateway_messages().turn.is_some() && layout.agent_messages().turn.is_some())
+    }
+
     /// Checks that a gateway session and the agent's session for it exist and agree on id,
     /// agent and user.
     pub async fn verify_session_linking(
@@ -123,7 +129,10 @@ impl CrossDatabaseInspector {
         }
         let keys = |rows: &[AgentMessageRow]| {
             rows.iter()
-                .flat_map(|r| [format!("message {}", r.id), format!("turn {}", r.task_id)])
+                .flat_map(|r| {
+                    let turn = (!r.task_id.is_empty()).then(|| format!("turn {}", r.task_id));
+                    std::iter::once(format!("message {}", r.id)).chain(turn)
+                })
                 .collect::<BTreeSet<_>>()
         };
         for shared in keys(&a.2).intersection(&keys(&b.2)) {
@@ -150,6 +159,7 @@ impl CrossDatabaseInspector {
         session_a: &str,
         session_b: &str,
     ) -> Result<ContextIsolationReport> {
+        let turns_known = self.turns_known()?;
         let mut leaks = Vec::new();
         let mut messages = BTreeMap::new();
         for session in [session_a, session_b] {
@@ -160,7 +170,7 @@ impl CrossDatabaseInspector {
                 .filter_map(|m| m.task_id.as_deref())
                 .collect();
             for message in &stored {
-                if !turns.contains(message.task_id.as_str()) {
+                if turns_known && !turns.contains(message.task_id.as_str()) {
                     leaks.push(format!("not from a turn of session {session}: {message}"));
                 }
             }
@@ -199,6 +209,8 @@ impl CrossDatabaseInspector {
         user_a: &str,
         user_b: &str,
     ) -> Result<UserIsolationReport> {
+        let turns_known = self.turns_known()?;
+        let names_known = self.layout()?.gateway_messages().sender_name.is_some();
         let mut leaks = Vec::new();
         let mut sessions = BTreeMap::new();
         for user in [user_a, user_b] {
@@ -206,7 +218,7 @@ impl CrossDatabaseInspector {
             for session in &owned {
                 let gateway = self.gateway_messages(&session.id).await?;
                 for message in &gateway {
-                    if message.sender_type == "user" && message.sender_name != user {
+                    if names_known && message.sender_type == "user" && message.sender_name != user {
                         leaks.push(format!(
                             "user {}'s message in user {user}'s session: {message}",
                             message.sender_name
@@ -239,7 +251,7 @@ impl CrossDatabaseInspector {
                     .agent_messages(&session.agent_name, Some(&session.id))
                     .await?
                 {
-                    if !turns.contains(message.task_id.as_str()) {
+                    if turns_known && !turns.contains(message.task_id.as_str()) {
                         leaks.push(format!(
                             "a message from outside user {user}'s turns in their session: {message}"
                         ));

@@ -15,22 +15,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::entity::{agent_message, agent_session};
-use super::llm::{ContextMessage, LlmRequest, ScriptedLlm};
 use super::now_millis;
 use crate::error::{DbContext, PersistError, Result};
-
-/// One user turn, as the gateway routes it to an agent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AgentRequest {
-    /// The gateway session id (the agent's session key).
-    pub session_id: String,
-    /// The user who owns the session.
-    pub user_id: String,
-    /// The gateway's task id for this turn.
-    pub task_id: String,
-    /// The user's message.
-    pub message: String,
-}
+use crate::system::{AgentApi, AgentRequest, ContextMessage, LanguageModel, LlmRequest};
 
 enum Command {
     Handle(AgentRequest, oneshot::Sender<Result<String>>),
@@ -54,18 +41,19 @@ pub struct AgentHandle {
 }
 
 impl AgentHandle {
-    /// Starts an agent named `name` over its database `db` on the current tokio runtime.
+    /// Starts an agent named `name` over its database `db` on the current tokio runtime,
+    /// asking `model`.
     pub fn spawn(
         name: impl Into<String>,
         db: DatabaseConnection,
-        llm: ScriptedLlm,
+        model: Arc<dyn LanguageModel>,
     ) -> (AgentHandle, JoinHandle<()>) {
         let name: Arc<str> = name.into().into();
         let (commands, mut inbox) = mpsc::channel(64);
         let agent = Agent {
             name: name.clone(),
             db: db.clone(),
-            llm,
+            model,
         };
         let task = tokio::spawn(async move {
             // One command at a time: an agent's turns never interleave in its own database.
@@ -170,7 +158,7 @@ async fn history(
 struct Agent {
     name: Arc<str>,
     db: DatabaseConnection,
-    llm: ScriptedLlm,
+    model: Arc<dyn LanguageModel>,
 }
 
 impl Agent {
@@ -203,7 +191,7 @@ impl Agent {
             })
             .collect();
         let reply = self
-            .llm
+            .model
             .complete(LlmRequest {
                 agent: self.name.to_string(),
                 session_id: request.session_id.clone(),
@@ -330,5 +318,20 @@ impl Agent {
             .context(&label, "deleting the agent session")?;
         txn.commit().await.context(&label, "committing a delete")?;
         Ok(deleted.rows_affected > 0)
+    }
+}
+
+#[async_trait::async_trait]
+impl AgentApi for AgentHandle {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, request: AgentRequest) -> Result<String> {
+        AgentHandle::send(self, request).await
+    }
+
+    async fn delete_session(&self, session_id: &str) -> Result<bool> {
+        AgentHandle::delete_session(self, session_id).await
     }
 }

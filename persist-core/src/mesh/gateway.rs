@@ -15,37 +15,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::agent::AgentHandle;
+use super::entity::{chat_message, session};
+use super::{now_millis, validate_agent_name, validate_message, validate_user_id};
+use crate::error::{DbContext, PersistError, Result};
+use crate::system::{AgentRequest, ChatMessage, GatewayApi, SenderType, Session, Turn};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionTrait,
 };
-use serde::Serialize;
-
-use super::agent::{AgentHandle, AgentRequest};
-use super::entity::{chat_message, session};
-use super::{now_millis, validate_agent_name, validate_message, validate_user_id};
-use crate::error::{DbContext, PersistError, Result};
 
 const DB: &str = "gateway";
-
-/// A gateway session as users see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Session {
-    /// Session id.
-    pub id: String,
-    /// Display name, if the user gave one.
-    pub name: Option<String>,
-    /// The owning user.
-    pub user_id: String,
-    /// The agent the session talks to.
-    pub agent_name: String,
-    /// Creation time, epoch milliseconds.
-    pub created_at: i64,
-    /// Last activity, epoch milliseconds.
-    pub updated_at: i64,
-    /// Last switch to this session, epoch milliseconds.
-    pub last_active_at: Option<i64>,
-}
 
 impl From<session::Model> for Session {
     fn from(m: session::Model) -> Self {
@@ -61,56 +41,6 @@ impl From<session::Model> for Session {
     }
 }
 
-/// Who sent a chat message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SenderType {
-    /// The user.
-    User,
-    /// The agent.
-    Agent,
-    /// The system.
-    System,
-}
-
-impl SenderType {
-    /// The value stored in `chat_messages.sender_type`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SenderType::User => "user",
-            SenderType::Agent => "agent",
-            SenderType::System => "system",
-        }
-    }
-
-    fn parse(value: &str) -> Self {
-        match value {
-            "user" => SenderType::User,
-            "agent" => SenderType::Agent,
-            _ => SenderType::System,
-        }
-    }
-}
-
-/// A message of a session's history in the gateway.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ChatMessage {
-    /// Message id.
-    pub id: String,
-    /// The session.
-    pub session_id: String,
-    /// The text.
-    pub message: String,
-    /// Who sent it.
-    pub sender_type: SenderType,
-    /// The user id or the agent name.
-    pub sender_name: String,
-    /// Creation time, epoch milliseconds.
-    pub created_at: i64,
-    /// The turn it belongs to.
-    pub task_id: Option<String>,
-}
-
 impl From<chat_message::Model> for ChatMessage {
     fn from(m: chat_message::Model) -> Self {
         ChatMessage {
@@ -123,17 +53,6 @@ impl From<chat_message::Model> for ChatMessage {
             task_id: m.task_id,
         }
     }
-}
-
-/// The result of one stored turn.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Turn {
-    /// The session.
-    pub session_id: String,
-    /// The task id shared by both messages, in the gateway and in the agent.
-    pub task_id: String,
-    /// The agent's reply.
-    pub content: String,
 }
 
 /// The gateway: owns the gateway database and routes turns to agents.
@@ -369,5 +288,40 @@ impl GatewayComponent {
             .await
             .context(DB, "updating the session")?;
         txn.commit().await.context(DB, "committing a turn")
+    }
+}
+
+#[async_trait::async_trait]
+impl GatewayApi for GatewayComponent {
+    async fn create_session(&self, user_id: &str, agent_name: &str) -> Result<Session> {
+        GatewayComponent::create_session(self, user_id, agent_name).await
+    }
+
+    async fn send_message(&self, user_id: &str, session_id: &str, message: &str) -> Result<Turn> {
+        GatewayComponent::send_message(self, user_id, session_id, message).await
+    }
+
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
+        GatewayComponent::list_sessions(self, user_id).await
+    }
+
+    async fn get_session(&self, user_id: &str, session_id: &str) -> Result<Session> {
+        GatewayComponent::get_session(self, user_id, session_id).await
+    }
+
+    async fn session_messages(&self, user_id: &str, session_id: &str) -> Result<Vec<ChatMessage>> {
+        GatewayComponent::session_messages(self, user_id, session_id).await
+    }
+
+    async fn rename_session(&self, user_id: &str, session_id: &str, name: &str) -> Result<Session> {
+        GatewayComponent::rename_session(self, user_id, session_id, name).await
+    }
+
+    async fn delete_session(&self, user_id: &str, session_id: &str) -> Result<bool> {
+        GatewayComponent::delete_session(self, user_id, session_id).await
+    }
+
+    async fn switch_session(&self, user_id: &str, session_id: &str) -> Result<Session> {
+        GatewayComponent::switch_session(self, user_id, session_id).await
     }
 }

@@ -1,51 +1,159 @@
-//! The mesh under test: a gateway, its agents and a scripted model, in-process.
+//! The reference mesh: a gateway, its agents and a scripted model, in-process (the `mesh`
+//! feature, on by default).
+//!
+//! It is the framework's demo and its own test subject, and one [`System`] among others: it
+//! reaches the framework only through the [`System`] trait, the [`GatewayApi`] and
+//! [`AgentApi`] seams and its [`Layout`], like any user's system.
 //!
 //! The components are small but real: they persist through SeaORM into the databases that a
-//! [`MultiDatabaseManager`] provisions, so the framework's checks
-//! have something real to catch.
+//! [`MultiDatabaseManager`] provisions, so the framework's checks have something real to
+//! catch.
+//!
+//! [`GatewayApi`]: crate::system::GatewayApi
+//! [`AgentApi`]: crate::system::AgentApi
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::task::JoinHandle;
 
-use crate::db::MultiDatabaseManager;
+use crate::db::{AgentSchema, EntitySchema, GatewaySchema, Migrations, MultiDatabaseManager};
 use crate::error::{PersistError, Result};
+use crate::system::{LanguageModel, Layout, Running, System, Table, TimeUnit};
 
 mod agent;
 pub mod entity;
 mod gateway;
-mod llm;
 
-pub use agent::{AgentHandle, AgentRequest};
-pub use gateway::{ChatMessage, GatewayComponent, SenderType, Session, Turn};
-pub use llm::{ContextMessage, LlmError, LlmRequest, ScriptedLlm};
+pub use agent::AgentHandle;
+pub use gateway::GatewayComponent;
+// The values the mesh exchanges are the framework's seam types.
+pub use crate::system::{
+    AgentRequest, ChatMessage, ContextMessage, LlmError, LlmRequest, ScriptedLlm, SenderType,
+    Session, Turn,
+};
+
+/// The reference mesh as a [`System`]: the `migration` crate's gateway schema, the
+/// [`entity`] agent schema, the mesh's [`layout`], and [`Mesh`] started over a test's
+/// databases with a fresh [`ScriptedLlm`].
+///
+/// It offers tests the [`ScriptedLlm`], the [`GatewayComponent`] and each agent's
+/// [`AgentHandle`] (per agent). It is what `#[persistence_test]` uses without
+/// `system = "…"`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReferenceMesh;
+
+#[async_trait::async_trait]
+impl System for ReferenceMesh {
+    fn gateway_schema(&self) -> Arc<dyn GatewaySchema> {
+        Arc::new(Migrations::<migration::Migrator>::new())
+    }
+
+    fn agent_schema(&self) -> Arc<dyn AgentSchema> {
+        Arc::new(EntitySchema::mesh_agents())
+    }
+
+    fn layout(&self) -> Option<Layout> {
+        Some(layout())
+    }
+
+    async fn start(&self, databases: &MultiDatabaseManager) -> Result<Running> {
+        let llm = ScriptedLlm::new();
+        let mesh = Mesh::start(databases, llm.clone());
+        let mut running = Running::new()
+            .with_gateway(mesh.gateway().clone())
+            .provide(llm)
+            .provide(mesh.gateway().clone());
+        for agent in mesh.agents() {
+            running = running
+                .with_agent(agent.clone())
+                .provide_for(agent.name(), agent.clone());
+        }
+        Ok(running.on_stop(mesh.shutdown()))
+    }
+
+    fn name(&self) -> String {
+        "the reference mesh".to_owned()
+    }
+}
+
+/// Where the reference mesh keeps its data: `sessions` and `chat_messages` in the gateway,
+/// `agent_sessions` and `agent_messages` in every agent, times in epoch milliseconds.
+pub fn layout() -> Layout {
+    Layout::new(
+        Table::new("sessions")
+            .id("id")
+            .user("user_id")
+            .agent("agent_name")
+            .title("name")
+            .created("created_at", TimeUnit::Millis)
+            .updated("updated_at", TimeUnit::Millis),
+        Table::new("chat_messages")
+            .id("id")
+            .session("session_id")
+            .content("message")
+            .sender_values("sender_type", "user", "agent")
+            .sender_name("sender_name")
+            .turn("task_id")
+            .created("created_at", TimeUnit::Millis),
+        Table::new("agent_sessions")
+            .session("id")
+            .user("user_id")
+            .agent("agent_name")
+            .state("state")
+            .created("created_at", TimeUnit::Millis)
+            .updated("updated_at", TimeUnit::Millis),
+        Table::new("agent_messages")
+            .id("id")
+            .session("session_id")
+            .content("content")
+            .sender_values("role", "user", "assistant")
+            .turn("task_id")
+            .created("created_at", TimeUnit::Millis),
+    )
+    .expect("the reference layout names every column it needs")
+}
 
 /// The longest message the gateway accepts, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
 
 /// A running mesh: the gateway and one agent task per agent database of a manager.
-#[derive(Debug)]
 pub struct Mesh {
     gateway: GatewayComponent,
     agents: Vec<AgentHandle>,
-    llm: ScriptedLlm,
+    model: Arc<dyn LanguageModel>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Mesh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mesh")
+            .field("gateway", &self.gateway)
+            .field("agents", &self.agents)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Mesh {
     /// Starts a gateway over the manager's gateway database and an agent over each agent
-    /// database, all answering through `llm`. Must be called inside a tokio runtime.
-    pub fn start(manager: &MultiDatabaseManager, llm: ScriptedLlm) -> Mesh {
+    /// database, all answering through `model` (a [`ScriptedLlm`], or any
+    /// [`LanguageModel`]). Must be called inside a tokio runtime.
+    pub fn start(manager: &MultiDatabaseManager, model: impl LanguageModel) -> Mesh {
+        Self::start_with(manager, Arc::new(model))
+    }
+
+    /// [`start`](Self::start) with a shared model.
+    pub fn start_with(manager: &MultiDatabaseManager, model: Arc<dyn LanguageModel>) -> Mesh {
         let (agents, tasks): (Vec<_>, Vec<_>) = manager
             .agent_databases()
-            .map(|(name, connection)| AgentHandle::spawn(name, connection.clone(), llm.clone()))
+            .map(|(name, connection)| AgentHandle::spawn(name, connection.clone(), model.clone()))
             .unzip();
         let gateway = GatewayComponent::new(manager.gateway_connection().clone(), agents.clone());
         Mesh {
             gateway,
             agents,
-            llm,
+            model,
             tasks,
         }
     }
@@ -65,9 +173,9 @@ impl Mesh {
         &self.agents
     }
 
-    /// The scripted model every agent talks to.
-    pub fn llm(&self) -> &ScriptedLlm {
-        &self.llm
+    /// The model every agent talks to.
+    pub fn model(&self) -> &Arc<dyn LanguageModel> {
+        &self.model
     }
 
     /// Stops every agent task and waits for them to end. A turn in flight is abandoned, and

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use crate::adapter::GatewayPersistenceAdapter;
+use crate::adapter::{AgentPersistenceAdapter, GatewayPersistenceAdapter};
 use crate::db::MultiDatabaseManager;
 use crate::error::{PersistError, Result};
 use crate::inspect::CrossDatabaseInspector;
-use crate::mesh::{AgentHandle, GatewayComponent, Mesh, ScriptedLlm};
+use crate::system::{AgentApi, Running, Services, not_provided};
 
-/// One test's databases and running mesh. Cheap to clone.
+/// One test's databases and its running system. Cheap to clone.
 ///
 /// [`Inject`](crate::Inject) implementations build parameters from it.
 #[derive(Clone, Debug)]
@@ -19,24 +19,30 @@ pub struct TestContext {
 #[derive(Debug)]
 struct Inner {
     test_name: String,
+    system: String,
     manager: MultiDatabaseManager,
-    gateway: GatewayComponent,
-    agents: Vec<AgentHandle>,
-    llm: ScriptedLlm,
+    services: Services,
 }
 
 impl TestContext {
-    /// A context over a manager and the mesh running on it.
-    pub fn new(test_name: impl Into<String>, manager: MultiDatabaseManager, mesh: &Mesh) -> Self {
-        TestContext {
+    /// A context over a manager and the system running on it (`system` names it in messages).
+    /// Returns the context and what stops the system.
+    pub fn new(
+        test_name: impl Into<String>,
+        system: impl Into<String>,
+        manager: MultiDatabaseManager,
+        running: Running,
+    ) -> (Self, Running) {
+        let (services, running) = running.into_parts();
+        let context = TestContext {
             inner: Arc::new(Inner {
                 test_name: test_name.into(),
+                system: system.into(),
                 manager,
-                gateway: mesh.gateway().clone(),
-                agents: mesh.agents().to_vec(),
-                llm: mesh.llm().clone(),
+                services,
             }),
-        }
+        };
+        (context, running)
     }
 
     /// The test's full name (`module::path::test_name`).
@@ -49,40 +55,63 @@ impl TestContext {
         &self.inner.manager
     }
 
-    /// The gateway component.
-    pub fn gateway(&self) -> &GatewayComponent {
-        &self.inner.gateway
-    }
-
-    /// The running agent named `name`.
-    pub fn agent(&self, name: &str) -> Result<&AgentHandle> {
-        self.inner
-            .agents
-            .iter()
-            .find(|a| a.name() == name)
-            .ok_or_else(|| PersistError::UnknownAgent {
-                name: name.to_owned(),
-                known: self
-                    .inner
-                    .agents
-                    .iter()
-                    .map(|a| a.name().to_owned())
-                    .collect(),
-            })
-    }
-
-    /// The scripted model shared by every agent.
-    pub fn llm(&self) -> &ScriptedLlm {
-        &self.inner.llm
-    }
-
-    /// An adapter over the gateway.
-    pub fn adapter(&self) -> GatewayPersistenceAdapter {
-        GatewayPersistenceAdapter::new(self.inner.gateway.clone())
-    }
-
-    /// An inspector over the test's databases.
+    /// An inspector over the test's databases, reading through the system's layout.
     pub fn inspector(&self) -> CrossDatabaseInspector {
         CrossDatabaseInspector::new(self.inner.manager.clone())
+    }
+
+    /// An adapter over the system's gateway; an error if the system offers none.
+    pub fn adapter(&self) -> Result<GatewayPersistenceAdapter> {
+        let api = self.inner.services.gateway.clone().ok_or_else(|| {
+            PersistError::NotProvided {
+                what: "gateway API".into(),
+                hint: format!(
+                    "the system under test ({}) started no gateway: return one from `System::start` with `Running::with_gateway`",
+                    self.inner.system
+                ),
+            }
+        })?;
+        Ok(GatewayPersistenceAdapter::from_arc(api))
+    }
+
+    /// The API of agent `name`, as the system offered it.
+    pub fn agent_api(&self, name: &str) -> Result<Arc<dyn AgentApi>> {
+        if let Some(api) = self.inner.services.agents.get(name) {
+            return Ok(api.clone());
+        }
+        // An agent the manager knows but the system did not start, or no such agent.
+        self.inner.manager.agent_connection(name)?;
+        Err(PersistError::NotProvided {
+            what: format!("API for agent {name}"),
+            hint: format!(
+                "the system under test ({}) started no agent {name}: return it from `System::start` with `Running::with_agent`",
+                self.inner.system
+            ),
+        })
+    }
+
+    /// An adapter over agent `name`.
+    pub fn agent_adapter(&self, name: &str) -> Result<AgentPersistenceAdapter> {
+        Ok(AgentPersistenceAdapter::new(
+            self.agent_api(name)?,
+            self.inspector(),
+        ))
+    }
+
+    /// The value of type `T` the system offered (`Running::provide`).
+    pub fn resource<T: Send + Sync + 'static>(&self) -> Result<&T> {
+        self.inner
+            .services
+            .resource(None)
+            .ok_or_else(|| not_provided::<T>(&self.inner.system, None))
+    }
+
+    /// The value of type `T` the system offered for agent `agent` (`Running::provide_for`).
+    pub fn resource_for<T: Send + Sync + 'static>(&self, agent: &str) -> Result<&T> {
+        self.inner.manager.agent_connection(agent)?;
+        self.inner
+            .services
+            .resource(Some(agent))
+            .ok_or_else(|| not_provided::<T>(&self.inner.system, Some(agent)))
     }
 }

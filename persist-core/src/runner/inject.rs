@@ -3,11 +3,11 @@
 use sea_orm::DatabaseConnection;
 
 use super::TestContext;
-use crate::adapter::GatewayPersistenceAdapter;
+use crate::adapter::{AgentPersistenceAdapter, GatewayPersistenceAdapter};
 use crate::db::MultiDatabaseManager;
 use crate::error::{PersistError, Result};
 use crate::inspect::CrossDatabaseInspector;
-use crate::mesh::{AgentHandle, GatewayComponent, ScriptedLlm};
+use crate::system::{Resource, ScriptedLlm};
 
 /// A type that a `#[persistence_test]` can take as a parameter, by value or by `&`.
 ///
@@ -29,8 +29,8 @@ use crate::mesh::{AgentHandle, GatewayComponent, ScriptedLlm};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected into a `#[persistence_test]`",
     label = "not injectable",
-    note = "injectable: GatewayPersistenceAdapter, CrossDatabaseInspector, MultiDatabaseManager, ScriptedLlm, GatewayComponent, TestContext, AgentHandle (with #[agent(\"Name\")]) and DatabaseConnection (the gateway's, or an agent's with #[agent(\"Name\")]), by value or by `&`",
-    note = "to inject your own type, implement `persist_core::Inject` for it"
+    note = "injectable: GatewayPersistenceAdapter, CrossDatabaseInspector, MultiDatabaseManager, TestContext, AgentPersistenceAdapter (with #[agent(\"Name\")]), DatabaseConnection (the gateway's, or an agent's with #[agent(\"Name\")]), Resource<T> (a value the system offers), and with the reference mesh ScriptedLlm, GatewayComponent and AgentHandle (with #[agent(\"Name\")]), by value or by `&`",
+    note = "to inject a value your system offers, take `Resource<T>`; to inject your own type, implement `persist_core::Inject` for it"
 )]
 pub trait Inject: Sized {
     /// Whether the parameter takes `#[agent("Name")]`: [`NoAgent`], [`OptionalAgent`] or
@@ -88,7 +88,7 @@ macro_rules! inject_plain {
         impl Inject for $ty {
             type Agent = NoAgent;
             fn inject($ctx: &TestContext, _agent: Option<&str>) -> Result<Self> {
-                Ok($make)
+                $make
             }
         }
     )*};
@@ -96,21 +96,47 @@ macro_rules! inject_plain {
 
 inject_plain! {
     GatewayPersistenceAdapter => |ctx| ctx.adapter();
-    CrossDatabaseInspector => |ctx| ctx.inspector();
-    MultiDatabaseManager => |ctx| ctx.manager().clone();
-    ScriptedLlm => |ctx| ctx.llm().clone();
-    GatewayComponent => |ctx| ctx.gateway().clone();
-    TestContext => |ctx| ctx.clone();
+    CrossDatabaseInspector => |ctx| Ok(ctx.inspector());
+    MultiDatabaseManager => |ctx| Ok(ctx.manager().clone());
+    ScriptedLlm => |ctx| ctx.resource::<ScriptedLlm>().cloned();
+    TestContext => |ctx| Ok(ctx.clone());
 }
 
-impl Inject for AgentHandle {
+#[cfg(feature = "mesh")]
+inject_plain! {
+    crate::mesh::GatewayComponent => |ctx| ctx.resource::<crate::mesh::GatewayComponent>().cloned();
+}
+
+fn required<'a>(agent: Option<&'a str>, ty: &str) -> Result<&'a str> {
+    agent.ok_or_else(|| PersistError::InvalidInput {
+        field: "agent",
+        reason: format!("an {ty} needs #[agent(\"Name\")]"),
+    })
+}
+
+#[cfg(feature = "mesh")]
+impl Inject for crate::mesh::AgentHandle {
     type Agent = RequiredAgent;
     fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self> {
-        let name = agent.ok_or_else(|| PersistError::InvalidInput {
-            field: "agent",
-            reason: "an AgentHandle needs #[agent(\"Name\")]".into(),
-        })?;
-        ctx.agent(name).cloned()
+        ctx.resource_for::<Self>(required(agent, "AgentHandle")?)
+            .cloned()
+    }
+}
+
+impl Inject for AgentPersistenceAdapter {
+    type Agent = RequiredAgent;
+    fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self> {
+        ctx.agent_adapter(required(agent, "AgentPersistenceAdapter")?)
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Inject for Resource<T> {
+    type Agent = OptionalAgent;
+    fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self> {
+        match agent {
+            None => ctx.resource::<T>().cloned().map(Resource),
+            Some(agent) => ctx.resource_for::<T>(agent).cloned().map(Resource),
+        }
     }
 }
 

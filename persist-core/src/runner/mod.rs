@@ -9,6 +9,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::io::Write as _;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt as _;
@@ -18,7 +19,7 @@ use crate::db::{
     MultiDatabaseManager,
 };
 use crate::error::{PersistError, Result};
-use crate::mesh::{Mesh, ScriptedLlm};
+use crate::system::{Running, System};
 
 mod context;
 mod inject;
@@ -104,7 +105,10 @@ pub struct TestConfig {
     pub timeout: Option<Duration>,
     /// The backend, by name or URL (overrides `PERSIST_TEST_DATABASE_URL`).
     pub backend: Option<&'static str>,
-    /// Adjusts the manager before setup: your own migrator, agent schema or backend.
+    /// The system under test (default: the reference mesh, with the `mesh` feature).
+    pub system: Option<SystemFactory>,
+    /// Adjusts the manager before setup, after the system's schemas are in: your own
+    /// migrator, agent schema or backend.
     pub setup: Option<Setup>,
     /// The test is `#[should_panic]`: a panic is its success (for the keep policy).
     pub should_panic: bool,
@@ -112,6 +116,21 @@ pub struct TestConfig {
 
 /// A function that adjusts a test's [`ManagerBuilder`] (the attribute's `setup = "…"`).
 pub type Setup = fn(ManagerBuilder) -> ManagerBuilder;
+
+/// Makes the system under test (the attribute's `system = "…"`).
+pub type SystemFactory = fn() -> Arc<dyn System>;
+
+/// The system a test uses when it names none: the reference mesh, with the `mesh` feature.
+pub fn default_system() -> Option<Arc<dyn System>> {
+    #[cfg(feature = "mesh")]
+    {
+        Some(Arc::new(crate::mesh::ReferenceMesh))
+    }
+    #[cfg(not(feature = "mesh"))]
+    {
+        None
+    }
+}
 
 impl TestConfig {
     /// A configuration with defaults for everything but the name and agents.
@@ -124,6 +143,7 @@ impl TestConfig {
             keep: None,
             timeout: None,
             backend: None,
+            system: None,
             setup: None,
             should_panic: false,
         }
@@ -199,11 +219,17 @@ where
     let name = config.name;
     let runtime = build_runtime(config)
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: building the tokio runtime: {e}"));
+    let system = config
+        .system
+        .map_or_else(default_system, |make| Some(make()));
     let result = runtime.block_on(async {
         let mut builder = MultiDatabaseManager::builder()
             .label(name)
             .agents(config.agents.iter().copied())
             .backend(backend);
+        if let Some(system) = &system {
+            builder = builder.system(&**system);
+        }
         if let Some(setup) = config.setup {
             builder = setup(builder);
         }
@@ -211,10 +237,16 @@ where
             panic!("persistence_test `{name}`: could not set up the test databases: {e}")
         });
         started(&manager);
-        let mesh = Mesh::start(&manager, ScriptedLlm::new());
-        let context = TestContext::new(name, manager.clone(), &mesh);
+        let (running, system_name) = match &system {
+            Some(system) => (system.start(&manager).await, system.name()),
+            None => (Ok(Running::new()), "none".to_owned()),
+        };
+        let running = running.unwrap_or_else(|e| {
+            panic!("persistence_test `{name}`: could not start the system under test ({system_name}): {e}")
+        });
+        let (context, running) = TestContext::new(name, system_name, manager.clone(), running);
         let outcome = run_body(body(context), config.timeout).await;
-        mesh.shutdown().await;
+        running.stop().await;
         let teardown = finish(name, &manager, keep.keeps(failed(config, &outcome))).await;
         (outcome, teardown)
     });

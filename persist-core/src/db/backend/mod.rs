@@ -14,18 +14,27 @@ use serde::Serialize;
 
 use crate::error::{PersistError, Result};
 
+#[cfg(feature = "sqlite")]
 mod memory;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod registry;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server;
+#[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
 mod template;
 
+#[cfg(feature = "sqlite")]
 pub use memory::SqliteMemoryBackend;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use registry::{REGISTRY_TABLE, sweep_leaked};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use server::{
     CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV, POOL_SIZE_ENV, STALE_POOL_AFTER,
     ServerBackend, drain_pools,
 };
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteFileBackend, TEST_DIR_ENV, sweep as sweep_test_directories};
 
 /// The environment variable that selects a database server for a whole run.
@@ -94,6 +103,43 @@ impl fmt::Display for DatabaseLocation {
             None => f.write_str(&self.url),
         }
     }
+}
+
+/// What kind of server a URL names.
+pub(crate) fn kind_of(url: &str) -> Result<BackendKind> {
+    let scheme = url.split("://").next().unwrap_or_default();
+    match scheme {
+        "postgres" | "postgresql" => Ok(BackendKind::Postgres),
+        "mysql" | "mariadb" => Ok(BackendKind::MySql),
+        _ => Err(PersistError::Backend(format!(
+            "unsupported database URL {:?}: expected postgres://, postgresql://, mysql:// or mariadb://",
+            redacted(url)
+        ))),
+    }
+}
+
+/// The URL without its password, for messages.
+pub(crate) fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The error for a backend whose driver this build left out (see the crate's features).
+pub(crate) fn missing_driver(kind: BackendKind) -> PersistError {
+    let feature = match kind {
+        BackendKind::SqliteFile | BackendKind::SqliteMemory => "sqlite",
+        BackendKind::Postgres => "postgres",
+        BackendKind::MySql => "mysql",
+    };
+    PersistError::Backend(format!(
+        "{kind} needs persist-core's `{feature}` feature, which this build does not have: \
+         add it to the dependency's `features`"
+    ))
 }
 
 /// Creates and removes the databases of one manager.
@@ -242,7 +288,7 @@ impl BackendConfig {
                     .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned()),
             )),
             url if url.contains("://") => {
-                server::kind_of(url)?;
+                kind_of(url)?;
                 Ok(BackendConfig::Server(url.to_owned()))
             }
             other => Err(PersistError::Backend(format!(
@@ -271,17 +317,41 @@ impl BackendConfig {
 
     /// Opens a backend for one manager; `label` names its databases for people (a test name).
     pub async fn open(&self, label: &str) -> Result<Box<dyn Backend>> {
+        let _ = label;
         match self {
+            #[cfg(feature = "sqlite")]
             BackendConfig::SqliteFile => Ok(Box::new(SqliteFileBackend::new(label)?)),
+            #[cfg(feature = "sqlite")]
             BackendConfig::SqliteFileIn(parent) => {
                 Ok(Box::new(SqliteFileBackend::new_in(parent, label)?))
             }
+            #[cfg(feature = "sqlite")]
             BackendConfig::SqliteMemory => Ok(Box::new(SqliteMemoryBackend::new(label))),
-            BackendConfig::Server(url) => Ok(Box::new(ServerBackend::open(url, label).await?)),
+            #[cfg(not(feature = "sqlite"))]
+            BackendConfig::SqliteFile | BackendConfig::SqliteFileIn(_) => {
+                Err(missing_driver(BackendKind::SqliteFile))
+            }
+            #[cfg(not(feature = "sqlite"))]
+            BackendConfig::SqliteMemory => Err(missing_driver(BackendKind::SqliteMemory)),
+            BackendConfig::Server(url) => {
+                let kind = kind_of(url)?;
+                let compiled = match kind {
+                    BackendKind::Postgres => cfg!(feature = "postgres"),
+                    _ => cfg!(feature = "mysql"),
+                };
+                if !compiled {
+                    return Err(missing_driver(kind));
+                }
+                #[cfg(any(feature = "postgres", feature = "mysql"))]
+                return Ok(Box::new(ServerBackend::open(url, label).await?));
+                #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+                unreachable!("checked above: no server driver is compiled in")
+            }
         }
     }
 }
 
+#[cfg(feature = "sqlite")]
 /// A pool for a SQLite database that opens its connections on first use: a test pays only for
 /// the databases it touches, and a database just copied from a template cannot fail to open.
 pub(crate) fn lazy_sqlite(url: &str, sync_off: bool) -> Result<DatabaseConnection, DbErr> {
@@ -302,10 +372,12 @@ pub(crate) fn lazy_sqlite(url: &str, sync_off: bool) -> Result<DatabaseConnectio
     Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// How long an idle server connection stays open: tests are short, and connections are the
 /// server's scarcest resource when many tests run at once.
 pub(crate) const SERVER_IDLE: Duration = Duration::from_secs(5);
 
+#[cfg(feature = "sqlite")]
 /// Shortens a label (a test's path, say) to a safe identifier of at most `max` characters.
 pub(crate) fn short_label(label: &str, max: usize) -> String {
     let mut out = String::new();
@@ -334,6 +406,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "sqlite")]
     fn labels_are_short_safe_identifiers() {
         assert_eq!(short_label("suite::module::My Test", 20), "my_test");
         assert_eq!(short_label("::", 20), "db");

@@ -14,8 +14,9 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DbBackend, DbErr,
 };
 
+pub(crate) use super::redacted;
 use super::registry::{self, Kind};
-use super::{Backend, BackendKind, DatabaseLocation, SERVER_IDLE, SchemaTemplate};
+use super::{Backend, BackendKind, DatabaseLocation, SERVER_IDLE, SchemaTemplate, kind_of};
 use crate::error::{DbContext, PersistError, Result};
 
 mod pool;
@@ -31,30 +32,6 @@ const MAX_NAME: usize = 63;
 /// The most connections one test database's pool opens.
 const PER_DATABASE: usize = 2;
 const ADMIN: &str = "server admin";
-
-/// What kind of server a URL names.
-pub(crate) fn kind_of(url: &str) -> Result<BackendKind> {
-    let scheme = url.split("://").next().unwrap_or_default();
-    match scheme {
-        "postgres" | "postgresql" => Ok(BackendKind::Postgres),
-        "mysql" | "mariadb" => Ok(BackendKind::MySql),
-        _ => Err(PersistError::Backend(format!(
-            "unsupported database URL {:?}: expected postgres://, postgresql://, mysql:// or mariadb://",
-            redacted(url)
-        ))),
-    }
-}
-
-/// The URL without its password, for messages.
-pub(crate) fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
-}
 
 /// The URL with its scheme the driver's (`mariadb://` is MySQL's protocol) and, if given,
 /// another database.
@@ -76,8 +53,11 @@ fn url_for(admin_url: &str, database: Option<&str>) -> Result<String> {
 }
 
 fn single_connection(url: String) -> ConnectOptions {
+    #[cfg(feature = "postgres")]
     let postgres = url.starts_with("postgres");
+    #[allow(unused_mut)]
     let mut options = ConnectOptions::new(url);
+    #[cfg(feature = "postgres")]
     if postgres {
         // Bookkeeping about test databases need not wait for the disk at each commit.
         options.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "off")]));
@@ -404,7 +384,9 @@ fn lazy_pool(
     touched: Arc<AtomicBool>,
 ) -> std::result::Result<DatabaseConnection, DbErr> {
     use sea_orm::sqlx::ConnectOptions as _;
+    #[cfg(feature = "mysql")]
     use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+    #[cfg(feature = "postgres")]
     use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
     use std::str::FromStr as _;
     let invalid =
@@ -424,6 +406,7 @@ fn lazy_pool(
         }};
     }
     match kind {
+        #[cfg(feature = "postgres")]
         BackendKind::Postgres => {
             // A test's commits need not wait for the disk: the data is thrown away after.
             let options = PgConnectOptions::from_str(url)
@@ -435,13 +418,18 @@ fn lazy_pool(
                 pool,
             ))
         }
-        _ => {
+        #[cfg(feature = "mysql")]
+        BackendKind::MySql => {
             let options = MySqlConnectOptions::from_str(url)
                 .map_err(invalid)?
                 .disable_statement_logging();
             let pool = pool!(MySqlPoolOptions).connect_lazy_with(options);
             Ok(sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool))
         }
+        #[allow(unreachable_patterns)]
+        other => Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(
+            super::missing_driver(other).to_string(),
+        ))),
     }
 }
 

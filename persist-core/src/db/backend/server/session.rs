@@ -109,12 +109,18 @@ pub(crate) async fn probe(url: &str, backend: DbBackend) -> Result<()> {
     let driver_url = url_for(url, None)?;
     let attempt = async {
         match backend {
+            #[cfg(feature = "postgres")]
             DbBackend::Postgres => sqlx::PgConnection::connect(&driver_url)
                 .await
                 .map(|c| drop(c.close())),
-            _ => sqlx::MySqlConnection::connect(&driver_url)
+            #[cfg(feature = "mysql")]
+            DbBackend::MySql => sqlx::MySqlConnection::connect(&driver_url)
                 .await
                 .map(|c| drop(c.close())),
+            #[allow(unreachable_patterns)]
+            other => Err(sqlx::Error::Configuration(
+                format!("persist-core was built without a driver for {other:?}").into(),
+            )),
         }
     };
     let cause = match tokio::time::timeout(connect_timeout(), attempt).await {

@@ -1,10 +1,117 @@
-//! The scripted language model: the mesh's stand-in for a model server.
+//! The model seam: [`LanguageModel`], what a request carries, and two implementations that any
+//! system can use: [`ScriptedLlm`] (deterministic, scriptable) and [`Recording`] (a proxy that
+//! records what any model was shown).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::Serialize;
+
+/// A language model, as the agents of a system under test call it.
+///
+/// [`ScriptedLlm`] implements it; so can a user's own model, a stub, or a proxy in front of a
+/// real one. Agents hold it as `Arc<dyn LanguageModel>`.
+///
+/// ```
+/// use persist_core::async_trait;
+/// use persist_core::system::{LanguageModel, LlmError, LlmRequest};
+///
+/// /// Answers in capitals.
+/// struct Shouty;
+///
+/// #[async_trait]
+/// impl LanguageModel for Shouty {
+///     async fn complete(&self, request: LlmRequest) -> Result<String, LlmError> {
+///         Ok(request.message.to_uppercase())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait LanguageModel: Send + Sync + 'static {
+    /// Answers one request.
+    async fn complete(&self, request: LlmRequest) -> Result<String, LlmError>;
+}
+
+/// Something that remembers every request a model was shown, in order: [`ScriptedLlm`] and
+/// [`Recording`]. [`assert_llm_context_isolated`](crate::assertions::assert_llm_context_isolated)
+/// reads it.
+pub trait RequestLog {
+    /// Every request so far, in the order they arrived.
+    fn requests(&self) -> Vec<LlmRequest>;
+
+    /// The requests made for one gateway session.
+    fn requests_for_session(&self, session_id: &str) -> Vec<LlmRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.session_id == session_id)
+            .collect()
+    }
+}
+
+/// A proxy that records every request to the model behind it, then forwards it. Clones share
+/// one record.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use persist_core::system::{LanguageModel, LlmRequest, Recording, RequestLog, ScriptedLlm};
+///
+/// let model = Recording::new(ScriptedLlm::new());
+/// let request = LlmRequest::new("AgentA", "s1", "alice", "t1", "hello");
+/// assert_eq!(model.complete(request).await.unwrap(), "Received: hello");
+/// assert_eq!(model.requests_for_session("s1").len(), 1);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct Recording<M> {
+    inner: Arc<M>,
+    requests: Arc<Mutex<Vec<LlmRequest>>>,
+}
+
+impl<M> Clone for Recording<M> {
+    fn clone(&self) -> Self {
+        Recording {
+            inner: self.inner.clone(),
+            requests: self.requests.clone(),
+        }
+    }
+}
+
+impl<M: LanguageModel> Recording<M> {
+    /// Records what `inner` is asked.
+    pub fn new(inner: M) -> Self {
+        Recording {
+            inner: Arc::new(inner),
+            requests: Arc::default(),
+        }
+    }
+
+    /// The model behind the proxy.
+    pub fn inner(&self) -> &M {
+        &self.inner
+    }
+}
+
+#[async_trait]
+impl<M: LanguageModel> LanguageModel for Recording<M> {
+    async fn complete(&self, request: LlmRequest) -> Result<String, LlmError> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(request.clone());
+        self.inner.complete(request).await
+    }
+}
+
+impl<M> RequestLog for Recording<M> {
+    fn requests(&self) -> Vec<LlmRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
 
 /// One message of the context an agent sends to the model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -32,7 +139,33 @@ pub struct LlmRequest {
     pub context: Vec<ContextMessage>,
 }
 
-/// A failure of the scripted model.
+impl LlmRequest {
+    /// A request with no history.
+    pub fn new(
+        agent: impl Into<String>,
+        session_id: impl Into<String>,
+        user_id: impl Into<String>,
+        task_id: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        LlmRequest {
+            agent: agent.into(),
+            session_id: session_id.into(),
+            user_id: user_id.into(),
+            task_id: task_id.into(),
+            message: message.into(),
+            context: Vec::new(),
+        }
+    }
+
+    /// The request with `context` as its history.
+    pub fn with_context(mut self, context: Vec<ContextMessage>) -> Self {
+        self.context = context;
+        self
+    }
+}
+
+/// A failure of a model.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct LlmError(pub String);
@@ -58,7 +191,7 @@ struct State {
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use persist_core::mesh::{LlmRequest, ScriptedLlm};
+/// use persist_core::system::{LlmRequest, ScriptedLlm};
 ///
 /// let llm = ScriptedLlm::new();
 /// llm.queue_reply("AgentA", "Bonjour");
@@ -165,6 +298,19 @@ impl ScriptedLlm {
     /// Scripted items not yet used, per agent.
     pub fn pending_scripts(&self) -> usize {
         self.state().scripts.values().map(VecDeque::len).sum()
+    }
+}
+
+#[async_trait]
+impl LanguageModel for ScriptedLlm {
+    async fn complete(&self, request: LlmRequest) -> Result<String, LlmError> {
+        ScriptedLlm::complete(self, request).await
+    }
+}
+
+impl RequestLog for ScriptedLlm {
+    fn requests(&self) -> Vec<LlmRequest> {
+        ScriptedLlm::requests(self)
     }
 }
 
