@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use persist_core::sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 use persist_core::system::{AgentApi, AgentRequest, ContextMessage, LanguageModel, LlmRequest};
 use persist_core::{PersistError, Result, async_trait};
@@ -43,7 +43,10 @@ impl AgentApi for ConciergeAgent {
             .one(&self.db)
             .await
             .map_err(db(&here, "loading memory"))?;
-        if memory.as_ref().is_some_and(|m| m.customer != request.user_id) {
+        if memory
+            .as_ref()
+            .is_some_and(|m| m.customer != request.user_id)
+        {
             return Err(PersistError::SessionNotFound {
                 session_id: request.session_id,
                 user_id: request.user_id,
@@ -81,7 +84,11 @@ impl AgentApi for ConciergeAgent {
             })?;
 
         // The whole turn, or nothing of it.
-        let txn = self.db.begin().await.map_err(db(&here, "starting a turn"))?;
+        let txn = self
+            .db
+            .begin()
+            .await
+            .map_err(db(&here, "starting a turn"))?;
         let notes = format!(r#"{{"turns": {}}}"#, past.len() / 2 + 1);
         match memory {
             Some(found) => {
@@ -118,7 +125,11 @@ impl AgentApi for ConciergeAgent {
 
     async fn delete_session(&self, session_id: &str) -> Result<bool> {
         let here = format!("agent {}", self.name);
-        let txn = self.db.begin().await.map_err(db(&here, "starting a delete"))?;
+        let txn = self
+            .db
+            .begin()
+            .await
+            .map_err(db(&here, "starting a delete"))?;
         turn::Entity::delete_many()
             .filter(turn::Column::ConversationId.eq(session_id))
             .exec(&txn)
@@ -128,7 +139,9 @@ impl AgentApi for ConciergeAgent {
             .exec(&txn)
             .await
             .map_err(db(&here, "deleting memory"))?;
-        txn.commit().await.map_err(db(&here, "committing a delete"))?;
+        txn.commit()
+            .await
+            .map_err(db(&here, "committing a delete"))?;
         Ok(gone.rows_affected > 0)
     }
 }

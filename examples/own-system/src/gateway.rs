@@ -39,15 +39,20 @@ fn session(c: conversation::Model) -> Session {
 impl ConciergeGateway {
     /// A gateway over its database, routing to `agents`.
     pub fn new(db: DatabaseConnection, agents: &[ConciergeAgent]) -> Self {
-        let agents = agents.iter().map(|a| (a.name().to_owned(), a.clone())).collect();
+        let agents = agents
+            .iter()
+            .map(|a| (a.name().to_owned(), a.clone()))
+            .collect();
         ConciergeGateway { db, agents }
     }
 
     fn agent(&self, name: &str) -> Result<&ConciergeAgent> {
-        self.agents.get(name).ok_or_else(|| PersistError::UnknownAgent {
-            name: name.to_owned(),
-            known: self.agents.keys().cloned().collect(),
-        })
+        self.agents
+            .get(name)
+            .ok_or_else(|| PersistError::UnknownAgent {
+                name: name.to_owned(),
+                known: self.agents.keys().cloned().collect(),
+            })
     }
 
     async fn owned(&self, customer: &str, id: &str) -> Result<conversation::Model> {

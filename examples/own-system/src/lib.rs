@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use persist_core::db::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
-use persist_core::system::{Layout, LanguageModel, Recording, Running, System, Table, TimeUnit};
+use persist_core::system::{LanguageModel, Layout, Recording, Running, System, Table, TimeUnit};
 use persist_core::{MultiDatabaseManager, async_trait};
 
 pub mod agent;
@@ -101,7 +101,9 @@ pub(crate) fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(wall.max(last + 1)))
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(wall.max(last + 1))
+        })
         .unwrap_or_else(|last| last);
     wall.max(previous + 1)
 }

@@ -18,17 +18,25 @@ async fn conversations_land_where_they_should(
     let trip = gateway.create_session("ana", "Travel").await?;
     let other_trip = gateway.create_session("ana", "Travel").await?;
     let bill = gateway.create_session("ben", "Billing").await?;
-    gateway.send_message(&trip.id, "a train to Lyon", "ana").await?;
-    let reply = gateway.send_message(&trip.id, "and a refund", "ana").await?;
+    gateway
+        .send_message(&trip.id, "a train to Lyon", "ana")
+        .await?;
+    let reply = gateway
+        .send_message(&trip.id, "and a refund", "ana")
+        .await?;
     assert_eq!(reply.content, "[2] Refunds take five days.");
-    gateway.send_message(&other_trip.id, "a hotel", "ana").await?;
+    gateway
+        .send_message(&other_trip.id, "a hotel", "ana")
+        .await?;
     gateway.send_message(&bill.id, "my invoice", "ben").await?;
 
     inspector
         .verify_database_architecture(&["Travel", "Billing"])
         .await?;
     inspector.verify_session_linking(&trip.id, "Travel").await?;
-    inspector.verify_database_isolation("Travel", "Billing").await?;
+    inspector
+        .verify_database_isolation("Travel", "Billing")
+        .await?;
     inspector
         .verify_session_context_isolation("Travel", &trip.id, &other_trip.id)
         .await?;
@@ -36,7 +44,9 @@ async fn conversations_land_where_they_should(
     inspector.verify_integrity().await?;
     assert_database_stats(
         &inspector,
-        &DatabaseStats::expect(3, 8).agent("Travel", 2, 6).agent("Billing", 1, 2),
+        &DatabaseStats::expect(3, 8)
+            .agent("Travel", 2, 6)
+            .agent("Billing", 1, 2),
     )
     .await;
     assert_agent_message_contains(&inspector, "Travel", &trip.id, "Lyon", Some("user")).await;
@@ -57,7 +67,11 @@ async fn a_failed_model_leaves_nothing(
         gateway.send_message(&trip.id, "hello", "ana").await,
         Err(PersistError::Llm { .. })
     ));
-    assert_database_stats(&inspector, &DatabaseStats::expect(1, 0).agent("Travel", 0, 0)).await;
+    assert_database_stats(
+        &inspector,
+        &DatabaseStats::expect(1, 0).agent("Travel", 0, 0),
+    )
+    .await;
     Ok(())
 }
 
