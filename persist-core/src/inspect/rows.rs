@@ -227,16 +227,20 @@ impl GatewaySessionRow {
     }
 }
 
+/// The columns both sides' message tables are read by.
+fn message_columns(t: &Table) -> Columns<'_> {
+    Columns::new(t)
+        .add(t.id.as_deref(), "id")
+        .add(t.session.as_deref(), "session_id")
+        .add(t.content.as_ref().map(|(c, _)| c.as_str()), "content")
+        .add(t.sender.as_ref().map(|s| s.column.as_str()), "sender")
+        .add(t.turn.as_deref(), "task_id")
+        .add(created(t), "created_at")
+}
+
 impl GatewayMessageRow {
     pub(crate) fn columns(t: &Table) -> Columns<'_> {
-        Columns::new(t)
-            .add(t.id.as_deref(), "id")
-            .add(t.session.as_deref(), "session_id")
-            .add(t.content.as_ref().map(|(c, _)| c.as_str()), "content")
-            .add(t.sender.as_ref().map(|s| s.column.as_str()), "sender")
-            .add(t.sender_name.as_deref(), "sender_name")
-            .add(t.turn.as_deref(), "task_id")
-            .add(created(t), "created_at")
+        message_columns(t).add(t.sender_name.as_deref(), "sender_name")
     }
 
     pub(crate) fn read(t: &Table, row: &QueryResult) -> Result<Self, DbErr> {
@@ -292,13 +296,7 @@ impl AgentSessionRow {
 
 impl AgentMessageRow {
     pub(crate) fn columns(t: &Table) -> Columns<'_> {
-        Columns::new(t)
-            .add(t.id.as_deref(), "id")
-            .add(t.session.as_deref(), "session_id")
-            .add(t.content.as_ref().map(|(c, _)| c.as_str()), "content")
-            .add(t.sender.as_ref().map(|s| s.column.as_str()), "sender")
-            .add(t.turn.as_deref(), "task_id")
-            .add(created(t), "created_at")
+        message_columns(t)
     }
 
     pub(crate) fn read(t: &Table, database: &str, row: &QueryResult) -> Result<Self, DbErr> {

@@ -55,16 +55,20 @@ impl HelpdeskAgent {
         format!("agent {}", self.name)
     }
 
+    /// Starts a transaction for `operation`.
+    async fn begin(&self, operation: &str) -> Result<sea_orm::DatabaseTransaction> {
+        self.db
+            .begin()
+            .await
+            .map_err(failed(&self.label(), operation))
+    }
+
     /// Removes one turn's events (the gateway could not store its side); a session left
     /// without events goes too.
     pub async fn discard(&self, session_id: &str, turn: &str) -> Result<()> {
         let _turn = self.turns.lock().await;
         let label = self.label();
-        let txn = self
-            .db
-            .begin()
-            .await
-            .map_err(failed(&label, "discarding"))?;
+        let txn = self.begin("discarding").await?;
         event::Entity::delete_many()
             .filter(event::Column::SessionId.eq(session_id))
             .filter(event::Column::InvocationId.eq(turn))
@@ -150,11 +154,7 @@ impl AgentApi for HelpdeskAgent {
                 reason: e.0,
             })?;
 
-        let txn = self
-            .db
-            .begin()
-            .await
-            .map_err(failed(&label, "starting a turn"))?;
+        let txn = self.begin("starting a turn").await?;
         let (asked, answered) = (now_millis() as f64 / 1000.0, now_millis() as f64 / 1000.0);
         let state = json!({ "turns": history.len() / 2 + 1, "last_invocation": request.task_id });
         match existing {
@@ -204,11 +204,7 @@ impl AgentApi for HelpdeskAgent {
     async fn delete_session(&self, session_id: &str) -> Result<bool> {
         let _turn = self.turns.lock().await;
         let label = self.label();
-        let txn = self
-            .db
-            .begin()
-            .await
-            .map_err(failed(&label, "starting a delete"))?;
+        let txn = self.begin("starting a delete").await?;
         event::Entity::delete_many()
             .filter(event::Column::AppName.eq(&*self.name))
             .filter(event::Column::SessionId.eq(session_id))
