@@ -96,6 +96,16 @@ pub enum PersistError {
         #[source]
         source: DbErr,
     },
+    /// A query failed where no framework context was at hand: SeaORM's [`DbErr`] converted with
+    /// `?` (in a test body, a seed or a system's own code). `location` is where the `?` was.
+    #[error("a database operation failed at {location}: {source}")]
+    Query {
+        /// The driver's error.
+        #[source]
+        source: DbErr,
+        /// Where it was converted (the `?`).
+        location: &'static std::panic::Location<'static>,
+    },
     /// A file-system operation failed.
     #[error("{operation} `{}` failed: {source}", path.display())]
     Io {
@@ -144,6 +154,17 @@ pub enum PersistError {
     Verification(Box<VerificationError>),
 }
 
+impl From<DbErr> for PersistError {
+    /// Keeps where the conversion happened: with `?`, the line of the `?`.
+    #[track_caller]
+    fn from(source: DbErr) -> Self {
+        PersistError::Query {
+            source,
+            location: std::panic::Location::caller(),
+        }
+    }
+}
+
 impl From<VerificationError> for PersistError {
     fn from(error: VerificationError) -> Self {
         PersistError::Verification(Box::new(error))
@@ -167,9 +188,22 @@ fn list(names: &[String]) -> String {
 /// Shorthand for results of this crate.
 pub type Result<T, E = PersistError> = std::result::Result<T, E>;
 
-/// Attaches the database and operation to a [`DbErr`].
+/// Attaches the database and operation to a [`DbErr`] (or to a [`PersistError::Query`]).
 pub(crate) trait DbContext<T> {
     fn context(self, database: impl Into<String>, operation: impl Into<String>) -> Result<T>;
+}
+
+impl<T> DbContext<T> for Result<T> {
+    fn context(self, database: impl Into<String>, operation: impl Into<String>) -> Result<T> {
+        self.map_err(|error| match error {
+            PersistError::Query { source, .. } => PersistError::Database {
+                database: database.into(),
+                operation: operation.into(),
+                source,
+            },
+            other => other,
+        })
+    }
 }
 
 impl<T> DbContext<T> for std::result::Result<T, DbErr> {

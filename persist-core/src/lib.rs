@@ -49,6 +49,7 @@ pub mod assertions;
 pub mod db;
 mod error;
 pub mod inspect;
+pub mod logging;
 #[cfg(feature = "mesh")]
 pub mod mesh;
 pub mod runner;
@@ -92,7 +93,8 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::runner::{
-        Flavor, KeepPolicy, Setup, SystemFactory, TestConfig, TestReturn, run_test,
+        Fixture, Flavor, KeepPolicy, Seed, SeedFuture, Setup, SystemFactory, TestConfig,
+        TestReturn, run_test,
     };
     use crate::runner::{Inject, TestContext, WithAgent, WithoutAgent};
     use crate::system::System;
@@ -103,12 +105,12 @@ pub mod __private {
     }
 
     /// Builds a parameter that has no `#[agent]`; a failure fails the test with its name.
-    pub fn inject<T>(ctx: &TestContext, param: &str) -> T
+    pub async fn inject<T>(ctx: &TestContext, param: &str) -> T
     where
         T: Inject,
         T::Agent: WithoutAgent,
     {
-        T::inject(ctx, None).unwrap_or_else(|e| {
+        T::inject_async(ctx, None).await.unwrap_or_else(|e| {
             panic!("persistence_test: could not set up parameter `{param}`: {e}")
         })
     }
@@ -133,12 +135,12 @@ pub mod __private {
     pub fn check_return<T: TestReturn>() {}
 
     /// Builds a parameter with `#[agent("Name")]`.
-    pub fn inject_agent<T>(ctx: &TestContext, param: &str, agent: &str) -> T
+    pub async fn inject_agent<T>(ctx: &TestContext, param: &str, agent: &str) -> T
     where
         T: Inject,
         T::Agent: WithAgent,
     {
-        T::inject(ctx, Some(agent)).unwrap_or_else(|e| {
+        T::inject_async(ctx, Some(agent)).await.unwrap_or_else(|e| {
             panic!(
                 "persistence_test: could not set up parameter `{param}` for agent `{agent}`: {e}"
             )

@@ -31,6 +31,13 @@ pub fn persistence_test(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Err(e) = validate::agent_params(&params, &config.agents) {
         combine(&mut errors, e);
     }
+    let cases = parse::cases(&mut func.attrs).unwrap_or_else(|e| {
+        combine(&mut errors, e);
+        Vec::new()
+    });
+    if let Err(e) = validate::cases(&params, &cases, func.sig.ident.span()) {
+        combine(&mut errors, e);
+    }
 
     match errors {
         Some(errors) => {
@@ -41,7 +48,7 @@ pub fn persistence_test(args: TokenStream, item: TokenStream) -> TokenStream {
                 #func
             }
         }
-        None => test_fn(&config, func, &params),
+        None => test_fn(&config, func, &params, &cases),
     }
 }
 
@@ -65,7 +72,9 @@ fn take_params(func: &mut syn::ItemFn, errors: &mut Option<syn::Error>) -> Vec<P
                 params.push(param);
             }
             Err(e) => {
-                pat_type.attrs.retain(|a| !a.path().is_ident("agent"));
+                pat_type
+                    .attrs
+                    .retain(|a| !a.path().is_ident("agent") && !a.path().is_ident("case"));
                 combine(errors, e);
             }
         }
@@ -89,13 +98,22 @@ fn take_params(func: &mut syn::ItemFn, errors: &mut Option<syn::Error>) -> Vec<P
 //               system: Some(::persist_core::__private::system_of::<my::System>), …
 //           },
 //           |__persist_ctx| async move {
-//               let __persist_arg0 = ::persist_core::__private::inject::<GatewayPersistenceAdapter>(&__persist_ctx, "gateway");
-//               let __persist_arg1 = ::persist_core::__private::inject_agent::<AgentHandle>(&__persist_ctx, "a", "A");
+//               let __persist_arg0 = ::persist_core::__private::inject::<GatewayPersistenceAdapter>(&__persist_ctx, "gateway").await;
+//               let __persist_arg1 = ::persist_core::__private::inject_agent::<AgentHandle>(&__persist_ctx, "a", "A").await;
 //               ::persist_core::__private::TestReturn::into_test_result(replies(__persist_arg0, &__persist_arg1).await)
 //           },
 //       )
 //   }
-fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream {
+//
+// With `#[case(…)]` attributes or `backends = [...]`, the output is a module named after the
+// test holding the `async fn` and one `#[test]` per case and backend:
+//   mod replies { use super::*; async fn replies(…) { … } #[test] fn case_1_sqlite() { … } … }
+fn test_fn(
+    config: &Config,
+    func: syn::ItemFn,
+    params: &[Param],
+    cases: &[(proc_macro2::Span, Vec<syn::Expr>)],
+) -> TokenStream {
     let krate = &config.krate;
     let syn::ItemFn {
         attrs,
@@ -110,35 +128,15 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
         #sig #block
     };
 
-    let mut bindings = Vec::new();
     let mut checks = Vec::new();
-    let mut call_args = Vec::new();
-    for (index, param) in params.iter().enumerate() {
-        let var = format_ident!("__persist_arg{}", index);
+    for param in params.iter().filter(|p| p.case.is_none()) {
         let ty = &param.injected;
-        // Errors about this parameter start at its first token: make that the type's.
         let krate = respan(krate, ty.span());
-        let label = param_label(&param.declared.pat);
-        let (binding, check) = match &param.agent {
-            None => (
-                quote_spanned! {ty.span()=>
-                    let #var = #krate::__private::inject::<#ty>(&__persist_ctx, #label);
-                },
-                quote_spanned! {ty.span()=> #krate::__private::check_inject::<#ty>(); },
-            ),
-            Some(agent) => (
-                quote_spanned! {ty.span()=>
-                    let #var = #krate::__private::inject_agent::<#ty>(&__persist_ctx, #label, #agent);
-                },
-                quote_spanned! {ty.span()=> #krate::__private::check_inject_agent::<#ty>(); },
-            ),
-        };
-        bindings.push(binding);
-        checks.push(check);
-        call_args.push(if param.by_ref {
-            quote! { &#var }
-        } else {
-            quote! { #var }
+        checks.push(match &param.agent {
+            None => quote_spanned! {ty.span()=> #krate::__private::check_inject::<#ty>(); },
+            Some(_) => {
+                quote_spanned! {ty.span()=> #krate::__private::check_inject_agent::<#ty>(); }
+            }
         });
     }
     if let syn::ReturnType::Type(_, ty) = &sig.output
@@ -147,7 +145,151 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
         let krate = respan(krate, ty.span());
         checks.push(quote_spanned! {ty.span()=> #krate::__private::check_return::<#ty>(); });
     }
+    for (_, values) in cases {
+        let case_params = params.iter().filter(|p| p.case.is_some());
+        for (param, value) in case_params.zip(values) {
+            let ty = &param.injected;
+            checks.push(quote_spanned! {value.span()=> let _: #ty = #value; });
+        }
+    }
+    let fields = config_fields(config, &mut checks);
+    let should_panic = attrs.iter().any(|a| a.path().is_ident("should_panic"));
 
+    // One (test name, backend, case values) per test to generate.
+    let case_list: Vec<Option<(usize, &Vec<syn::Expr>)>> = if cases.is_empty() {
+        vec![None]
+    } else {
+        cases
+            .iter()
+            .enumerate()
+            .map(|(i, (_, v))| Some((i + 1, v)))
+            .collect()
+    };
+    let backend_list: Vec<Option<&str>> = if config.backends.is_empty() {
+        vec![None]
+    } else {
+        config.backends.iter().map(|b| Some(b.as_str())).collect()
+    };
+    let single = case_list.len() == 1
+        && cases.is_empty()
+        && backend_list.len() == 1
+        && config.backends.is_empty();
+
+    let mut tests = Vec::new();
+    for case in &case_list {
+        for backend in &backend_list {
+            let test_name = if single {
+                name.clone()
+            } else {
+                let mut parts = Vec::new();
+                if let Some((index, _)) = case {
+                    parts.push(format!("case_{index}"));
+                }
+                if let Some(backend) = backend {
+                    parts.push(backend.replace('-', "_"));
+                }
+                format_ident!("{}", parts.join("_"))
+            };
+            let body = call_body(krate, name, &sig, params, case.map(|(_, values)| values));
+            let backend = match backend {
+                Some(b) => quote! { ::core::option::Option::Some(#b) },
+                None => option(config.backend.as_deref().map(|b| quote! { #b })),
+            };
+            let matrix = !config.backends.is_empty();
+            let nested = single.then(|| inner.clone());
+            tests.push(quote! {
+                #(#attrs)*
+                #[::core::prelude::v1::test]
+                #vis fn #test_name() {
+                    #nested
+                    #krate::__private::run_test(
+                        #krate::__private::TestConfig {
+                            name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#test_name)),
+                            backend: #backend,
+                            matrix: #matrix,
+                            should_panic: #should_panic,
+                            #fields
+                        },
+                        |__persist_ctx| async move { #body },
+                    )
+                }
+            });
+        }
+    }
+
+    let checks = quote! {
+        // A `#[test]` fn is removed from non-test builds before type checking; this keeps the
+        // signature's mistakes visible there too (`cargo check`, IDEs). Test builds check the
+        // same things in the bindings below, so each build reports a mistake once.
+        #[cfg(not(test))]
+        const _: fn() = || { #(#checks)* };
+    };
+    if single {
+        quote! { #checks #(#tests)* }
+    } else {
+        quote! {
+            #checks
+            #[allow(non_snake_case)]
+            #vis mod #name {
+                #[allow(unused_imports)]
+                use super::*;
+                #[allow(dead_code)]
+                #inner
+                #(#tests)*
+            }
+        }
+    }
+}
+
+/// The bindings of one test and the call of the inner fn.
+fn call_body(
+    krate: &syn::Path,
+    name: &syn::Ident,
+    sig: &syn::Signature,
+    params: &[Param],
+    case: Option<&Vec<syn::Expr>>,
+) -> TokenStream {
+    let mut bindings = Vec::new();
+    let mut call_args = Vec::new();
+    let mut case_values = case.into_iter().flatten();
+    for (index, param) in params.iter().enumerate() {
+        let var = format_ident!("__persist_arg{}", index);
+        let ty = &param.injected;
+        if param.case.is_some() {
+            let value = case_values.next();
+            bindings.push(quote_spanned! {ty.span()=> let #var: #ty = #value; });
+            call_args.push(quote! { #var });
+            continue;
+        }
+        // Errors about this parameter start at its first token: make that the type's.
+        let krate = respan(krate, ty.span());
+        let label = param_label(&param.declared.pat);
+        bindings.push(match &param.agent {
+            None => quote_spanned! {ty.span()=>
+                let #var = #krate::__private::inject::<#ty>(&__persist_ctx, #label).await;
+            },
+            Some(agent) => quote_spanned! {ty.span()=>
+                let #var = #krate::__private::inject_agent::<#ty>(&__persist_ctx, #label, #agent).await;
+            },
+        });
+        call_args.push(if param.by_ref {
+            quote! { &#var }
+        } else {
+            quote! { #var }
+        });
+    }
+    let ret = sig.output.span();
+    let ret_krate = respan(krate, ret);
+    let result = quote_spanned! {ret=>
+        #ret_krate::__private::TestReturn::into_test_result(#name(#(#call_args),*).await)
+    };
+    quote! { #(#bindings)* #result }
+}
+
+/// The configuration fields every generated test shares (all but name, backend, matrix and
+/// should_panic), adding their compile-time checks to `checks`.
+fn config_fields(config: &Config, checks: &mut Vec<TokenStream>) -> TokenStream {
+    let krate = &config.krate;
     let agents = &config.agents;
     let flavor = match config.flavor {
         Flavor::CurrentThread => quote! { #krate::__private::Flavor::CurrentThread },
@@ -167,60 +309,67 @@ fn test_fn(config: &Config, func: syn::ItemFn, params: &[Param]) -> TokenStream 
             .timeout_ms
             .map(|ms| quote! { ::core::time::Duration::from_millis(#ms) }),
     );
-    let backend = option(config.backend.as_deref().map(|b| quote! { #b }));
     let setup = option(config.setup.as_ref().map(|setup| {
-        let krate = respan(krate, setup.span());
-        checks.push(quote_spanned! {setup.span()=> let _: #krate::__private::Setup = #setup; });
-        quote! { #setup as #krate::__private::Setup }
+        let at = respan(krate, setup.span());
+        // Typed where the value is, so that a wrong signature is reported on it (as "expected
+        // fn pointer `fn(ManagerBuilder) -> ManagerBuilder`"), in test builds and others alike.
+        let typed = quote_spanned! {setup.span()=> let setup: #at::__private::Setup = #setup; };
+        checks.push(typed.clone());
+        quote! {{
+            fn __persist_setup(builder: #krate::db::ManagerBuilder) -> #krate::db::ManagerBuilder {
+                #typed
+                setup(builder)
+            }
+            __persist_setup as #krate::__private::Setup
+        }}
     }));
     let system = option(config.system.as_ref().map(|system| {
-        let krate = respan(krate, system.span());
-        quote_spanned! {system.span()=> #krate::__private::system_of::<#system> }
+        let at = respan(krate, system.span());
+        checks
+            .push(quote_spanned! {system.span()=> let _ = #at::__private::system_of::<#system>; });
+        quote_spanned! {system.span()=> #at::__private::system_of::<#system> }
     }));
-    if let Some(system) = &config.system {
-        let krate = respan(krate, system.span());
-        checks.push(
-            quote_spanned! {system.span()=> let _ = #krate::__private::system_of::<#system>; },
-        );
-    }
-    // A `#[should_panic]` test passed when it panicked: its databases are not kept for it.
-    let should_panic = attrs.iter().any(|a| a.path().is_ident("should_panic"));
-    let ret = sig.output.span();
-    let ret_krate = respan(krate, ret);
-    let result = quote_spanned! {ret=>
-        #ret_krate::__private::TestReturn::into_test_result(#name(#(#call_args),*).await)
-    };
-
-    quote! {
-        // A `#[test]` fn is removed from non-test builds before type checking; this keeps the
-        // signature's mistakes visible there too (`cargo check`, IDEs). Test builds check the
-        // same things in the bindings below, so each build reports a mistake once.
-        #[cfg(not(test))]
-        const _: fn() = || { #(#checks)* };
-
-        #(#attrs)*
-        #[::core::prelude::v1::test]
-        #vis fn #name() {
-            #inner
-            #krate::__private::run_test(
-                #krate::__private::TestConfig {
-                    name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
-                    agents: &[#(#agents),*],
-                    flavor: #flavor,
-                    worker_threads: #worker_threads,
-                    keep: #keep,
-                    timeout: #timeout,
-                    backend: #backend,
-                    system: #system,
-                    setup: #setup,
-                    should_panic: #should_panic,
-                },
-                |__persist_ctx| async move {
-                    #(#bindings)*
-                    #result
-                },
-            )
+    let seed = option(config.seed.as_ref().map(|seed| {
+        let at = respan(krate, seed.span());
+        let call = quote_spanned! {seed.span()=>
+            #at::__private::TestReturn::into_test_result(#seed(&__persist_ctx).await)
+        };
+        checks.push(quote! {
+            let _ = |__persist_ctx: #krate::TestContext| async move { #call };
+        });
+        quote! {
+            |__persist_ctx: #krate::TestContext| -> #krate::__private::SeedFuture {
+                ::std::boxed::Box::pin(async move { #call })
+            }
         }
+    }));
+    let fixtures = config.fixtures.iter().map(|fixture| {
+        let path = &fixture.path;
+        let agent = option(fixture.agent.as_ref().map(|a| quote! { #a }));
+        // Read at compile time: a missing file is an error on its path.
+        let file = if path.value().starts_with('/') {
+            quote_spanned! {path.span()=> ::core::include_str!(#path) }
+        } else {
+            quote_spanned! {path.span()=>
+                ::core::include_str!(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", #path))
+            }
+        };
+        checks.push(quote! { let _ = #file; });
+        quote! {
+            #krate::__private::Fixture { agent: #agent, path: #path, sql: #file }
+        }
+    });
+    let fixtures: Vec<TokenStream> = fixtures.collect();
+    quote! {
+        agents: &[#(#agents),*],
+        flavor: #flavor,
+        worker_threads: #worker_threads,
+        keep: #keep,
+        timeout: #timeout,
+        system: #system,
+        setup: #setup,
+        seed: #seed,
+        fixtures: &[#(#fixtures),*],
     }
 }
 

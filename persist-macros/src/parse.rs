@@ -14,8 +14,11 @@ pub const KEYS: &[&str] = &[
     "keep",
     "timeout",
     "backend",
+    "backends",
     "system",
     "setup",
+    "fixtures",
+    "seed",
     "crate",
 ];
 
@@ -24,6 +27,14 @@ pub const KEYS: &[&str] = &[
 pub struct WithSpan<T> {
     pub value: T,
     pub span: Span,
+}
+
+/// One SQL fixture: a file (relative to the crate's root) and the agent whose database it goes
+/// into (`None`: the gateway's).
+#[derive(Clone)]
+pub struct FixtureArg {
+    pub agent: Option<LitStr>,
+    pub path: LitStr,
 }
 
 /// The raw arguments, each at most once. `build` (in `validate.rs`) checks them together.
@@ -37,6 +48,9 @@ pub struct RawArgs {
     pub backend: Option<WithSpan<String>>,
     pub setup: Option<WithSpan<syn::Path>>,
     pub system: Option<WithSpan<syn::Path>>,
+    pub seed: Option<WithSpan<syn::Path>>,
+    pub fixtures: Option<WithSpan<Vec<FixtureArg>>>,
+    pub backends: Option<WithSpan<Vec<LitStr>>>,
     pub krate: Option<WithSpan<syn::Path>>,
 }
 
@@ -141,42 +155,95 @@ impl RawArgs {
                 set(&mut self.backend, &nv.path, s.value(), span)
             }
             "setup" => {
-                let s = string("setup", &nv.value)?;
-                let path = s.parse::<syn::Path>().map_err(|_| {
-                    syn::Error::new(
-                        s.span(),
-                        "`setup` takes the path of a function, like setup = \"my::configure\"",
-                    )
-                })?;
+                let path = path_value(
+                    &nv.value,
+                    "`setup` takes the path of a `fn(ManagerBuilder) -> ManagerBuilder`, like setup = my::configure (quoted or not)",
+                )?;
                 set(&mut self.setup, &nv.path, path, span)
             }
             "system" => {
-                let s = string("system", &nv.value)?;
-                let path = s.parse::<syn::Path>().map_err(|_| {
-                    syn::Error::new(
-                        s.span(),
-                        "`system` takes the path of a type that implements `persist_core::System`, like system = \"my_app::TestSystem\"",
-                    )
-                })?;
-                // Spanned on the string, so a type that is not a system is reported there.
-                let path = respanned(path, s.span());
+                let path = path_value(
+                    &nv.value,
+                    "`system` takes the path of a type that implements `persist_core::System`, like system = my_app::TestSystem (quoted or not)",
+                )?;
                 set(&mut self.system, &nv.path, path, span)
+            }
+            "seed" => {
+                let path = path_value(
+                    &nv.value,
+                    "`seed` takes the path of an `async fn(&TestContext)`, like seed = my::seed (quoted or not)",
+                )?;
+                set(&mut self.seed, &nv.path, path, span)
+            }
+            "fixtures" => {
+                let fixtures = fixture_list(&nv.value)?;
+                set(&mut self.fixtures, &nv.path, fixtures, span)
+            }
+            "backends" => {
+                let backends = string_list(
+                    &nv.value,
+                    "`backends` takes an array of backend names, like backends = [\"sqlite\", \"postgres\", \"mysql\"]",
+                )?;
+                set(&mut self.backends, &nv.path, backends, span)
             }
             "crate" => {
                 let s = string("crate", &nv.value)?;
                 let path = s.parse_with(syn::Path::parse_mod_style)?;
                 set(&mut self.krate, &nv.path, path, span)
             }
-            _ => Err(syn::Error::new(
-                nv.path.span(),
-                format!(
-                    "unknown argument `{}`; valid keys: {}",
-                    quote::ToTokens::to_token_stream(&nv.path),
-                    KEYS.join(", ")
-                ),
-            )),
+            _ => {
+                let given = quote::ToTokens::to_token_stream(&nv.path).to_string();
+                let keys = KEYS.join(", ");
+                let message = match closest(&given) {
+                    Some(key) => format!(
+                        "unknown argument `{given}`; did you mean `{key}`? Valid keys: {keys}"
+                    ),
+                    None => format!("unknown argument `{given}`; valid keys: {keys}"),
+                };
+                Err(syn::Error::new(nv.path.span(), message))
+            }
         }
     }
+}
+
+/// A path given bare (`setup = my::configure`) or as a string (`setup = "my::configure"`). A
+/// string's tokens all take the literal's span, so errors about the path point at it.
+fn path_value(value: &Expr, message: &str) -> syn::Result<syn::Path> {
+    match value {
+        Expr::Path(path) if path.qself.is_none() => Ok(path.path.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => s
+            .parse::<syn::Path>()
+            .map(|path| respanned(path, s.span()))
+            .map_err(|_| syn::Error::new(s.span(), message)),
+        other => Err(syn::Error::new(other.span(), message)),
+    }
+}
+
+/// The valid key nearest to `given` (at most two edits away), for "did you mean".
+fn closest(given: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .map(|key| (edit_distance(given, key), *key))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, key)| key)
+}
+
+/// Levenshtein distance between two short identifiers.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// A path parsed from a string literal, with every token at the literal's span.
@@ -189,6 +256,69 @@ fn respanned(path: syn::Path, span: Span) -> syn::Path {
         })
         .collect();
     syn::parse2(tokens).unwrap_or(path)
+}
+
+const FIXTURE_FORMS: &str = "a fixture is \"file.sql\" (into the gateway's database), gateway(\"file.sql\") or agent(\"AgentName\", \"file.sql\"); paths are relative to the crate's root";
+
+fn fixture_list(value: &Expr) -> syn::Result<Vec<FixtureArg>> {
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new(
+            value.span(),
+            format!("`fixtures` takes an array; {FIXTURE_FORMS}"),
+        ));
+    };
+    array.elems.iter().map(fixture).collect()
+}
+
+fn fixture(elem: &Expr) -> syn::Result<FixtureArg> {
+    let bad = |span: Span| syn::Error::new(span, FIXTURE_FORMS);
+    let literal = |expr: &Expr| match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(s.clone()),
+        other => Err(bad(other.span())),
+    };
+    match elem {
+        Expr::Lit(_) => Ok(FixtureArg {
+            agent: None,
+            path: literal(elem)?,
+        }),
+        Expr::Call(call) => {
+            let function = match &*call.func {
+                Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+                _ => None,
+            };
+            let args: Vec<&Expr> = call.args.iter().collect();
+            match (function.as_deref(), args.as_slice()) {
+                (Some("gateway"), [path]) => Ok(FixtureArg {
+                    agent: None,
+                    path: literal(path)?,
+                }),
+                (Some("agent"), [agent, path]) => Ok(FixtureArg {
+                    agent: Some(literal(agent)?),
+                    path: literal(path)?,
+                }),
+                _ => Err(bad(call.span())),
+            }
+        }
+        other => Err(bad(other.span())),
+    }
+}
+
+fn string_list(value: &Expr, message: &str) -> syn::Result<Vec<LitStr>> {
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new(value.span(), message));
+    };
+    array
+        .elems
+        .iter()
+        .map(|elem| match elem {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => Ok(s.clone()),
+            other => Err(syn::Error::new(other.span(), message)),
+        })
+        .collect()
 }
 
 fn agent_list(value: &Expr) -> syn::Result<Vec<LitStr>> {
@@ -223,14 +353,25 @@ pub struct Param {
     pub by_ref: bool,
     /// `#[agent("Name")]`, if given.
     pub agent: Option<LitStr>,
+    /// `#[case]`: the value comes from the test's `#[case(…)]` attributes, not from injection.
+    pub case: Option<Span>,
 }
 
 /// Splits `#[agent("Name")]` off a parameter. Other attributes stay on the parameter.
 pub fn param(mut pat_type: syn::PatType) -> syn::Result<Param> {
     let mut agent = None;
+    let mut case = None;
     let mut kept = Vec::new();
     for attr in std::mem::take(&mut pat_type.attrs) {
-        if attr.path().is_ident("agent") {
+        if attr.path().is_ident("case") {
+            if !matches!(attr.meta, Meta::Path(_)) {
+                return Err(syn::Error::new(
+                    attr.span(),
+                    "a parameter takes a bare `#[case]`; the values go in `#[case(…)]` on the function",
+                ));
+            }
+            case = Some(attr.span());
+        } else if attr.path().is_ident("agent") {
             if agent.is_some() {
                 return Err(syn::Error::new(
                     attr.span(),
@@ -246,6 +387,16 @@ pub fn param(mut pat_type: syn::PatType) -> syn::Result<Param> {
         }
     }
     pat_type.attrs = kept;
+    if case.is_some() {
+        let injected = (*pat_type.ty).clone();
+        return Ok(Param {
+            declared: pat_type,
+            injected,
+            by_ref: false,
+            agent: None,
+            case,
+        });
+    }
     let (injected, by_ref) = match &*pat_type.ty {
         syn::Type::Reference(r) if r.mutability.is_some() => {
             return Err(syn::Error::new(
@@ -261,5 +412,43 @@ pub fn param(mut pat_type: syn::PatType) -> syn::Result<Param> {
         injected,
         by_ref,
         agent,
+        case: None,
     })
+}
+
+/// Takes the `#[case(…)]` attributes off the function: one list of values per case.
+pub fn cases(attrs: &mut Vec<syn::Attribute>) -> syn::Result<Vec<(Span, Vec<Expr>)>> {
+    let mut cases = Vec::new();
+    let mut kept = Vec::new();
+    for attr in std::mem::take(attrs) {
+        if attr.path().is_ident("case") {
+            let values = attr
+                .parse_args_with(Punctuated::<Expr, Token![,]>::parse_terminated)
+                .map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "expected `#[case(value, …)]`, one value per `#[case]` parameter",
+                    )
+                })?;
+            cases.push((attr.span(), values.into_iter().collect()));
+        } else {
+            kept.push(attr);
+        }
+    }
+    *attrs = kept;
+    Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_are_suggested() {
+        assert_eq!(closest("agent"), Some("agents"));
+        assert_eq!(closest("timout"), Some("timeout"));
+        assert_eq!(closest("sytem"), Some("system"));
+        assert_eq!(closest("database_url"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 
-use crate::parse::{Param, RawArgs};
+use crate::parse::{FixtureArg, Param, RawArgs};
 
 /// The runtime flavor.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,10 @@ pub struct Config {
     pub backend: Option<String>,
     pub setup: Option<syn::Path>,
     pub system: Option<syn::Path>,
+    pub seed: Option<syn::Path>,
+    pub fixtures: Vec<FixtureArg>,
+    /// The backend matrix: one test per backend (empty: one test).
+    pub backends: Vec<String>,
     pub krate: syn::Path,
 }
 
@@ -38,6 +42,9 @@ impl Default for Config {
             backend: None,
             setup: None,
             system: None,
+            seed: None,
+            fixtures: Vec::new(),
+            backends: Vec::new(),
             krate: syn::parse_quote!(::persist_core),
         }
     }
@@ -146,6 +153,55 @@ impl RawArgs {
             }
         }
 
+        if let Some(backends) = self.backends {
+            if let Some(backend) = &config.backend {
+                errors.push(
+                    backends.span,
+                    format!("`backends` runs the test on each backend; it cannot go with `backend = \"{backend}\"`: keep one of them"),
+                );
+            }
+            if backends.value.is_empty() {
+                errors.push(backends.span, "`backends` lists no backend");
+            }
+            for name in &backends.value {
+                let value = name.value();
+                if !BACKENDS.contains(&value.as_str()) {
+                    errors.push(
+                        name.span(),
+                        format!(
+                            "unknown backend \"{value}\" in `backends`; expected names from {} (servers come from the environment)",
+                            BACKENDS.join(", ")
+                        ),
+                    );
+                } else if config.backends.contains(&value) {
+                    errors.push(name.span(), format!("backend \"{value}\" is listed twice"));
+                } else {
+                    config.backends.push(value);
+                }
+            }
+        }
+
+        if let Some(fixtures) = self.fixtures {
+            for fixture in fixtures.value {
+                if fixture.path.value().trim().is_empty() {
+                    errors.push(fixture.path.span(), "a fixture's path must not be blank");
+                } else if let Some(agent) = &fixture.agent
+                    && !config.agents.contains(&agent.value())
+                {
+                    errors.push(
+                        agent.span(),
+                        format!(
+                            "agent \"{}\" is not in `agents = [...]`; a fixture goes into the database of a listed agent",
+                            agent.value()
+                        ),
+                    );
+                } else {
+                    config.fixtures.push(fixture);
+                }
+            }
+        }
+
+        config.seed = self.seed.map(|seed| seed.value);
         config.setup = self.setup.map(|setup| setup.value);
         config.system = self.system.map(|system| system.value);
 
@@ -228,6 +284,41 @@ pub fn signature(func: &syn::ItemFn) -> syn::Result<()> {
 }
 
 /// Checks that every `#[agent("Name")]` names one of the test's agents.
+/// Checks the `#[case(…)]` attributes against the `#[case]` parameters.
+pub fn cases(params: &[Param], cases: &[(Span, Vec<syn::Expr>)], fn_span: Span) -> syn::Result<()> {
+    let mut errors = Errors(None);
+    let wanted = params.iter().filter(|p| p.case.is_some()).count();
+    if wanted > 0 && cases.is_empty() {
+        errors.push(
+            fn_span,
+            "this test has `#[case]` parameters but no `#[case(…)]` attribute to give them values",
+        );
+    }
+    if wanted == 0 && !cases.is_empty() {
+        errors.push(
+            cases[0].0,
+            "`#[case(…)]` gives values to `#[case]` parameters, and this test has none: mark the parameters with `#[case]`",
+        );
+    }
+    for (span, values) in cases {
+        if wanted > 0 && values.len() != wanted {
+            errors.push(
+                *span,
+                format!(
+                    "this case gives {} value{}, and the test has {wanted} `#[case]` parameter{}",
+                    values.len(),
+                    if values.len() == 1 { "" } else { "s" },
+                    if wanted == 1 { "" } else { "s" }
+                ),
+            );
+        }
+    }
+    match errors.0 {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 pub fn agent_params(params: &[Param], agents: &[String]) -> syn::Result<()> {
     let mut errors = Errors(None);
     for param in params {

@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
+use crate::error::Result;
+
 /// The base tables of the connection's current database (or schema), sorted by name.
-pub async fn list_tables(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+pub async fn list_tables(db: &impl ConnectionTrait) -> Result<Vec<String>> {
     let sql = match db.get_database_backend() {
         DbBackend::Sqlite => {
             "SELECT name AS table_name FROM sqlite_master \
@@ -21,11 +23,11 @@ pub async fn list_tables(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr
              WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"
         }
     };
-    strings(db, sql, "table_name").await
+    Ok(strings(db, sql, "table_name").await?)
 }
 
 /// The indexes of the connection's current database, sorted by name (primary keys excluded).
-pub async fn list_indexes(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+pub async fn list_indexes(db: &impl ConnectionTrait) -> Result<Vec<String>> {
     let sql = match db.get_database_backend() {
         DbBackend::Sqlite => {
             "SELECT name AS index_name FROM sqlite_master \
@@ -41,11 +43,11 @@ pub async fn list_indexes(db: &impl ConnectionTrait) -> Result<Vec<String>, DbEr
              WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' ORDER BY index_name"
         }
     };
-    strings(db, sql, "index_name").await
+    Ok(strings(db, sql, "index_name").await?)
 }
 
 /// Foreign keys as `(child table, parent table)` pairs.
-pub async fn foreign_keys(db: &impl ConnectionTrait) -> Result<Vec<(String, String)>, DbErr> {
+pub async fn foreign_keys(db: &impl ConnectionTrait) -> Result<Vec<(String, String)>> {
     let sql = match db.get_database_backend() {
         DbBackend::Sqlite => {
             "SELECT m.name AS child, p.\"table\" AS parent FROM sqlite_master m \
@@ -69,14 +71,16 @@ pub async fn foreign_keys(db: &impl ConnectionTrait) -> Result<Vec<(String, Stri
     let rows = db
         .query_all_raw(Statement::from_string(backend, sql))
         .await?;
-    rows.iter()
+    let pairs: Result<_, DbErr> = rows
+        .iter()
         .map(|row| Ok((row.try_get("", "child")?, row.try_get("", "parent")?)))
-        .collect()
+        .collect();
+    Ok(pairs?)
 }
 
 /// What the server says this connection's database is: the main file for SQLite, the
 /// database name for PostgreSQL and MySQL. Two connections to one database say the same.
-pub async fn database_identity(db: &impl ConnectionTrait) -> Result<String, DbErr> {
+pub async fn database_identity(db: &impl ConnectionTrait) -> Result<String> {
     let sql = match db.get_database_backend() {
         DbBackend::Sqlite => {
             "SELECT file AS identity FROM pragma_database_list WHERE name = 'main'"
@@ -85,13 +89,13 @@ pub async fn database_identity(db: &impl ConnectionTrait) -> Result<String, DbEr
         _ => "SELECT DATABASE() AS identity",
     };
     let mut found = strings(db, sql, "identity").await?;
-    found
+    Ok(found
         .pop()
-        .ok_or_else(|| DbErr::RecordNotFound("the database's identity".into()))
+        .ok_or_else(|| DbErr::RecordNotFound("the database's identity".into()))?)
 }
 
 /// The number of rows in `table`.
-pub async fn count_rows(db: &impl ConnectionTrait, table: &str) -> Result<u64, DbErr> {
+pub async fn count_rows(db: &impl ConnectionTrait, table: &str) -> Result<u64> {
     let query = Query::select()
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
         .from(Alias::new(table))

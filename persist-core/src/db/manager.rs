@@ -186,6 +186,11 @@ impl ManagerBuilder {
         self
     }
 
+    /// The backend chosen so far, and whether it is a custom one.
+    pub(crate) fn backend_choice(&self) -> (BackendConfig, bool) {
+        (self.backend.clone(), self.custom_backend.is_some())
+    }
+
     /// Creates and prepares every database. On failure nothing is left behind.
     pub async fn setup(self) -> Result<MultiDatabaseManager> {
         let agents = validate_agent_names(&self.agents)?;

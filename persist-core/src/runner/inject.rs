@@ -1,5 +1,6 @@
 //! [`Inject`]: how a test's parameters are built, by their type.
 
+use futures::future::LocalBoxFuture;
 use sea_orm::DatabaseConnection;
 
 use super::TestContext;
@@ -11,7 +12,31 @@ use crate::system::{Resource, ScriptedLlm};
 
 /// A type that a `#[persistence_test]` can take as a parameter, by value or by `&`.
 ///
-/// Implement it to inject your own type:
+/// Implement [`inject`](Self::inject), or, for a value that needs async work (a client that
+/// connects, a row read from a database), [`inject_async`](Self::inject_async); the attribute
+/// calls `inject_async`, which by default calls `inject`.
+///
+/// ```
+/// use futures::future::LocalBoxFuture;
+/// use persist_core::{Inject, NoAgent, PersistError, TestContext};
+///
+/// /// How many sessions the gateway holds when the body starts (after any seed).
+/// struct SessionsAtStart(u64);
+///
+/// impl Inject for SessionsAtStart {
+///     type Agent = NoAgent;
+///     fn inject_async<'a>(
+///         ctx: &'a TestContext,
+///         _agent: Option<&'a str>,
+///     ) -> LocalBoxFuture<'a, Result<Self, PersistError>> {
+///         Box::pin(async move {
+///             Ok(SessionsAtStart(ctx.inspector().database_stats().await?.gateway.sessions))
+///         })
+///     }
+/// }
+/// ```
+///
+/// A synchronous one:
 ///
 /// ```
 /// use persist_core::{Inject, NoAgent, PersistError, TestContext};
@@ -37,8 +62,28 @@ pub trait Inject: Sized {
     /// [`RequiredAgent`]. The attribute checks this at compile time.
     type Agent: AgentUse;
 
-    /// Builds the value; `agent` is the name given with `#[agent("Name")]`, if any.
-    fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self>;
+    /// Builds the value; `agent` is the name given with `#[agent("Name")]`, if any. A type
+    /// that implements only [`inject_async`](Self::inject_async) answers
+    /// [`PersistError::Unsupported`] here.
+    fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self> {
+        let _ = (ctx, agent);
+        Err(PersistError::Unsupported {
+            operation: "injecting synchronously",
+            reason: format!(
+                "`{}` is built by `Inject::inject_async`",
+                std::any::type_name::<Self>()
+            ),
+        })
+    }
+
+    /// Builds the value with async work, after the system started and any seed ran. By
+    /// default, [`inject`](Self::inject).
+    fn inject_async<'a>(
+        ctx: &'a TestContext,
+        agent: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<Self>> {
+        Box::pin(async move { Self::inject(ctx, agent) })
+    }
 }
 
 mod sealed {

@@ -112,7 +112,31 @@ pub struct TestConfig {
     pub setup: Option<Setup>,
     /// The test is `#[should_panic]`: a panic is its success (for the keep policy).
     pub should_panic: bool,
+    /// SQL run on the fresh databases before the system starts (the attribute's `fixtures`).
+    pub fixtures: &'static [Fixture],
+    /// Runs after the system started and before the body (the attribute's `seed = "…"`).
+    pub seed: Option<Seed>,
+    /// One test of a backend matrix (`backends = [...]`): a server that is not configured
+    /// skips the test, saying so, instead of failing it.
+    pub matrix: bool,
 }
+
+/// One SQL fixture: a file's text, run on one database of a test before the system starts.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixture {
+    /// The agent whose database it goes into; `None`: the gateway's.
+    pub agent: Option<&'static str>,
+    /// The file, as the attribute names it (relative to the crate's root).
+    pub path: &'static str,
+    /// Its text.
+    pub sql: &'static str,
+}
+
+/// What a seed returns: its outcome, as a test body's.
+pub type SeedFuture = futures::future::LocalBoxFuture<'static, std::result::Result<(), String>>;
+
+/// An async seed (the attribute's `seed = "…"`), run with the test's context.
+pub type Seed = fn(TestContext) -> SeedFuture;
 
 /// A function that adjusts a test's [`ManagerBuilder`] (the attribute's `setup = "…"`).
 pub type Setup = fn(ManagerBuilder) -> ManagerBuilder;
@@ -146,6 +170,9 @@ impl TestConfig {
             system: None,
             setup: None,
             should_panic: false,
+            fixtures: &[],
+            seed: None,
+            matrix: false,
         }
     }
 }
@@ -180,17 +207,37 @@ enum Outcome {
     TimedOut(Duration),
 }
 
+impl Outcome {
+    fn describe(&self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed(_) => "returned an error",
+            Outcome::Panicked(_) => "panicked",
+            Outcome::TimedOut(_) => "timed out",
+        }
+    }
+}
+
 /// Runs one test: builds the runtime, sets up the databases and the mesh, runs the body with
 /// its context, then tears down (or keeps the databases) whatever happened, and finally
 /// reports: a panic is re-raised as it was (so `#[should_panic]` works), an `Err` or a timeout
 /// fails the test with a message, and a teardown failure is reported without hiding the test's
 /// own failure.
+#[track_caller]
 pub fn run_test<F, Fut>(config: TestConfig, body: F)
 where
     F: FnOnce(TestContext) -> Fut + Send + 'static,
     Fut: Future<Output = std::result::Result<(), String>>,
 {
+    crate::logging::init();
     let name = config.name;
+    if config.matrix
+        && let Some(reason) = matrix_skip(config.backend)
+    {
+        // libtest has no run-time skip: the test passes, and says why it did nothing.
+        eprintln!("persist: `{name}` skipped: {reason}");
+        return;
+    }
     let keep = KeepPolicy::resolve(config.keep)
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: {KEEP_ENV}: {e}"));
     let backend = BackendConfig::resolve(config.backend)
@@ -231,12 +278,22 @@ where
             builder = builder.system(&**system);
         }
         if let Some(setup) = config.setup {
+            let before = builder.backend_choice();
             builder = setup(builder);
+            let after = builder.backend_choice();
+            if after != before {
+                backend_conflict(config, &after)
+                    .unwrap_or_else(|e| panic!("persistence_test `{name}`: {e}"));
+            }
         }
         let manager = builder.setup().await.unwrap_or_else(|e| {
             panic!("persistence_test `{name}`: could not set up the test databases: {e}")
         });
+        tracing::debug!(test = name, databases = ?manager.locations(), "provisioned");
         started(&manager);
+        load_fixtures(&manager, config.fixtures)
+            .await
+            .unwrap_or_else(|e| panic!("persistence_test `{name}`: {e}"));
         let (running, system_name) = match &system {
             Some(system) => (system.start(&manager).await, system.name()),
             None => (Ok(Running::new()), "none".to_owned()),
@@ -244,8 +301,20 @@ where
         let running = running.unwrap_or_else(|e| {
             panic!("persistence_test `{name}`: could not start the system under test ({system_name}): {e}")
         });
+        tracing::debug!(test = name, system = %system_name, "system started");
         let (context, running) = TestContext::new(name, system_name, manager.clone(), running);
-        let outcome = run_body(body(context), config.timeout).await;
+        let seeding = config.seed.map(|seed| seed(context.clone()));
+        let seeded_body = async move {
+            if let Some(seeding) = seeding {
+                seeding
+                    .await
+                    .map_err(|e| format!("its seed failed: {e}"))?;
+                tracing::debug!(test = name, "seeded");
+            }
+            body(context).await
+        };
+        let outcome = run_body(seeded_body, config.timeout).await;
+        tracing::debug!(test = name, outcome = outcome.describe(), "body finished");
         running.stop().await;
         let teardown = finish(name, &manager, keep.keeps(failed(config, &outcome))).await;
         (outcome, teardown)
@@ -253,6 +322,98 @@ where
     // Tasks the body left running end with the runtime, before we report.
     drop(runtime);
     result
+}
+
+/// Why a test of a backend matrix cannot run here, if it cannot: its server is not configured
+/// (no URL in the environment for it) or this build has no driver for it.
+fn matrix_skip(backend: Option<&str>) -> Option<String> {
+    use crate::db::backend::{DATABASE_URL_ENV, MYSQL_URL_ENV, POSTGRES_URL_ENV};
+    let (kind, env, schemes, feature, compiled) = match backend? {
+        "postgres" | "postgresql" => (
+            "PostgreSQL",
+            POSTGRES_URL_ENV,
+            &["postgres://", "postgresql://"][..],
+            "postgres",
+            cfg!(feature = "postgres"),
+        ),
+        "mysql" | "mariadb" => (
+            "MySQL/MariaDB",
+            MYSQL_URL_ENV,
+            &["mysql://", "mariadb://"][..],
+            "mysql",
+            cfg!(feature = "mysql"),
+        ),
+        "sqlite" | "sqlite-file" | "sqlite-memory" | "memory" if !cfg!(feature = "sqlite") => {
+            return Some("persist-core was built without its `sqlite` feature".into());
+        }
+        _ => return None,
+    };
+    if !compiled {
+        return Some(format!(
+            "persist-core was built without its `{feature}` feature, so it cannot reach {kind}"
+        ));
+    }
+    let set = |var: &str| std::env::var(var).is_ok_and(|v| !v.trim().is_empty());
+    let run_url = std::env::var(DATABASE_URL_ENV)
+        .is_ok_and(|url| schemes.iter().any(|s| url.trim().starts_with(s)));
+    if set(env) || run_url {
+        None
+    } else {
+        Some(format!(
+            "no {kind} server is configured: set {env} (or {DATABASE_URL_ENV} to a {kind} URL)"
+        ))
+    }
+}
+
+/// Runs the fixtures, in order, each on its database.
+async fn load_fixtures(manager: &MultiDatabaseManager, fixtures: &[Fixture]) -> Result<()> {
+    use sea_orm::ConnectionTrait as _;
+    for fixture in fixtures {
+        let role = match fixture.agent {
+            None => DatabaseRole::Gateway,
+            Some(agent) => DatabaseRole::Agent(agent.to_owned()),
+        };
+        let db = manager.connection(&role)?;
+        db.execute_unprepared(fixture.sql)
+            .await
+            .map_err(|source| PersistError::Database {
+                database: role.to_string(),
+                operation: format!("loading fixture `{}`", fixture.path),
+                source,
+            })?;
+        tracing::debug!(fixture = fixture.path, database = %role, "fixture loaded");
+    }
+    Ok(())
+}
+
+/// The setup function chose the backend (`chosen`). With `backend = "…"` on the attribute as
+/// well, that is a conflict; over `PERSIST_TEST_DATABASE_URL`, the setup function wins, and a
+/// note says so.
+fn backend_conflict(config: &TestConfig, chosen: &(BackendConfig, bool)) -> Result<()> {
+    let what = if chosen.1 {
+        "a custom backend".to_owned()
+    } else {
+        chosen.0.to_string()
+    };
+    if let Some(attribute) = config.backend {
+        return Err(PersistError::InvalidInput {
+            field: "backend",
+            reason: format!(
+                "the attribute says `backend = {attribute:?}` and the setup function chooses {what}: choose the backend in one place"
+            ),
+        });
+    }
+    if let Ok(url) = std::env::var(crate::db::backend::DATABASE_URL_ENV)
+        && !url.trim().is_empty()
+    {
+        eprintln!(
+            "persist: `{}`: its setup function chooses {what}, so {} ({}) is not used for it",
+            config.name,
+            crate::db::backend::DATABASE_URL_ENV,
+            crate::db::backend::redacted(&url)
+        );
+    }
+    Ok(())
 }
 
 /// Whether the outcome counts as a failure for the keep policy.
@@ -268,6 +429,7 @@ type Kept = Vec<(DatabaseRole, DatabaseLocation)>;
 
 /// Keeps or removes the databases.
 async fn finish(name: &str, manager: &MultiDatabaseManager, keep: bool) -> Result<Option<Kept>> {
+    tracing::debug!(test = name, keep, "cleaning up");
     if keep {
         if manager.backend_kind() == BackendKind::SqliteMemory {
             eprintln!(
@@ -282,6 +444,7 @@ async fn finish(name: &str, manager: &MultiDatabaseManager, keep: bool) -> Resul
 
 /// Runs the test on a thread of its own and watches the clock from this one: a body that
 /// blocks its thread past the limit is abandoned, and its databases are dealt with from here.
+#[track_caller]
 fn run_watched<F, Fut>(
     config: TestConfig,
     keep: KeepPolicy,
@@ -378,6 +541,9 @@ fn build_runtime(config: &TestConfig) -> std::io::Result<tokio::runtime::Runtime
     builder.enable_all().build()
 }
 
+/// Reports the outcome; a failure panics at the caller's location (through `run_test`'s
+/// `#[track_caller]`, the test's own attribute), never at a line of the runner.
+#[track_caller]
 fn report(name: &str, outcome: Outcome, teardown: Result<Option<Kept>>) {
     match &teardown {
         Ok(Some(kept)) => {

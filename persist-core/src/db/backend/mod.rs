@@ -264,6 +264,20 @@ pub enum BackendConfig {
     Server(String),
 }
 
+impl fmt::Display for BackendConfig {
+    /// For people: what it is and where, a server URL without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendConfig::SqliteFile => f.write_str("SQLite files"),
+            BackendConfig::SqliteFileIn(parent) => {
+                write!(f, "SQLite files in {}", parent.display())
+            }
+            BackendConfig::SqliteMemory => f.write_str("in-memory SQLite"),
+            BackendConfig::Server(url) => f.write_str(&redacted(url)),
+        }
+    }
+}
+
 impl BackendConfig {
     /// Parses a backend name (`sqlite`, `sqlite-file`, `sqlite-memory`, `postgres`, `mysql`)
     /// or a server URL (`postgres://…`, `postgresql://…`, `mysql://…`, `mariadb://…`).
@@ -355,12 +369,12 @@ impl BackendConfig {
 /// A pool for a SQLite database that opens its connections on first use: a test pays only for
 /// the databases it touches, and a database just copied from a template cannot fail to open.
 pub(crate) fn lazy_sqlite(url: &str, sync_off: bool) -> Result<DatabaseConnection, DbErr> {
-    use sea_orm::sqlx::ConnectOptions as _;
     use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
     use std::str::FromStr as _;
-    let mut options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string())))?
-        .disable_statement_logging();
+    let mut options = crate::logging::statement_logging(
+        SqliteConnectOptions::from_str(url)
+            .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string())))?,
+    );
     if sync_off {
         options = options.synchronous(SqliteSynchronous::Off);
     }

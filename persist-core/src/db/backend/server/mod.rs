@@ -383,7 +383,6 @@ fn lazy_pool(
     url: &str,
     touched: Arc<AtomicBool>,
 ) -> std::result::Result<DatabaseConnection, DbErr> {
-    use sea_orm::sqlx::ConnectOptions as _;
     #[cfg(feature = "mysql")]
     use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
     #[cfg(feature = "postgres")]
@@ -409,10 +408,11 @@ fn lazy_pool(
         #[cfg(feature = "postgres")]
         BackendKind::Postgres => {
             // A test's commits need not wait for the disk: the data is thrown away after.
-            let options = PgConnectOptions::from_str(url)
-                .map_err(invalid)?
-                .options([("synchronous_commit", "off")])
-                .disable_statement_logging();
+            let options = crate::logging::statement_logging(
+                PgConnectOptions::from_str(url)
+                    .map_err(invalid)?
+                    .options([("synchronous_commit", "off")]),
+            );
             let pool = pool!(PgPoolOptions).connect_lazy_with(options);
             Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
                 pool,
@@ -420,9 +420,9 @@ fn lazy_pool(
         }
         #[cfg(feature = "mysql")]
         BackendKind::MySql => {
-            let options = MySqlConnectOptions::from_str(url)
-                .map_err(invalid)?
-                .disable_statement_logging();
+            let options = crate::logging::statement_logging(
+                MySqlConnectOptions::from_str(url).map_err(invalid)?,
+            );
             let pool = pool!(MySqlPoolOptions).connect_lazy_with(options);
             Ok(sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool))
         }

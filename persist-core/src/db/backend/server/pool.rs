@@ -171,7 +171,7 @@ pub(crate) async fn catalog_digest(
 }
 
 /// Base tables of the connection's database, each with whether it holds rows.
-async fn tables_with_rows(conn: &impl ConnectionTrait) -> Result<Vec<(String, bool)>, DbErr> {
+async fn tables_with_rows(conn: &impl ConnectionTrait) -> Result<Vec<(String, bool)>> {
     let mut out = Vec::new();
     for table in crate::db::list_tables(conn).await? {
         let rows = crate::db::count_rows(conn, &table).await?;
