@@ -16,7 +16,7 @@ prepare() { # name features
   mkdir -p "$work/$1"
   cp -r examples/own-system/src examples/own-system/tests "$work/$1/"
   sed -e "s#path = \"../../persist-core\"#path = \"$root/persist-core\"#" \
-      -e "s#features = \[\"sqlite\"\]#features = [$2]#" \
+      -e "s#features = \[[^]]*\]#features = [$2]#" \
       examples/own-system/Cargo.toml > "$work/$1/Cargo.toml"
   [ -f examples/own-system/Cargo.lock ] && cp examples/own-system/Cargo.lock "$work/$1/"
   (cd "$work/$1" && cargo fetch --quiet)
