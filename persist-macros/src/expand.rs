@@ -314,7 +314,7 @@ fn config_fields(config: &Config, checks: &mut Vec<TokenStream>) -> TokenStream 
         // Typed where the value is, so that a wrong signature is reported on it (as "expected
         // fn pointer `fn(ManagerBuilder) -> ManagerBuilder`"), in test builds and others alike.
         let typed = quote_spanned! {setup.span()=> let setup: #at::__private::Setup = #setup; };
-        checks.push(typed.clone());
+        checks.push(quote_spanned! {setup.span()=> let _: #at::__private::Setup = #setup; });
         quote! {{
             fn __persist_setup(builder: #krate::db::ManagerBuilder) -> #krate::db::ManagerBuilder {
                 #typed
