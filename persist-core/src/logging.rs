@@ -7,21 +7,26 @@
 //! failing test (or every test with `-- --nocapture`), `cargo nextest run` for a failing test
 //! (or every test with `--no-capture`). A subscriber the test binary installed itself is kept.
 
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 /// The environment variable that turns logging on.
 pub const LOG_ENV: &str = "PERSIST_LOG";
 
 const EVERYTHING: &str = "persist_core=debug,sqlx::query=debug";
 
-/// The filter in force, if logging is on.
-fn filter() -> Option<String> {
-    let value = std::env::var(LOG_ENV).ok()?;
-    match value.trim() {
-        "" | "0" | "off" | "false" => None,
-        "1" | "on" | "true" => Some(EVERYTHING.to_owned()),
-        directives => Some(directives.to_owned()),
-    }
+/// The filter in force, if logging is on (read once per process).
+fn filter() -> Option<&'static str> {
+    static FILTER: OnceLock<Option<String>> = OnceLock::new();
+    FILTER
+        .get_or_init(|| {
+            let value = std::env::var(LOG_ENV).ok()?;
+            match value.trim() {
+                "" | "0" | "off" | "false" => None,
+                "1" | "on" | "true" => Some(EVERYTHING.to_owned()),
+                directives => Some(directives.to_owned()),
+            }
+        })
+        .as_deref()
 }
 
 /// Installs a subscriber for `PERSIST_LOG`, once per process (a no-op when it is unset or
@@ -32,7 +37,7 @@ pub(crate) fn init() {
         let Some(directives) = filter() else {
             return;
         };
-        let filter = tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+        let filter = tracing_subscriber::EnvFilter::try_new(directives).unwrap_or_else(|e| {
             eprintln!("persist: {LOG_ENV}={directives:?} is not a valid filter ({e}); logging everything at debug");
             tracing_subscriber::EnvFilter::new(EVERYTHING)
         });

@@ -180,10 +180,8 @@ impl RawArgs {
                 set(&mut self.fixtures, &nv.path, fixtures, span)
             }
             "backends" => {
-                let backends = string_list(
-                    &nv.value,
-                    "`backends` takes an array of backend names, like backends = [\"sqlite\", \"postgres\", \"mysql\"]",
-                )?;
+                const BACKENDS: &str = "`backends` takes an array of backend names, like backends = [\"sqlite\", \"postgres\", \"mysql\"]";
+                let backends = string_list(&nv.value, BACKENDS, BACKENDS)?;
                 set(&mut self.backends, &nv.path, backends, span)
             }
             "crate" => {
@@ -305,9 +303,10 @@ fn fixture(elem: &Expr) -> syn::Result<FixtureArg> {
     }
 }
 
-fn string_list(value: &Expr, message: &str) -> syn::Result<Vec<LitStr>> {
+/// An array of string literals; `not_array` and `not_string` say what was expected.
+fn string_list(value: &Expr, not_array: &str, not_string: &str) -> syn::Result<Vec<LitStr>> {
     let Expr::Array(array) = value else {
-        return Err(syn::Error::new(value.span(), message));
+        return Err(syn::Error::new(value.span(), not_array));
     };
     array
         .elems
@@ -316,31 +315,17 @@ fn string_list(value: &Expr, message: &str) -> syn::Result<Vec<LitStr>> {
             Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..
             }) => Ok(s.clone()),
-            other => Err(syn::Error::new(other.span(), message)),
+            other => Err(syn::Error::new(other.span(), not_string)),
         })
         .collect()
 }
 
 fn agent_list(value: &Expr) -> syn::Result<Vec<LitStr>> {
-    let Expr::Array(array) = value else {
-        return Err(syn::Error::new(
-            value.span(),
-            "`agents` takes an array of string literals, like agents = [\"AgentA\", \"AgentB\"]",
-        ));
-    };
-    array
-        .elems
-        .iter()
-        .map(|elem| match elem {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(s), ..
-            }) => Ok(s.clone()),
-            other => Err(syn::Error::new(
-                other.span(),
-                "agent names are string literals, like \"AgentA\"",
-            )),
-        })
-        .collect()
+    string_list(
+        value,
+        "`agents` takes an array of string literals, like agents = [\"AgentA\", \"AgentB\"]",
+        "agent names are string literals, like \"AgentA\"",
+    )
 }
 
 /// One parameter of the test function: what to inject and how to pass it.

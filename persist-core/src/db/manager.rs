@@ -56,7 +56,7 @@ struct Inner {
     agents: Vec<(AgentName, Provisioned)>,
     gateway_schema: Arc<dyn GatewaySchema>,
     agent_schema: Arc<dyn AgentSchema>,
-    layout: Option<Layout>,
+    layout: Option<Arc<Layout>>,
     lifecycle: Mutex<Lifecycle>,
 }
 
@@ -101,7 +101,17 @@ impl Default for ManagerBuilder {
     /// With the `mesh` feature, the reference mesh's schemas and layout; without it, none:
     /// give a [`system`](Self::system) or the schemas.
     fn default() -> Self {
-        let builder = ManagerBuilder {
+        let builder = Self::bare();
+        #[cfg(feature = "mesh")]
+        let builder = builder.system(&crate::mesh::ReferenceMesh);
+        builder
+    }
+}
+
+impl ManagerBuilder {
+    /// A builder with no schemas yet (the runner gives it the test's system).
+    pub(crate) fn bare() -> Self {
+        ManagerBuilder {
             agents: Vec::new(),
             gateway_schema: None,
             agent_schema: None,
@@ -110,10 +120,7 @@ impl Default for ManagerBuilder {
             custom_backend: None,
             label: "manager".to_owned(),
             templates: true,
-        };
-        #[cfg(feature = "mesh")]
-        let builder = builder.system(&crate::mesh::ReferenceMesh);
-        builder
+        }
     }
 }
 
@@ -237,7 +244,7 @@ impl ManagerBuilder {
                 agents: agents.into_iter().zip(created).collect(),
                 gateway_schema,
                 agent_schema,
-                layout: self.layout,
+                layout: self.layout.map(Arc::new),
                 lifecycle: Mutex::new(Lifecycle::Active),
             }),
         })
@@ -385,7 +392,12 @@ impl MultiDatabaseManager {
 
     /// Where the system keeps sessions and messages, if it said.
     pub fn layout(&self) -> Option<&Layout> {
-        self.inner.layout.as_ref()
+        self.inner.layout.as_deref()
+    }
+
+    /// The layout, shared.
+    pub(crate) fn shared_layout(&self) -> Option<Arc<Layout>> {
+        self.inner.layout.clone()
     }
 
     /// Whether the databases are still in place (not cleaned up or released).

@@ -4,6 +4,8 @@
 //! It reads through the system's [`Layout`]: which tables and columns hold sessions and
 //! messages. Nothing here reuses a system's entities or code.
 
+use std::sync::Arc;
+
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult};
 
@@ -44,7 +46,7 @@ pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessi
 #[derive(Clone, Debug)]
 pub struct CrossDatabaseInspector {
     manager: MultiDatabaseManager,
-    layout: Option<Layout>,
+    layout: Option<Arc<Layout>>,
 }
 
 fn col(name: &str) -> Expr {
@@ -83,7 +85,7 @@ impl CrossDatabaseInspector {
     /// An inspector over the databases of `manager`, reading through the manager's layout
     /// (the system's).
     pub fn new(manager: MultiDatabaseManager) -> Self {
-        let layout = manager.layout().cloned();
+        let layout = manager.shared_layout();
         CrossDatabaseInspector { manager, layout }
     }
 
@@ -91,13 +93,13 @@ impl CrossDatabaseInspector {
     pub fn with_layout(manager: MultiDatabaseManager, layout: Layout) -> Self {
         CrossDatabaseInspector {
             manager,
-            layout: Some(layout),
+            layout: Some(Arc::new(layout)),
         }
     }
 
     /// The layout it reads through; an error for a system that gave none.
     pub fn layout(&self) -> Result<&Layout> {
-        self.layout.as_ref().ok_or_else(|| PersistError::NotProvided {
+        self.layout.as_deref().ok_or_else(|| PersistError::NotProvided {
             what: "layout".into(),
             hint: "the system under test says nothing of where it keeps sessions and messages: return one from `System::layout` (or give `ManagerBuilder::layout`)".into(),
         })

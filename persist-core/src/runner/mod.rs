@@ -270,7 +270,7 @@ where
         .system
         .map_or_else(default_system, |make| Some(make()));
     let result = runtime.block_on(async {
-        let mut builder = MultiDatabaseManager::builder()
+        let mut builder = ManagerBuilder::bare()
             .label(name)
             .agents(config.agents.iter().copied())
             .backend(backend);

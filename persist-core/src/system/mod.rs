@@ -181,8 +181,9 @@ impl Running {
         }
     }
 
-    pub(crate) fn into_parts(self) -> (Services, Running) {
-        let services = self.services.clone();
+    /// Splits off what parameters are built from; the rest only stops the system.
+    pub(crate) fn into_parts(mut self) -> (Services, Running) {
+        let services = std::mem::take(&mut self.services);
         (services, self)
     }
 }
@@ -190,9 +191,7 @@ impl Running {
 impl fmt::Debug for Running {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Running")
-            .field("gateway", &self.services.gateway.is_some())
-            .field("agents", &self.services.agents.keys().collect::<Vec<_>>())
-            .field("resources", &self.services.resources.len())
+            .field("services", &self.services)
             .field("stops", &self.stops.len())
             .finish()
     }
