@@ -149,6 +149,19 @@ pub enum PersistError {
         /// Why.
         reason: String,
     },
+    /// An HTTP request to the system under test got no answer, or an answer it should not
+    /// have.
+    #[error("{method} {path}: {}{detail}", status.map(|s| format!("status {s}: ")).unwrap_or_default())]
+    Http {
+        /// The request's method.
+        method: String,
+        /// The request's path (or URL).
+        path: String,
+        /// The answer's status, if one came.
+        status: Option<u16>,
+        /// What went wrong, with the answer's body if it helps.
+        detail: String,
+    },
     /// A cross-database verification found a problem (boxed: it carries the rows it saw).
     #[error(transparent)]
     Verification(Box<VerificationError>),

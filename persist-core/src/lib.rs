@@ -14,6 +14,7 @@
 //! | `postgres` | no | PostgreSQL servers |
 //! | `mysql` | no | MySQL and MariaDB servers |
 //! | `mesh` | yes | the reference mesh ([`mesh`]): the demo system and the default `system` |
+//! | `http` | no | testing gateways over HTTP ([`http`]), and the reference mesh's `/api/v1` |
 //!
 //! A crate that tests its own system needs only `sqlite` (and the server drivers it runs on):
 //! `persist-core = { version = "…", default-features = false, features = ["sqlite"] }`.
@@ -48,6 +49,8 @@ mod adapter;
 pub mod assertions;
 pub mod db;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod inspect;
 pub mod logging;
 #[cfg(feature = "mesh")]
@@ -93,8 +96,8 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::runner::{
-        Fixture, Flavor, KeepPolicy, Seed, SeedFuture, Setup, SystemFactory, TestConfig,
-        TestReturn, run_test,
+        Fixture, Flavor, HttpTransport, KeepPolicy, Seed, SeedFuture, Setup, SystemFactory,
+        TestConfig, TestReturn, run_test,
     };
     use crate::runner::{Inject, TestContext, WithAgent, WithoutAgent};
     use crate::system::System;

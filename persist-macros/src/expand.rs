@@ -105,8 +105,9 @@ fn take_params(func: &mut syn::ItemFn, errors: &mut Option<syn::Error>) -> Vec<P
 //       )
 //   }
 //
-// With `#[case(…)]` attributes or `backends = [...]`, the output is a module named after the
-// test holding the `async fn` and one `#[test]` per case and backend:
+// With `#[case(…)]` attributes, `backends = [...]` or `http = [...]`, the output is a module
+// named after the test holding the `async fn` and one `#[test]` per case, backend and
+// transport:
 //   mod replies { use super::*; async fn replies(…) { … } #[test] fn case_1_sqlite() { … } … }
 fn test_fn(
     config: &Config,
@@ -170,34 +171,51 @@ fn test_fn(
     } else {
         config.backends.iter().map(|b| Some(b.as_str())).collect()
     };
+    let http_list: Vec<Option<&str>> = if config.http.is_empty() {
+        vec![None]
+    } else {
+        config.http.iter().map(|t| Some(t.as_str())).collect()
+    };
     let single = case_list.len() == 1
         && cases.is_empty()
         && backend_list.len() == 1
-        && config.backends.is_empty();
+        && config.backends.is_empty()
+        && !config.http_matrix;
 
     let mut tests = Vec::new();
     for case in &case_list {
         for backend in &backend_list {
-            let test_name = if single {
-                name.clone()
-            } else {
-                let mut parts = Vec::new();
-                if let Some((index, _)) = case {
-                    parts.push(format!("case_{index}"));
-                }
-                if let Some(backend) = backend {
-                    parts.push(backend.replace('-', "_"));
-                }
-                format_ident!("{}", parts.join("_"))
-            };
-            let body = call_body(krate, name, &sig, params, case.map(|(_, values)| values));
-            let backend = match backend {
-                Some(b) => quote! { ::core::option::Option::Some(#b) },
-                None => option(config.backend.as_deref().map(|b| quote! { #b })),
-            };
-            let matrix = !config.backends.is_empty();
-            let nested = single.then(|| inner.clone());
-            tests.push(quote! {
+            for http in &http_list {
+                let test_name = if single {
+                    name.clone()
+                } else {
+                    let mut parts = Vec::new();
+                    if let Some((index, _)) = case {
+                        parts.push(format!("case_{index}"));
+                    }
+                    if let Some(backend) = backend {
+                        parts.push(backend.replace('-', "_"));
+                    }
+                    if config.http_matrix
+                        && let Some(http) = http
+                    {
+                        parts.push((*http).to_owned());
+                    }
+                    format_ident!("{}", parts.join("_"))
+                };
+                let http = option(http.and_then(|t| match t {
+                    "socket" => Some(quote! { #krate::__private::HttpTransport::Socket }),
+                    "router" => Some(quote! { #krate::__private::HttpTransport::Router }),
+                    _ => None,
+                }));
+                let body = call_body(krate, name, &sig, params, case.map(|(_, values)| values));
+                let backend = match backend {
+                    Some(b) => quote! { ::core::option::Option::Some(#b) },
+                    None => option(config.backend.as_deref().map(|b| quote! { #b })),
+                };
+                let matrix = !config.backends.is_empty();
+                let nested = single.then(|| inner.clone());
+                tests.push(quote! {
                 #(#attrs)*
                 #[::core::prelude::v1::test]
                 #vis fn #test_name() {
@@ -208,12 +226,14 @@ fn test_fn(
                             backend: #backend,
                             matrix: #matrix,
                             should_panic: #should_panic,
+                            http: #http,
                             #fields
                         },
                         |__persist_ctx| async move { #body },
                     )
                 }
             });
+            }
         }
     }
 

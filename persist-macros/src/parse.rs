@@ -15,6 +15,7 @@ pub const KEYS: &[&str] = &[
     "timeout",
     "backend",
     "backends",
+    "http",
     "system",
     "setup",
     "fixtures",
@@ -51,6 +52,8 @@ pub struct RawArgs {
     pub seed: Option<WithSpan<syn::Path>>,
     pub fixtures: Option<WithSpan<Vec<FixtureArg>>>,
     pub backends: Option<WithSpan<Vec<LitStr>>>,
+    /// `http = "router"` or `http = ["router", "socket"]`: always a list here.
+    pub http: Option<WithSpan<Vec<LitStr>>>,
     pub krate: Option<WithSpan<syn::Path>>,
 }
 
@@ -183,6 +186,16 @@ impl RawArgs {
                 const BACKENDS: &str = "`backends` takes an array of backend names, like backends = [\"sqlite\", \"postgres\", \"mysql\"]";
                 let backends = string_list(&nv.value, BACKENDS, BACKENDS)?;
                 set(&mut self.backends, &nv.path, backends, span)
+            }
+            "http" => {
+                const HTTP: &str = "`http` takes \"direct\", \"router\" or \"socket\", or an array of them, like http = [\"direct\", \"router\", \"socket\"]";
+                let transports = match &nv.value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => vec![s.clone()],
+                    other => string_list(other, HTTP, HTTP)?,
+                };
+                set(&mut self.http, &nv.path, transports, span)
             }
             "crate" => {
                 let s = string("crate", &nv.value)?;

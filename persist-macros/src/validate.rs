@@ -28,6 +28,10 @@ pub struct Config {
     pub fixtures: Vec<FixtureArg>,
     /// The backend matrix: one test per backend (empty: one test).
     pub backends: Vec<String>,
+    /// The HTTP transports: one test each (empty: the gateway directly).
+    pub http: Vec<String>,
+    /// `http = [...]` was a list: the transport goes into the tests' names.
+    pub http_matrix: bool,
     pub krate: syn::Path,
 }
 
@@ -45,10 +49,15 @@ impl Default for Config {
             seed: None,
             fixtures: Vec::new(),
             backends: Vec::new(),
+            http: Vec::new(),
+            http_matrix: false,
             krate: syn::parse_quote!(::persist_core),
         }
     }
 }
+
+/// Transports accepted by `http = …`.
+const HTTP_TRANSPORTS: &[&str] = &["direct", "router", "socket"];
 
 /// Backend names accepted by `backend = "…"` (a server URL is accepted too).
 const BACKENDS: &[&str] = &[
@@ -177,6 +186,31 @@ impl RawArgs {
                     errors.push(name.span(), format!("backend \"{value}\" is listed twice"));
                 } else {
                     config.backends.push(value);
+                }
+            }
+        }
+
+        if let Some(http) = self.http {
+            if http.value.is_empty() {
+                errors.push(http.span, "`http` lists no transport");
+            }
+            config.http_matrix = http.value.len() > 1;
+            for name in &http.value {
+                let value = name.value();
+                if !HTTP_TRANSPORTS.contains(&value.as_str()) {
+                    errors.push(
+                        name.span(),
+                        format!(
+                            "unknown transport \"{value}\" in `http`; expected \"direct\" (no HTTP), \"router\" (in-process) or \"socket\" (a server on 127.0.0.1)"
+                        ),
+                    );
+                } else if config.http.contains(&value) {
+                    errors.push(
+                        name.span(),
+                        format!("transport \"{value}\" is listed twice"),
+                    );
+                } else {
+                    config.http.push(value);
                 }
             }
         }

@@ -129,10 +129,19 @@ impl CrossDatabaseInspector {
         }
         let updated = table.updated.as_ref().map(|(c, _)| c.as_str());
         order(&mut query, updated, Order::Desc, table.id.as_deref());
-        fetch(self.gateway(), "gateway", "sessions", &query, |row| {
+        let mut rows = fetch(self.gateway(), "gateway", "sessions", &query, |row| {
             GatewaySessionRow::read(table, row)
         })
-        .await
+        .await?;
+        // Byte for byte: a collation that ignores case, accents or trailing spaces (MariaDB's
+        // default) must not make a look-alike match.
+        if let Some((field, value)) = filter {
+            rows.retain(|r| match field {
+                Field::Id => r.id == value,
+                Field::User => r.user_id == value,
+            });
+        }
+        Ok(rows)
     }
 
     /// A user's sessions in the gateway, most recently updated first.
@@ -165,10 +174,14 @@ impl CrossDatabaseInspector {
             table,
             session_id,
         );
-        fetch(self.gateway(), "gateway", "chat messages", &query, |row| {
+        let mut rows = fetch(self.gateway(), "gateway", "chat messages", &query, |row| {
             GatewayMessageRow::read(table, row)
         })
-        .await
+        .await?;
+        if let Some(id) = session_id {
+            rows.retain(|r| r.session_id == id);
+        }
+        Ok(rows)
     }
 
     /// A session's messages in the gateway, oldest first.
@@ -196,10 +209,14 @@ impl CrossDatabaseInspector {
             query.and_where(col(link).eq(id));
         }
         order(&mut query, None, Order::Asc, link);
-        fetch(db, &label, "agent sessions", &query, |row| {
+        let mut rows = fetch(db, &label, "agent sessions", &query, |row| {
             AgentSessionRow::read(table, agent, &label, row)
         })
-        .await
+        .await?;
+        if let (Some(id), Some(_)) = (gateway_session_id, link) {
+            rows.retain(|r| r.id == id);
+        }
+        Ok(rows)
     }
 
     /// An agent's messages for one gateway session (or all of them), oldest first.
@@ -216,10 +233,14 @@ impl CrossDatabaseInspector {
             table,
             gateway_session_id,
         );
-        fetch(db, &label, "agent messages", &query, |row| {
+        let mut rows = fetch(db, &label, "agent messages", &query, |row| {
             AgentMessageRow::read(table, &label, row)
         })
-        .await
+        .await?;
+        if let (Some(id), Some(_)) = (gateway_session_id, table.session.as_deref()) {
+            rows.retain(|r| r.session_id == id);
+        }
+        Ok(rows)
     }
 }
 

@@ -125,10 +125,11 @@ impl AgentHandle {
 
     /// The agent's session row for a gateway session, if it has one.
     pub async fn session(&self, session_id: &str) -> Result<Option<agent_session::Model>> {
-        agent_session::Entity::find_by_id(session_id)
+        Ok(agent_session::Entity::find_by_id(session_id)
             .one(&self.db)
             .await
-            .context(self.label(), "loading an agent session")
+            .context(self.label(), "loading an agent session")?
+            .filter(|s| s.id == session_id))
     }
 
     /// The agent's messages for a gateway session, oldest first.
@@ -147,12 +148,17 @@ async fn history(
     db: &impl sea_orm::ConnectionTrait,
     session_id: &str,
 ) -> std::result::Result<Vec<agent_message::Model>, sea_orm::DbErr> {
-    agent_message::Entity::find()
+    let rows = agent_message::Entity::find()
         .filter(agent_message::Column::SessionId.eq(session_id))
         .order_by_asc(agent_message::Column::CreatedAt)
         .order_by_asc(agent_message::Column::Id)
         .all(db)
-        .await
+        .await?;
+    // Byte for byte, whatever the collation.
+    Ok(rows
+        .into_iter()
+        .filter(|m| m.session_id == session_id)
+        .collect())
 }
 
 struct Agent {
@@ -172,8 +178,9 @@ impl Agent {
             .one(&self.db)
             .await
             .context(&label, "loading the agent session")?;
+        // Byte for byte, whatever the collation: a look-alike id or user is another one.
         if let Some(session) = &existing
-            && session.user_id != request.user_id
+            && (session.user_id != request.user_id || session.id != request.session_id)
         {
             return Err(PersistError::SessionNotFound {
                 session_id: request.session_id,
@@ -305,6 +312,16 @@ impl Agent {
 
     async fn delete(&self, session_id: &str) -> Result<bool> {
         let label = self.label();
+        // Byte for byte: a look-alike id (another case, trailing spaces) is not this session,
+        // even where the collation says it is.
+        if let Some(session) = agent_session::Entity::find_by_id(session_id)
+            .one(&self.db)
+            .await
+            .context(&label, "loading the agent session")?
+            && session.id != session_id
+        {
+            return Ok(false);
+        }
         let txn = self.db.begin().await.context(&label, "starting a delete")?;
         // Delete the messages explicitly rather than trusting every backend's cascade.
         agent_message::Entity::delete_many()

@@ -111,13 +111,18 @@ impl GatewayComponent {
         Ok(model.into())
     }
 
+    /// The user's session, compared byte for byte: a collation that ignores case, accents or
+    /// trailing spaces (MariaDB's default) must not let `ALICE` reach `alice`'s session, nor
+    /// `ID ` reach `id`.
     async fn owned(&self, user_id: &str, session_id: &str) -> Result<session::Model> {
         validate_user_id(user_id)?;
         session::Entity::find_by_id(session_id)
             .filter(session::Column::UserId.eq(user_id))
-            .one(&self.db)
+            .all(&self.db)
             .await
             .context(DB, "loading a session")?
+            .into_iter()
+            .find(|row| row.id == session_id && row.user_id == user_id)
             .ok_or_else(|| PersistError::SessionNotFound {
                 session_id: session_id.to_owned(),
                 user_id: user_id.to_owned(),
@@ -139,7 +144,11 @@ impl GatewayComponent {
             .all(&self.db)
             .await
             .context(DB, "listing sessions")?;
-        Ok(rows.into_iter().map(Session::from).collect())
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.user_id == user_id)
+            .map(Session::from)
+            .collect())
     }
 
     /// A session's history, oldest first.
@@ -148,15 +157,19 @@ impl GatewayComponent {
         user_id: &str,
         session_id: &str,
     ) -> Result<Vec<ChatMessage>> {
-        self.owned(user_id, session_id).await?;
+        let session = self.owned(user_id, session_id).await?;
         let rows = chat_message::Entity::find()
-            .filter(chat_message::Column::SessionId.eq(session_id))
+            .filter(chat_message::Column::SessionId.eq(&session.id))
             .order_by_asc(chat_message::Column::CreatedAt)
             .order_by_asc(chat_message::Column::Id)
             .all(&self.db)
             .await
             .context(DB, "loading messages")?;
-        Ok(rows.into_iter().map(ChatMessage::from).collect())
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.session_id == session.id)
+            .map(ChatMessage::from)
+            .collect())
     }
 
     /// Renames a session. The name is trimmed and may not be blank.
@@ -205,9 +218,9 @@ impl GatewayComponent {
             Err(e) => return Err(e),
         };
         if let Ok(agent) = self.agent(&row.agent_name) {
-            agent.delete_session(session_id).await?;
+            agent.delete_session(&row.id).await?;
         }
-        let deleted = session::Entity::delete_by_id(session_id)
+        let deleted = session::Entity::delete_by_id(&row.id)
             .exec(&self.db)
             .await
             .context(DB, "deleting a session")?;
@@ -224,17 +237,49 @@ impl GatewayComponent {
     ) -> Result<Turn> {
         validate_message(message)?;
         let row = self.owned(user_id, session_id).await?;
+        self.turn(row, false, message).await
+    }
+
+    /// Starts a session with its first turn: the session and both messages are stored in one
+    /// transaction, after the agent answered, so a failed first turn leaves no session.
+    pub async fn start_session(
+        &self,
+        user_id: &str,
+        agent_name: &str,
+        message: &str,
+    ) -> Result<Turn> {
+        validate_user_id(user_id)?;
+        validate_agent_name(agent_name)?;
+        validate_message(message)?;
+        self.agent(agent_name)?;
+        let now = now_millis();
+        let row = session::Model {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: None,
+            user_id: user_id.to_owned(),
+            agent_name: agent_name.to_owned(),
+            created_at: now,
+            updated_at: now,
+            last_active_at: Some(now),
+        };
+        self.turn(row, true, message).await
+    }
+
+    /// Asks the agent, then stores the turn (and, when `new`, the session row).
+    async fn turn(&self, row: session::Model, new: bool, message: &str) -> Result<Turn> {
+        let session_id = row.id.clone();
         let agent = self.agent(&row.agent_name)?;
         let task_id = uuid::Uuid::new_v4().to_string();
         let content = agent
             .send(AgentRequest {
-                session_id: session_id.to_owned(),
-                user_id: user_id.to_owned(),
+                session_id: session_id.clone(),
+                user_id: row.user_id.clone(),
                 task_id: task_id.clone(),
                 message: message.to_owned(),
             })
             .await?;
-        if let Err(error) = self.store_turn(row, &task_id, message, &content).await {
+        let session_id = session_id.as_str();
+        if let Err(error) = self.store_turn(row, new, &task_id, message, &content).await {
             // Best effort: the original error is the one worth reporting.
             if let Err(undo) = agent.discard_turn(session_id, &task_id).await {
                 tracing::error!(%undo, session_id, task_id, "could not discard the agent's side of a failed turn");
@@ -251,11 +296,19 @@ impl GatewayComponent {
     async fn store_turn(
         &self,
         row: session::Model,
+        new: bool,
         task_id: &str,
         message: &str,
         reply: &str,
     ) -> Result<()> {
         let txn = self.db.begin().await.context(DB, "starting a turn")?;
+        if new {
+            session::ActiveModel::from(row.clone())
+                .reset_all()
+                .insert(&txn)
+                .await
+                .context(DB, "creating a session")?;
+        }
         let asked_at = now_millis();
         let answered_at = now_millis();
         let messages = [
@@ -319,6 +372,10 @@ impl GatewayApi for GatewayComponent {
 
     async fn delete_session(&self, user_id: &str, session_id: &str) -> Result<bool> {
         GatewayComponent::delete_session(self, user_id, session_id).await
+    }
+
+    async fn start_session(&self, user_id: &str, agent_name: &str, message: &str) -> Result<Turn> {
+        GatewayComponent::start_session(self, user_id, agent_name, message).await
     }
 
     async fn switch_session(&self, user_id: &str, session_id: &str) -> Result<Session> {

@@ -39,7 +39,8 @@ pub use crate::system::{
 /// databases with a fresh [`ScriptedLlm`].
 ///
 /// It offers tests the [`ScriptedLlm`], the [`GatewayComponent`] and each agent's
-/// [`AgentHandle`] (per agent). It is what `#[persistence_test]` uses without
+/// [`AgentHandle`] (per agent); with the `http` feature it serves the gateway's `/api/v1`
+/// ([`crate::http::api`]). It is what `#[persistence_test]` uses without
 /// `system = "…"`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReferenceMesh;
@@ -69,6 +70,10 @@ impl System for ReferenceMesh {
             running = running
                 .with_agent(agent.clone())
                 .provide_for(agent.name(), agent.clone());
+        }
+        #[cfg(feature = "http")]
+        {
+            running = running.with_http(crate::http::HttpApi::new(mesh.gateway().clone()));
         }
         Ok(running.on_stop(mesh.shutdown()))
     }

@@ -98,6 +98,19 @@ impl TestContext {
         ))
     }
 
+    /// A client for the system's HTTP API, over the test's transport; an error if the system
+    /// serves no HTTP.
+    #[cfg(feature = "http")]
+    pub fn http(&self) -> Result<crate::http::HttpClient> {
+        self.inner.services.http.clone().ok_or_else(|| PersistError::NotProvided {
+            what: "HTTP API".into(),
+            hint: format!(
+                "the system under test ({}) serves no HTTP: return its router from `System::start` with `Running::with_http`",
+                self.inner.system
+            ),
+        })
+    }
+
     /// The value of type `T` the system offered (`Running::provide`).
     pub fn resource<T: Send + Sync + 'static>(&self) -> Result<&T> {
         self.inner

@@ -32,6 +32,32 @@ pub use inject::{
 /// The environment variable that overrides every test's keep policy.
 pub const KEEP_ENV: &str = "PERSIST_KEEP";
 
+/// How a test reaches its system's HTTP API (the attribute's `http = "…"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HttpTransport {
+    /// In-process, through the router: no socket.
+    Router,
+    /// Over TCP, to a server on 127.0.0.1 with an ephemeral port, started for the test and
+    /// stopped (and awaited) at its end.
+    Socket,
+}
+
+impl HttpTransport {
+    /// `router` or `socket`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpTransport::Router => "router",
+            HttpTransport::Socket => "socket",
+        }
+    }
+}
+
+impl std::fmt::Display for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The tokio runtime a test body runs on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Flavor {
@@ -119,6 +145,8 @@ pub struct TestConfig {
     /// One test of a backend matrix (`backends = [...]`): a server that is not configured
     /// skips the test, saying so, instead of failing it.
     pub matrix: bool,
+    /// Drive the gateway over HTTP (the attribute's `http = "…"`); `None`: directly.
+    pub http: Option<HttpTransport>,
 }
 
 /// One SQL fixture: a file's text, run on one database of a test before the system starts.
@@ -173,6 +201,7 @@ impl TestConfig {
             fixtures: &[],
             seed: None,
             matrix: false,
+            http: None,
         }
     }
 }
@@ -298,13 +327,16 @@ where
             Some(system) => (system.start(&manager).await, system.name()),
             None => (Ok(Running::new()), "none".to_owned()),
         };
-        let running = running.unwrap_or_else(|e| {
+        let mut running = running.unwrap_or_else(|e| {
             panic!("persistence_test `{name}`: could not start the system under test ({system_name}): {e}")
         });
         tracing::debug!(test = name, system = %system_name, "system started");
+        let http = connect_http(&mut running, config.http, &system_name).await;
         let (context, running) = TestContext::new(name, system_name, manager.clone(), running);
         let seeding = config.seed.map(|seed| seed(context.clone()));
         let seeded_body = async move {
+            // Nothing runs over an HTTP API that could not be reached; the system still stops.
+            http.map_err(|e| format!("its HTTP API could not be reached: {e}"))?;
             if let Some(seeding) = seeding {
                 seeding
                     .await
@@ -322,6 +354,32 @@ where
     // Tasks the body left running end with the runtime, before we report.
     drop(runtime);
     result
+}
+
+/// Connects the system's HTTP API for the test's transport.
+#[cfg(feature = "http")]
+async fn connect_http(
+    running: &mut Running,
+    transport: Option<HttpTransport>,
+    system: &str,
+) -> Result<()> {
+    crate::http::attach(running, transport, system).await
+}
+
+/// Without the `http` feature, a test that asks for HTTP cannot run.
+#[cfg(not(feature = "http"))]
+async fn connect_http(
+    _running: &mut Running,
+    transport: Option<HttpTransport>,
+    _system: &str,
+) -> Result<()> {
+    match transport {
+        None => Ok(()),
+        Some(transport) => Err(PersistError::NotProvided {
+            what: format!("HTTP transport for `http = \"{transport}\"`"),
+            hint: "persist-core was built without its `http` feature: enable it".into(),
+        }),
+    }
 }
 
 /// Why a test of a backend matrix cannot run here, if it cannot: its server is not configured

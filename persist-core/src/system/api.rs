@@ -136,6 +136,25 @@ pub trait GatewayApi: Send + Sync + 'static {
     /// Deletes a session, in the gateway and in its agent; whether the user had it.
     async fn delete_session(&self, user_id: &str, session_id: &str) -> Result<bool>;
 
+    /// Starts a session with `agent_name` by sending its first message: the session and the
+    /// turn are stored together or not at all.
+    ///
+    /// By default, [`create_session`](Self::create_session) then
+    /// [`send_message`](Self::send_message), deleting the new session if the turn fails;
+    /// a gateway that can store both in one transaction should do so instead.
+    async fn start_session(&self, user_id: &str, agent_name: &str, message: &str) -> Result<Turn> {
+        let session = self.create_session(user_id, agent_name).await?;
+        match self.send_message(user_id, &session.id, message).await {
+            Ok(turn) => Ok(turn),
+            Err(error) => {
+                if let Err(undo) = self.delete_session(user_id, &session.id).await {
+                    tracing::error!(%undo, session_id = %session.id, "could not remove the session of a failed first turn");
+                }
+                Err(error)
+            }
+        }
+    }
+
     /// Makes a session the user's active one. Not every gateway has this: by default it is
     /// [`PersistError::Unsupported`].
     async fn switch_session(&self, user_id: &str, session_id: &str) -> Result<Session> {

@@ -105,8 +105,8 @@ type Key = (TypeId, Option<String>);
 /// ```
 #[derive(Default)]
 pub struct Running {
-    services: Services,
-    stops: Vec<BoxFuture<'static, ()>>,
+    pub(crate) services: Services,
+    pub(crate) stops: Vec<BoxFuture<'static, ()>>,
 }
 
 /// What a test's parameters are built from (the stops live apart, with the runner).
@@ -115,6 +115,12 @@ pub(crate) struct Services {
     pub(crate) gateway: Option<Arc<dyn GatewayApi>>,
     pub(crate) agents: BTreeMap<String, Arc<dyn AgentApi>>,
     resources: HashMap<Key, Arc<dyn Any + Send + Sync>>,
+    /// The system's HTTP API, as it serves it.
+    #[cfg(feature = "http")]
+    pub(crate) http_app: Option<crate::http::Router>,
+    /// The client for it, over the test's transport.
+    #[cfg(feature = "http")]
+    pub(crate) http: Option<crate::http::HttpClient>,
 }
 
 impl Services {
@@ -143,6 +149,17 @@ impl Running {
         self.services
             .agents
             .insert(agent.name().to_owned(), Arc::new(agent));
+        self
+    }
+
+    /// The gateway's HTTP API, as the system serves it: tests reach it with an injected
+    /// [`HttpClient`](crate::http::HttpClient), and with the attribute's `http = "router"` or
+    /// `http = "socket"` the [`GatewayPersistenceAdapter`](crate::GatewayPersistenceAdapter)
+    /// goes through it too (the API must then be `/api/v1`, see [`crate::http::api`]). With
+    /// `"socket"`, the framework serves it on 127.0.0.1 for the test and stops it at the end.
+    #[cfg(feature = "http")]
+    pub fn with_http(mut self, app: impl Into<crate::http::Router>) -> Self {
+        self.services.http_app = Some(app.into());
         self
     }
 
@@ -203,7 +220,7 @@ impl fmt::Debug for Services {
             .field("gateway", &self.gateway.is_some())
             .field("agents", &self.agents.keys().collect::<Vec<_>>())
             .field("resources", &self.resources.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
