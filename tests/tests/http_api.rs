@@ -1108,3 +1108,59 @@ async fn a_failed_model_leaves_no_session_and_no_message(
         DatabaseStats::expect(1, 2).agent("AgentA", 1, 2)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The server's lifetime is the test's
+
+mod server_lifetime {
+    use std::net::{SocketAddr, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    use persist_core::runner::{HttpTransport, TestConfig, run_test};
+
+    /// Runs a socket-transport test whose body records its server's address (and panics if
+    /// asked to); returns the address.
+    fn run(panics: bool) -> SocketAddr {
+        let seen: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let record = seen.clone();
+        let config = TestConfig {
+            http: Some(HttpTransport::Socket),
+            ..TestConfig::new("http_api::server_lifetime", &["AgentA"])
+        };
+        let outcome = std::panic::catch_unwind(move || {
+            run_test(config, move |ctx| async move {
+                let http = ctx.http().map_err(|e| e.to_string())?;
+                let url = http.base_url().expect("a socket client has a base URL");
+                let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+                // The server answers while the test runs, also to a second connection.
+                TcpStream::connect(addr).expect("the server is listening during the test");
+                let answer = http.get("/api/v1/sessions").as_user("alice").send().await;
+                assert_eq!(answer.map_err(|e| e.to_string())?.status(), 200);
+                *record.lock().unwrap() = Some(addr);
+                assert!(!panics, "the body panics");
+                Ok(())
+            })
+        });
+        assert_eq!(outcome.is_err(), panics);
+        let addr = seen.lock().unwrap().expect("the body ran");
+        addr
+    }
+
+    #[test]
+    fn the_server_is_stopped_when_the_test_ends() {
+        let addr = run(false);
+        assert!(
+            TcpStream::connect(addr).is_err(),
+            "nothing listens on {addr} after the test"
+        );
+    }
+
+    #[test]
+    fn the_server_is_stopped_after_a_panic_too() {
+        let addr = run(true);
+        assert!(
+            TcpStream::connect(addr).is_err(),
+            "nothing listens on {addr}"
+        );
+    }
+}

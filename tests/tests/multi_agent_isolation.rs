@@ -10,7 +10,7 @@ use persist_core::prelude::*;
 
 const AGENTS: [&str; 4] = ["AgentA", "AgentB", "AgentC", "AgentD"];
 
-#[persistence_test(agents = ["AgentA", "AgentB", "AgentC", "AgentD"])]
+#[persistence_test(agents = ["AgentA", "AgentB", "AgentC", "AgentD"], http = ["direct", "router", "socket"])]
 async fn agents_only_ever_hold_their_own_sessions(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -47,7 +47,7 @@ async fn agents_only_ever_hold_their_own_sessions(
     assert_database_stats(&inspector, &expected).await;
 }
 
-#[persistence_test(agents = ["AgentA", "AgentB", "AgentC", "AgentD"])]
+#[persistence_test(agents = ["AgentA", "AgentB", "AgentC", "AgentD"], http = ["direct", "router", "socket"])]
 async fn gateway_and_agent_sessions_are_linked(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -82,7 +82,7 @@ async fn gateway_and_agent_sessions_are_linked(
     assert_integrity(&inspector).await;
 }
 
-#[persistence_test(agents = ["AgentA", "AgentB"])]
+#[persistence_test(agents = ["AgentA", "AgentB"], http = ["direct", "router", "socket"])]
 async fn sessions_of_one_agent_keep_separate_contexts(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -118,7 +118,7 @@ async fn sessions_of_one_agent_keep_separate_contexts(
     );
 }
 
-#[persistence_test(agents = ["AgentA", "AgentB"])]
+#[persistence_test(agents = ["AgentA", "AgentB"], http = ["direct", "router", "socket"])]
 async fn users_never_see_each_others_data(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,

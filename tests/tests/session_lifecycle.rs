@@ -6,7 +6,7 @@ use persist_core::inspect::DatabaseStats;
 use persist_core::mesh::SenderType;
 use persist_core::prelude::*;
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], http = ["direct", "router", "socket"])]
 async fn a_created_session_is_persisted(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -28,7 +28,7 @@ async fn a_created_session_is_persisted(
     );
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], http = ["direct", "router", "socket"])]
 async fn messages_are_stored_and_retrieved_in_order_on_both_sides(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -111,7 +111,7 @@ async fn messages_are_stored_and_retrieved_in_order_on_both_sides(
     assert_eq!(state["last_task_id"], turns[2].task_id.as_str());
 }
 
-#[persistence_test(agents = ["AgentA", "AgentB"])]
+#[persistence_test(agents = ["AgentA", "AgentB"], http = ["direct", "router", "socket"])]
 async fn switching_sessions_preserves_each_context(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -145,7 +145,7 @@ async fn switching_sessions_preserves_each_context(
     assert_eq!(row.user_id, "alice");
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], http = ["direct", "router", "socket"])]
 async fn renaming_is_persisted(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -184,7 +184,7 @@ async fn renaming_is_persisted(
     );
 }
 
-#[persistence_test(agents = ["AgentA", "AgentB"])]
+#[persistence_test(agents = ["AgentA", "AgentB"], http = ["direct", "router", "socket"])]
 async fn deletion_cascades_in_the_gateway_and_propagates_to_the_agent(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -236,7 +236,7 @@ async fn deletion_cascades_in_the_gateway_and_propagates_to_the_agent(
     assert_session_linking(&inspector, &kept.id, "AgentB").await;
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], http = ["direct", "router", "socket"])]
 async fn unknown_sessions_and_bad_input_are_rejected_and_store_nothing(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -336,7 +336,7 @@ async fn unknown_sessions_and_bad_input_are_rejected_and_store_nothing(
     .await;
 }
 
-#[persistence_test(agents = ["AgentA"])]
+#[persistence_test(agents = ["AgentA"], http = ["direct", "router", "socket"])]
 async fn a_failed_turn_leaves_no_trace_in_either_database(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
@@ -367,7 +367,7 @@ async fn a_failed_turn_leaves_no_trace_in_either_database(
     assert_agent_message_count(&inspector, "AgentA", &session.id, 4).await;
 }
 
-#[persistence_test(agents = ["AgentA", "AgentB"])]
+#[persistence_test(agents = ["AgentA", "AgentB"], http = ["direct", "router", "socket"])]
 async fn sessions_are_listed_most_recent_first(gateway: GatewayPersistenceAdapter) {
     let first = gateway.create_session("alice", "AgentA").await.unwrap();
     let second = gateway.create_session("alice", "AgentB").await.unwrap();

@@ -23,8 +23,9 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 ///
 /// Errors come back as the direct gateway's: `404` is
 /// [`PersistError::SessionNotFound`], `422` is [`PersistError::InvalidInput`] (or
-/// `MessageTooLong`, `UnknownAgent`); anything else unexpected is [`PersistError::Http`] with
-/// the status and body.
+/// `MessageTooLong`, `UnknownAgent`), `502 model_failed` is [`PersistError::Llm`], `401` is
+/// `InvalidInput` on `user_id`; anything else unexpected is [`PersistError::Http`] with the
+/// status and body.
 #[derive(Clone, Debug)]
 pub struct HttpGateway {
     client: HttpClient,
@@ -89,6 +90,21 @@ fn failure(
             field: field_name(error.field.as_deref()),
             reason: error.message,
         },
+        (502, "model_failed") => {
+            // The reference API says "agent A: the model failed: <reason>; nothing was stored".
+            let parsed = error
+                .message
+                .strip_prefix("agent ")
+                .and_then(|rest| rest.split_once(": the model failed: "))
+                .map(|(agent, reason)| {
+                    let reason = reason
+                        .strip_suffix("; nothing was stored")
+                        .unwrap_or(reason);
+                    (agent.to_owned(), reason.to_owned())
+                });
+            let (agent, reason) = parsed.unwrap_or_else(|| (String::new(), error.message));
+            PersistError::Llm { agent, reason }
+        }
         (401, _) => PersistError::InvalidInput {
             field: "user_id",
             reason: error.message,

@@ -123,3 +123,54 @@ impl Drop for TestServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::HttpClient;
+    use axum::routing::get;
+
+    fn app() -> Router {
+        Router::new()
+            .route("/ping", get(|| async { "pong" }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    "done"
+                }),
+            )
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn stop_closes_the_listener_while_the_runtime_lives() {
+        let server = TestServer::start(app()).await.unwrap();
+        let addr = server.addr();
+        assert!(addr.ip().is_loopback() && addr.port() != 0);
+        tokio::net::TcpStream::connect(addr).await.unwrap();
+        server.stop().await.unwrap();
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn stop_lets_a_request_in_flight_finish() {
+        let server = TestServer::start(app()).await.unwrap();
+        let client = HttpClient::connect(&server.url()).unwrap();
+        let request = tokio::spawn(async move { client.get("/slow").send().await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.stop().await.unwrap();
+        let answer = request.await.unwrap().unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.text(), "done");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_idle_kept_alive_connection_does_not_hold_the_stop() {
+        let server = TestServer::start(app()).await.unwrap();
+        let client = HttpClient::connect(&server.url()).unwrap();
+        assert_eq!(client.get("/ping").send().await.unwrap().text(), "pong");
+        // `stop` fails if a connection is still open when its grace runs out.
+        server.stop().await.unwrap();
+        drop(client);
+    }
+}
