@@ -1142,8 +1142,7 @@ mod server_lifetime {
             })
         });
         assert_eq!(outcome.is_err(), panics);
-        let addr = seen.lock().unwrap().expect("the body ran");
-        addr
+        seen.lock().unwrap().expect("the body ran")
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The gateway's HTTP API, `/api/v1`: an axum [`Router`] over any [`GatewayApi`].
 //!
 //! The reference mesh serves it ([`ReferenceMesh`](crate::mesh::ReferenceMesh) offers it to
-//! tests), and any system can serve its own [`GatewayApi`] with it. [`HttpGateway`] is its
+//! tests), and any system can serve its own [`GatewayApi`] with it. [`HttpGateway`](super::HttpGateway) is its
 //! client. The routes, their bodies and their answers are in [`ROUTES`] and in the OpenAPI
 //! document [`openapi`] builds from them (served at `GET /api/v1/openapi.json`).
 //!
@@ -25,7 +25,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -33,6 +32,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -230,7 +230,7 @@ impl IntoResponse for ApiError {
                 field: self.field,
             },
         };
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -377,9 +377,9 @@ impl FromRequest<HttpApi> for JsonFields {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, api: &HttpApi) -> ApiResult<Self> {
-        match axum::Json::<Value>::from_request(req, api).await {
-            Ok(axum::Json(Value::Object(fields))) => Ok(JsonFields(fields)),
-            Ok(axum::Json(_)) => Err(ApiError::invalid("body", "the body must be a JSON object")),
+        match Json::<Value>::from_request(req, api).await {
+            Ok(Json(Value::Object(fields))) => Ok(JsonFields(fields)),
+            Ok(Json(_)) => Err(ApiError::invalid("body", "the body must be a JSON object")),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
@@ -668,8 +668,6 @@ impl From<Turn> for TaskAnswer {
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
-
-use axum::Json;
 
 async fn list_sessions(
     State(api): State<HttpApi>,

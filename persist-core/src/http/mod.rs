@@ -57,6 +57,8 @@ pub use axum::Router;
 pub use axum::http::{HeaderMap, Method, StatusCode};
 /// axum's routing functions, to build a router of your own.
 pub use axum::routing;
+/// axum's server, to serve a router on a listener of your own.
+pub use axum::serve;
 pub use client::{HttpClient, HttpResponse, Identity, RequestBuilder};
 pub use gateway::HttpGateway;
 pub use server::{SHUTDOWN_GRACE, TestServer};
