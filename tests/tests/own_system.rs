@@ -88,7 +88,7 @@ async fn every_check_passes_on_real_traffic(
     Ok(())
 }
 
-#[persistence_test(agents = ["Support"], system = "helpdesk::Helpdesk")]
+#[persistence_test(agents = ["Support"], system = "helpdesk::Helpdesk", http = ["direct", "router", "socket"])]
 async fn the_lifecycle_through_the_gateway_adapter(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,

@@ -62,13 +62,23 @@ fn field_name(field: Option<&str>) -> &'static str {
     }
 }
 
+/// What a call was about, to rebuild the direct gateway's error from an answer.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    operation: &'static str,
+    user_id: &'a str,
+    session_id: Option<&'a str>,
+    message: Option<&'a str>,
+}
+
 /// Turns an error answer into the error the direct gateway would have returned.
-fn failure(
-    answer: &HttpResponse,
-    user_id: &str,
-    session_id: Option<&str>,
-    message: Option<&str>,
-) -> PersistError {
+fn failure(answer: &HttpResponse, call: &Call<'_>) -> PersistError {
+    let Call {
+        operation,
+        user_id,
+        session_id,
+        message,
+    } = *call;
     let Ok(body) = answer.json::<ErrorBody>() else {
         return answer.error(format!("unexpected answer: {}", answer.text()));
     };
@@ -105,6 +115,10 @@ fn failure(
             let (agent, reason) = parsed.unwrap_or_else(|| (String::new(), error.message));
             PersistError::Llm { agent, reason }
         }
+        (501, _) => PersistError::Unsupported {
+            operation,
+            reason: error.message,
+        },
         (401, _) => PersistError::InvalidInput {
             field: "user_id",
             reason: error.message,
@@ -113,17 +127,11 @@ fn failure(
     }
 }
 
-fn expect(
-    answer: HttpResponse,
-    status: u16,
-    user_id: &str,
-    session_id: Option<&str>,
-    message: Option<&str>,
-) -> Result<HttpResponse> {
+fn expect(answer: HttpResponse, status: u16, call: Call<'_>) -> Result<HttpResponse> {
     if answer.status() == status {
         Ok(answer)
     } else {
-        Err(failure(&answer, user_id, session_id, message))
+        Err(failure(&answer, &call))
     }
 }
 
@@ -165,7 +173,17 @@ impl GatewayApi for HttpGateway {
             .json(&json!({ "agent_name": agent_name }))
             .send()
             .await?;
-        let body: SessionBody = expect(answer, 201, user_id, None, None)?.json()?;
+        let body: SessionBody = expect(
+            answer,
+            201,
+            Call {
+                operation: "create_session",
+                user_id,
+                session_id: None,
+                message: None,
+            },
+        )?
+        .json()?;
         Ok(body.into())
     }
 
@@ -177,8 +195,17 @@ impl GatewayApi for HttpGateway {
             .json(&json!({ "session_id": session_id, "message": message }))
             .send()
             .await?;
-        let answer: TaskAnswer =
-            expect(answer, 200, user_id, Some(session_id), Some(message))?.json()?;
+        let answer: TaskAnswer = expect(
+            answer,
+            200,
+            Call {
+                operation: "send_message",
+                user_id,
+                session_id: Some(session_id),
+                message: Some(message),
+            },
+        )?
+        .json()?;
         let content = self.reply_of(user_id, &answer).await?;
         Ok(turn(answer, content))
     }
@@ -191,7 +218,17 @@ impl GatewayApi for HttpGateway {
             .json(&json!({ "agent_name": agent_name, "message": message }))
             .send()
             .await?;
-        let answer: TaskAnswer = expect(answer, 200, user_id, None, Some(message))?.json()?;
+        let answer: TaskAnswer = expect(
+            answer,
+            200,
+            Call {
+                operation: "start_session",
+                user_id,
+                session_id: None,
+                message: Some(message),
+            },
+        )?
+        .json()?;
         let content = self.reply_of(user_id, &answer).await?;
         Ok(turn(answer, content))
     }
@@ -207,7 +244,17 @@ impl GatewayApi for HttpGateway {
                 .as_user(user_id)
                 .send()
                 .await?;
-            let list: SessionList = expect(answer, 200, user_id, None, None)?.json()?;
+            let list: SessionList = expect(
+                answer,
+                200,
+                Call {
+                    operation: "list_sessions",
+                    user_id,
+                    session_id: None,
+                    message: None,
+                },
+            )?
+            .json()?;
             let last = list.sessions.len() < MAX_PAGE_SIZE as usize;
             sessions.extend(list.sessions.into_iter().map(Session::from));
             if last || sessions.len() as u64 >= list.total_count {
@@ -224,7 +271,17 @@ impl GatewayApi for HttpGateway {
             .as_user(user_id)
             .send()
             .await?;
-        let body: SessionBody = expect(answer, 200, user_id, Some(session_id), None)?.json()?;
+        let body: SessionBody = expect(
+            answer,
+            200,
+            Call {
+                operation: "get_session",
+                user_id,
+                session_id: Some(session_id),
+                message: None,
+            },
+        )?
+        .json()?;
         Ok(body.into())
     }
 
@@ -238,8 +295,17 @@ impl GatewayApi for HttpGateway {
             .as_user(user_id)
             .send()
             .await?;
-        let messages: Vec<MessageBody> =
-            expect(answer, 200, user_id, Some(session_id), None)?.json()?;
+        let messages: Vec<MessageBody> = expect(
+            answer,
+            200,
+            Call {
+                operation: "session_messages",
+                user_id,
+                session_id: Some(session_id),
+                message: None,
+            },
+        )?
+        .json()?;
         Ok(messages
             .into_iter()
             .map(|m| ChatMessage {
@@ -262,7 +328,17 @@ impl GatewayApi for HttpGateway {
             .json(&json!({ "name": name }))
             .send()
             .await?;
-        let body: SessionBody = expect(answer, 200, user_id, Some(session_id), None)?.json()?;
+        let body: SessionBody = expect(
+            answer,
+            200,
+            Call {
+                operation: "rename_session",
+                user_id,
+                session_id: Some(session_id),
+                message: None,
+            },
+        )?
+        .json()?;
         Ok(body.into())
     }
 
@@ -276,7 +352,15 @@ impl GatewayApi for HttpGateway {
         match answer.status().as_u16() {
             204 => Ok(true),
             404 => Ok(false),
-            _ => Err(failure(&answer, user_id, Some(session_id), None)),
+            _ => Err(failure(
+                &answer,
+                &Call {
+                    operation: "delete_session",
+                    user_id,
+                    session_id: Some(session_id),
+                    message: None,
+                },
+            )),
         }
     }
 
@@ -290,7 +374,17 @@ impl GatewayApi for HttpGateway {
             .as_user(user_id)
             .send()
             .await?;
-        let body: SessionBody = expect(answer, 200, user_id, Some(session_id), None)?.json()?;
+        let body: SessionBody = expect(
+            answer,
+            200,
+            Call {
+                operation: "switch_session",
+                user_id,
+                session_id: Some(session_id),
+                message: None,
+            },
+        )?
+        .json()?;
         Ok(body.into())
     }
 }

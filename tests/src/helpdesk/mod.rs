@@ -61,7 +61,11 @@ impl System for Helpdesk {
             .map(|(name, db)| HelpdeskAgent::new(name, db.clone(), shared.clone()))
             .collect();
         let gateway = HelpdeskGateway::new(databases.gateway_connection().clone(), agents.clone());
-        let mut running = Running::new().with_gateway(gateway).provide(model);
+        // It serves the same `/api/v1` as the reference mesh, over its own gateway.
+        let mut running = Running::new()
+            .with_http(persist_core::http::HttpApi::new(gateway.clone()))
+            .with_gateway(gateway)
+            .provide(model);
         for agent in agents {
             running = running.with_agent(agent);
         }
