@@ -10,6 +10,7 @@
 //! | [`m20260101_000002_create_gateway_indexes`] | indexes for the queries the gateway makes |
 //! | [`m20260101_000003_add_task_id_to_chat_messages`] | a task id on every message, indexed |
 //! | [`m20260101_000004_add_last_active_at_to_sessions`] | when the user last switched to a session |
+//! | [`m20260101_000005_long_message_text`] | message text up to LONGTEXT on MySQL and MariaDB |
 
 pub use sea_orm_migration::prelude::*;
 
@@ -17,6 +18,7 @@ pub mod m20260101_000001_create_sessions_and_chat_messages;
 pub mod m20260101_000002_create_gateway_indexes;
 pub mod m20260101_000003_add_task_id_to_chat_messages;
 pub mod m20260101_000004_add_last_active_at_to_sessions;
+pub mod m20260101_000005_long_message_text;
 
 pub use m20260101_000001_create_sessions_and_chat_messages::{ChatMessages, Sessions};
 
@@ -31,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000002_create_gateway_indexes::Migration),
             Box::new(m20260101_000003_add_task_id_to_chat_messages::Migration),
             Box::new(m20260101_000004_add_last_active_at_to_sessions::Migration),
+            Box::new(m20260101_000005_long_message_text::Migration),
         ]
     }
 }

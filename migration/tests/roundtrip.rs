@@ -52,6 +52,13 @@ async fn each_step_has_a_working_down() {
             .contains(&"last_active_at".to_owned())
     );
 
+    // Step 5 changes a column's type on MySQL only: on SQLite its down is a no-op.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(
+        columns(&db, "sessions")
+            .await
+            .contains(&"last_active_at".to_owned())
+    );
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(
         !columns(&db, "sessions")
@@ -78,6 +85,6 @@ async fn each_step_has_a_working_down() {
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(
         Migrator::get_applied_migrations(&db).await.unwrap().len(),
-        4
+        Migrator::migrations().len()
     );
 }

@@ -189,7 +189,7 @@ async fn clear_all_data_keeps_schema_and_migration_history() {
     for role in [DatabaseRole::Gateway, DatabaseRole::Agent("AgentA".into())] {
         for count in manager.table_counts(&role).await.unwrap() {
             let expected = if count.table == "seaql_migrations" {
-                4
+                5
             } else {
                 0
             };

@@ -15,7 +15,7 @@ async fn gateway_is_migrated_to_the_latest_version(
 ) {
     let state = assert_migration_state(&inspector).await;
     let all = manager.gateway_schema().migration_names();
-    assert_eq!(all.len(), 4, "the gateway schema grows in four steps");
+    assert_eq!(all.len(), 5, "the gateway schema grows in five steps");
     assert_eq!(state.applied, all);
     assert!(state.pending.is_empty() && state.unknown.is_empty());
     assert_eq!(state.table, "seaql_migrations");
@@ -25,7 +25,7 @@ async fn gateway_is_migrated_to_the_latest_version(
             .await
             .unwrap()
             .as_deref(),
-        Some("m20260101_000004_add_last_active_at_to_sessions")
+        Some("m20260101_000005_long_message_text")
     );
     let tables = persist_core::db::list_tables(manager.gateway_connection())
         .await
@@ -114,7 +114,7 @@ async fn the_architecture_report_serializes_and_draws(inspector: CrossDatabaseIn
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(
         json["gateway_migration_version"],
-        "m20260101_000004_add_last_active_at_to_sessions"
+        "m20260101_000005_long_message_text"
     );
     for agent in AGENTS {
         assert!(report.agent_schemas[agent].contains(&"agent_sessions".to_owned()));
@@ -125,7 +125,7 @@ async fn the_architecture_report_serializes_and_draws(inspector: CrossDatabaseIn
 
     let drawing = report.to_string();
     assert!(drawing.contains("Gateway DB"), "{drawing}");
-    assert!(drawing.contains("4/4 applied"), "{drawing}");
+    assert!(drawing.contains("5/5 applied"), "{drawing}");
     for agent in AGENTS {
         assert!(drawing.contains(&format!("{agent} DB")), "{drawing}");
     }

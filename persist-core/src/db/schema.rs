@@ -33,7 +33,7 @@ pub trait GatewaySchema: Send + Sync + 'static {
 /// use persist_core::db::{GatewaySchema, Migrations};
 ///
 /// let schema = Migrations::<migration::Migrator>::new();
-/// assert_eq!(schema.migration_names().len(), 4);
+/// assert_eq!(schema.migration_names().len(), 5);
 /// ```
 pub struct Migrations<M>(PhantomData<fn() -> M>);
 

@@ -147,6 +147,7 @@ pub struct DatabaseIdentity {
 
 /// One integrity problem.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub enum IntegrityProblem {
     /// A gateway message whose session does not exist.
     OrphanGatewayMessage {
@@ -174,6 +175,20 @@ pub enum IntegrityProblem {
         /// Messages in the agent.
         agent_count: usize,
     },
+    /// The gateway and the agent hold a session's turns in different orders (read by their
+    /// turn ids, oldest first; both layouts need a turn column).
+    OrderMismatch {
+        /// The session.
+        session_id: String,
+        /// Its agent.
+        agent: String,
+        /// The first position (0-based turn) where they differ.
+        position: usize,
+        /// The gateway's turn ids, oldest first.
+        gateway_turns: Vec<String>,
+        /// The agent's turn ids, oldest first.
+        agent_turns: Vec<String>,
+    },
 }
 
 impl fmt::Display for IntegrityProblem {
@@ -196,6 +211,20 @@ impl fmt::Display for IntegrityProblem {
             } => write!(
                 f,
                 "session {session_id}: {gateway} messages in the gateway, {agent_count} in agent {agent}"
+            ),
+            IntegrityProblem::OrderMismatch {
+                session_id,
+                agent,
+                position,
+                gateway_turns,
+                agent_turns,
+            } => write!(
+                f,
+                "session {session_id}: turn {position} differs between the gateway ({}) and agent {agent} ({}); gateway order: [{}], agent order: [{}]",
+                gateway_turns.get(*position).map_or("-", String::as_str),
+                agent_turns.get(*position).map_or("-", String::as_str),
+                gateway_turns.join(", "),
+                agent_turns.join(", ")
             ),
         }
     }

@@ -345,8 +345,9 @@ impl CrossDatabaseInspector {
     }
 
     /// Checks integrity within and across databases: no orphan message on either side, no
-    /// agent session without its gateway session, and the same number of messages for each
-    /// session in the gateway and in its agent.
+    /// agent session without its gateway session, the same number of messages for each
+    /// session in the gateway and in its agent, and (where both layouts have a turn column)
+    /// the session's turns in the same order on both sides.
     pub async fn verify_integrity(&self) -> Result<IntegrityReport> {
         let sessions = self.all_gateway_sessions().await?;
         let messages = self.all_gateway_messages().await?;
@@ -354,11 +355,20 @@ impl CrossDatabaseInspector {
             sessions.iter().map(|s| (s.id.as_str(), s)).collect();
         let mut problems = Vec::new();
         let mut gateway_counts: HashMap<&str, usize> = HashMap::new();
+        let mut gateway_turns: HashMap<&str, Vec<String>> = HashMap::new();
         for message in &messages {
             if by_id.contains_key(message.session_id.as_str()) {
                 *gateway_counts
                     .entry(message.session_id.as_str())
                     .or_default() += 1;
+                if let Some(turn) = &message.task_id {
+                    push_turn(
+                        gateway_turns
+                            .entry(message.session_id.as_str())
+                            .or_default(),
+                        turn,
+                    );
+                }
             } else {
                 problems.push(IntegrityProblem::OrphanGatewayMessage {
                     message: message.clone(),
@@ -367,15 +377,21 @@ impl CrossDatabaseInspector {
         }
         let mut agent_sessions = BTreeMap::new();
         let mut agent_counts: HashMap<(String, String), usize> = HashMap::new();
+        let mut agent_turns: HashMap<(String, String), Vec<String>> = HashMap::new();
         let agents: Vec<String> = self.manager().agent_names().map(str::to_owned).collect();
         for agent in &agents {
             let rows = self.agent_sessions(agent, None).await?;
             let ids: BTreeSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
             for message in self.agent_messages(agent, None).await? {
                 if ids.contains(message.session_id.as_str()) {
-                    *agent_counts
-                        .entry((agent.clone(), message.session_id.clone()))
-                        .or_default() += 1;
+                    let key = (agent.clone(), message.session_id.clone());
+                    if !message.task_id.is_empty() {
+                        push_turn(
+                            agent_turns.entry(key.clone()).or_default(),
+                            &message.task_id,
+                        );
+                    }
+                    *agent_counts.entry(key).or_default() += 1;
                 } else {
                     problems.push(IntegrityProblem::OrphanAgentMessage { message });
                 }
@@ -408,6 +424,25 @@ impl CrossDatabaseInspector {
                     gateway,
                     agent_count,
                 });
+                continue;
+            }
+            let key = (session.agent_name.clone(), session.id.clone());
+            if let (Some(ours), Some(theirs)) = (
+                gateway_turns.get(session.id.as_str()),
+                agent_turns.get(&key),
+            ) && let Some(position) = ours
+                .iter()
+                .zip(theirs)
+                .position(|(a, b)| a != b)
+                .or((ours.len() != theirs.len()).then(|| ours.len().min(theirs.len())))
+            {
+                problems.push(IntegrityProblem::OrderMismatch {
+                    session_id: session.id.clone(),
+                    agent: session.agent_name.clone(),
+                    position,
+                    gateway_turns: ours.clone(),
+                    agent_turns: theirs.clone(),
+                });
             }
         }
         if problems.is_empty() {
@@ -419,5 +454,12 @@ impl CrossDatabaseInspector {
         } else {
             Err(VerificationError::Integrity { problems }.into())
         }
+    }
+}
+
+/// Appends a turn id to a session's sequence, once per run of messages of that turn.
+fn push_turn(turns: &mut Vec<String>, turn: &str) {
+    if turns.last().map(String::as_str) != Some(turn) {
+        turns.push(turn.to_owned());
     }
 }

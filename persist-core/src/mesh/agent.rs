@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::entity::{agent_message, agent_session};
-use super::now_millis;
+use super::{now_millis, retry, validate_reply};
 use crate::error::{DbContext, PersistError, Result};
 use crate::system::{AgentApi, AgentRequest, ContextMessage, LanguageModel, LlmRequest};
 
@@ -213,7 +213,24 @@ impl Agent {
                 reason: e.0,
             })?;
 
+        validate_reply(&self.name, &reply)?;
         let turns = past.len() / 2 + 1;
+        retry("storing a turn", || {
+            self.store(&request, existing.clone(), &reply, turns)
+        })
+        .await?;
+        Ok(reply)
+    }
+
+    /// Writes one turn in one transaction: the session (created or updated), both messages.
+    async fn store(
+        &self,
+        request: &AgentRequest,
+        existing: Option<agent_session::Model>,
+        reply: &str,
+        turns: usize,
+    ) -> Result<()> {
+        let label = self.label();
         let state = json!({
             "turns": turns,
             "last_task_id": request.task_id,
@@ -244,8 +261,8 @@ impl Agent {
         }
         .context(&label, "storing the agent session")?;
         for (role, content, created_at) in [
-            ("user", request.message, asked_at),
-            ("assistant", reply.clone(), answered_at),
+            ("user", request.message.clone(), asked_at),
+            ("assistant", reply.to_owned(), answered_at),
         ] {
             agent_message::ActiveModel {
                 id: Set(uuid::Uuid::new_v4().to_string()),
@@ -259,11 +276,17 @@ impl Agent {
             .await
             .context(&label, "storing an agent message")?;
         }
-        txn.commit().await.context(&label, "committing a turn")?;
-        Ok(reply)
+        txn.commit().await.context(&label, "committing a turn")
     }
 
     async fn discard(&self, session_id: &str, task_id: &str) -> Result<()> {
+        retry("discarding a turn", || {
+            self.discard_once(session_id, task_id)
+        })
+        .await
+    }
+
+    async fn discard_once(&self, session_id: &str, task_id: &str) -> Result<()> {
         let label = self.label();
         let txn = self
             .db
@@ -300,6 +323,8 @@ impl Agent {
                         "last_task_id": last.task_id,
                         "last_user_message": last_user.map(|m| m.content.clone()),
                     }));
+                    // As it was before the discarded turn: the time of the last kept reply.
+                    session.updated_at = Set(last.created_at);
                     session
                         .update(&txn)
                         .await
@@ -311,6 +336,10 @@ impl Agent {
     }
 
     async fn delete(&self, session_id: &str) -> Result<bool> {
+        retry("deleting a session", || self.delete_once(session_id)).await
+    }
+
+    async fn delete_once(&self, session_id: &str) -> Result<bool> {
         let label = self.label();
         // Byte for byte: a look-alike id (another case, trailing spaces) is not this session,
         // even where the collation says it is.

@@ -1,23 +1,39 @@
 //! The gateway component: users' sessions and chat history, over the gateway database.
 //!
-//! Every operation is scoped to the calling user: another user's session is
+//! Every operation is scoped to the calling user, and ids are compared byte for byte on every
+//! backend: another user's session (also a look-alike user, `ALICE` for `alice`) is
 //! [`PersistError::SessionNotFound`], exactly like a session that does not exist.
 //!
-//! # What a failed turn stores
-//! A turn ([`GatewayComponent::send_message`]) is stored whole or not at all, in both databases:
-//! - input is validated before anything is sent or stored;
+//! # Turns are whole or absent
+//! A turn ([`GatewayComponent::send_message`]) is stored whole or not at all, in both databases,
+//! whatever the caller does:
+//! - input is validated before anything is sent or stored, identically on every backend;
+//! - turns of one session run one at a time, in the order they arrive: the gateway and the
+//!   agent store them in the same order, and a turn that is rolled back is gone before the
+//!   next one starts, so no later context ever shows it;
 //! - the agent runs the turn and stores it atomically in its own database; if the model or the
-//!   agent fails, the agent stores nothing and the gateway stores nothing;
+//!   agent fails, neither database stores anything;
 //! - the gateway then stores the user message, the reply and the session's new `updated_at` in
-//!   one transaction; if that fails, the gateway asks the agent to discard the turn by its task
-//!   id, so neither database keeps half of it.
+//!   one transaction; if that fails, the agent discards the turn by its task id;
+//! - the turn runs on a task of its own: a caller that stops waiting (a timeout, an aborted
+//!   task) does not cut it in half, and [`Mesh::shutdown`](super::Mesh::shutdown) waits for
+//!   it;
+//! - deadlocks and serialization failures are tried again with a bounded backoff.
+//!
+//! A delete is whole or absent too: the gateway's rows go in a transaction that commits only
+//! after the agent's side is gone.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex as SyncMutex};
+
+use tokio::sync::{Mutex, OwnedMutexGuard, OwnedRwLockReadGuard, RwLock};
 
 use super::agent::AgentHandle;
 use super::entity::{chat_message, session};
-use super::{now_millis, validate_agent_name, validate_message, validate_user_id};
+use super::{
+    now_millis, plausible_id, retry, validate_agent_name, validate_message, validate_session_name,
+    validate_user_id,
+};
 use crate::error::{DbContext, PersistError, Result};
 use crate::system::{AgentRequest, ChatMessage, GatewayApi, SenderType, Session, Turn};
 use sea_orm::{
@@ -60,6 +76,84 @@ impl From<chat_message::Model> for ChatMessage {
 pub struct GatewayComponent {
     db: DatabaseConnection,
     agents: Arc<BTreeMap<String, AgentHandle>>,
+    queues: Arc<Queues>,
+}
+
+/// One queue per session (turns and deletes of a session run one at a time, in order), and a
+/// gate that shutdown closes after the work in flight.
+#[derive(Debug, Default)]
+struct Queues {
+    sessions: SyncMutex<HashMap<String, Arc<Mutex<()>>>>,
+    gate: Arc<RwLock<bool>>,
+}
+
+/// A session's turn in its queue; the queue entry goes when nobody waits on it.
+struct QueueSlot {
+    queues: Arc<Queues>,
+    session_id: String,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Drop for QueueSlot {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut sessions = self
+            .queues
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if sessions
+            .get(&self.session_id)
+            .is_some_and(|queue| Arc::strong_count(queue) == 1)
+        {
+            sessions.remove(&self.session_id);
+        }
+    }
+}
+
+impl Queues {
+    async fn enter(self: &Arc<Self>, session_id: &str) -> QueueSlot {
+        let queue = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(session_id.to_owned())
+            .or_default()
+            .clone();
+        QueueSlot {
+            queues: self.clone(),
+            session_id: session_id.to_owned(),
+            guard: Some(queue.lock_owned().await),
+        }
+    }
+
+    /// Admits one piece of work; once the gateway is closed, [`open`] refuses it.
+    async fn admit(&self) -> OwnedRwLockReadGuard<bool> {
+        self.gate.clone().read_owned().await
+    }
+}
+
+/// Refuses work through a closed gateway: its agents are stopped.
+fn open(gate: &OwnedRwLockReadGuard<bool>, agent: &str) -> Result<()> {
+    if **gate {
+        return Err(PersistError::AgentUnavailable {
+            agent: agent.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Runs `work` on a task of its own, so that it finishes whatever becomes of the caller.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(PersistError::AgentUnavailable {
+            agent: "(the runtime is shutting down)".into(),
+        }),
+    }
 }
 
 impl GatewayComponent {
@@ -72,6 +166,7 @@ impl GatewayComponent {
         GatewayComponent {
             db,
             agents: Arc::new(agents),
+            queues: Arc::default(),
         }
     }
 
@@ -90,6 +185,17 @@ impl GatewayComponent {
             })
     }
 
+    /// Waits until no turn or delete is in flight (those that callers stopped waiting for
+    /// included).
+    pub async fn wait_idle(&self) {
+        drop(self.queues.gate.write().await);
+    }
+
+    /// Waits for the work in flight, then refuses new turns and deletes.
+    pub(crate) async fn close(&self) {
+        *self.queues.gate.write().await = true;
+    }
+
     /// Creates a session for `user_id` with `agent_name`.
     pub async fn create_session(&self, user_id: &str, agent_name: &str) -> Result<Session> {
         validate_user_id(user_id)?;
@@ -104,11 +210,16 @@ impl GatewayComponent {
             created_at: Set(now),
             updated_at: Set(now),
             last_active_at: Set(Some(now)),
-        }
-        .insert(&self.db)
-        .await
-        .context(DB, "creating a session")?;
-        Ok(model.into())
+        };
+        let row = retry("creating a session", || async {
+            model
+                .clone()
+                .insert(&self.db)
+                .await
+                .context(DB, "creating a session")
+        })
+        .await?;
+        Ok(row.into())
     }
 
     /// The user's session, compared byte for byte: a collation that ignores case, accents or
@@ -116,6 +227,13 @@ impl GatewayComponent {
     /// `ID ` reach `id`.
     async fn owned(&self, user_id: &str, session_id: &str) -> Result<session::Model> {
         validate_user_id(user_id)?;
+        let not_found = || PersistError::SessionNotFound {
+            session_id: session_id.to_owned(),
+            user_id: user_id.to_owned(),
+        };
+        if !plausible_id(session_id) {
+            return Err(not_found());
+        }
         session::Entity::find_by_id(session_id)
             .filter(session::Column::UserId.eq(user_id))
             .all(&self.db)
@@ -123,10 +241,7 @@ impl GatewayComponent {
             .context(DB, "loading a session")?
             .into_iter()
             .find(|row| row.id == session_id && row.user_id == user_id)
-            .ok_or_else(|| PersistError::SessionNotFound {
-                session_id: session_id.to_owned(),
-                user_id: user_id.to_owned(),
-            })
+            .ok_or_else(not_found)
     }
 
     /// One of the user's sessions.
@@ -172,72 +287,109 @@ impl GatewayComponent {
             .collect())
     }
 
-    /// Renames a session. The name is trimmed and may not be blank.
+    /// Renames a session. The name is trimmed: 1–255 characters, no NUL.
     pub async fn rename_session(
         &self,
         user_id: &str,
         session_id: &str,
         name: &str,
     ) -> Result<Session> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(PersistError::InvalidInput {
-                field: "name",
-                reason: "must not be blank".into(),
-            });
-        }
-        let mut row: session::ActiveModel = self.owned(user_id, session_id).await?.into();
-        row.name = Set(Some(name.to_owned()));
-        row.updated_at = Set(now_millis());
-        Ok(row
-            .update(&self.db)
-            .await
-            .context(DB, "renaming a session")?
-            .into())
+        let name = validate_session_name(name)?;
+        let row = self.owned(user_id, session_id).await?;
+        let mut update: session::ActiveModel = row.into();
+        update.name = Set(Some(name));
+        update.updated_at = Set(now_millis());
+        let row = retry("renaming a session", || async {
+            update
+                .clone()
+                .update(&self.db)
+                .await
+                .context(DB, "renaming a session")
+        })
+        .await?;
+        Ok(row.into())
     }
 
     /// Makes a session the user's active one: records now as its `last_active_at`.
     pub async fn switch_session(&self, user_id: &str, session_id: &str) -> Result<Session> {
-        let mut row: session::ActiveModel = self.owned(user_id, session_id).await?.into();
-        row.last_active_at = Set(Some(now_millis()));
-        Ok(row
-            .update(&self.db)
-            .await
-            .context(DB, "switching session")?
-            .into())
+        let mut update: session::ActiveModel = self.owned(user_id, session_id).await?.into();
+        update.last_active_at = Set(Some(now_millis()));
+        let row = retry("switching session", || async {
+            update
+                .clone()
+                .update(&self.db)
+                .await
+                .context(DB, "switching session")
+        })
+        .await?;
+        Ok(row.into())
     }
 
-    /// Deletes a session: first the agent's side, then the gateway's (its messages cascade).
-    ///
-    /// Returns `false` if the user has no such session. The agent goes first so that a failure
-    /// can never leave agent rows behind a deleted gateway session.
+    /// Deletes a session, in the gateway and in its agent; `false` if the user has no such
+    /// session. Whole or absent: the gateway's rows are deleted in a transaction that commits
+    /// only after the agent's side is gone, after any turn of the session in flight.
     pub async fn delete_session(&self, user_id: &str, session_id: &str) -> Result<bool> {
-        let row = match self.owned(user_id, session_id).await {
-            Ok(row) => row,
-            Err(PersistError::SessionNotFound { .. }) => return Ok(false),
-            Err(e) => return Err(e),
-        };
+        validate_user_id(user_id)?;
+        let gate = self.queues.admit().await;
+        let this = self.clone();
+        let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
+        detached(async move {
+            let _slot = this.queues.enter(&session_id).await;
+            let row = match this.owned(&user_id, &session_id).await {
+                Ok(row) => row,
+                Err(PersistError::SessionNotFound { .. }) => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            open(&gate, &row.agent_name)?;
+            retry("deleting a session", || this.delete_both(&row)).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn delete_both(&self, row: &session::Model) -> Result<()> {
+        let txn = self.db.begin().await.context(DB, "starting a delete")?;
+        chat_message::Entity::delete_many()
+            .filter(chat_message::Column::SessionId.eq(&row.id))
+            .exec(&txn)
+            .await
+            .context(DB, "deleting chat messages")?;
+        session::Entity::delete_by_id(&row.id)
+            .exec(&txn)
+            .await
+            .context(DB, "deleting a session")?;
+        // The agent's side goes before the gateway commits: if it fails, nothing is deleted.
         if let Ok(agent) = self.agent(&row.agent_name) {
             agent.delete_session(&row.id).await?;
         }
-        let deleted = session::Entity::delete_by_id(&row.id)
-            .exec(&self.db)
-            .await
-            .context(DB, "deleting a session")?;
-        Ok(deleted.rows_affected > 0)
+        txn.commit().await.context(DB, "committing a delete")
     }
 
     /// Runs one turn: stores the user's message and the agent's reply (see the module docs for
-    /// what is stored on failure).
+    /// what is stored on failure, and for the order of concurrent turns).
     pub async fn send_message(
         &self,
         user_id: &str,
         session_id: &str,
         message: &str,
     ) -> Result<Turn> {
+        validate_user_id(user_id)?;
         validate_message(message)?;
-        let row = self.owned(user_id, session_id).await?;
-        self.turn(row, false, message).await
+        let gate = self.queues.admit().await;
+        let this = self.clone();
+        let (user_id, session_id, message) = (
+            user_id.to_owned(),
+            session_id.to_owned(),
+            message.to_owned(),
+        );
+        detached(async move {
+            let _slot = this.queues.enter(&session_id).await;
+            // Owned now, after the turns before it (a delete among them).
+            let row = this.owned(&user_id, &session_id).await?;
+            open(&gate, &row.agent_name)?;
+            this.turn(row, false, &message).await
+        })
+        .await
     }
 
     /// Starts a session with its first turn: the session and both messages are stored in one
@@ -262,32 +414,44 @@ impl GatewayComponent {
             updated_at: now,
             last_active_at: Some(now),
         };
-        self.turn(row, true, message).await
+        let gate = self.queues.admit().await;
+        let this = self.clone();
+        let message = message.to_owned();
+        detached(async move {
+            let _slot = this.queues.enter(&row.id).await;
+            open(&gate, &row.agent_name)?;
+            this.turn(row, true, &message).await
+        })
+        .await
     }
 
     /// Asks the agent, then stores the turn (and, when `new`, the session row).
     async fn turn(&self, row: session::Model, new: bool, message: &str) -> Result<Turn> {
-        let session_id = row.id.clone();
         let agent = self.agent(&row.agent_name)?;
         let task_id = uuid::Uuid::new_v4().to_string();
         let content = agent
             .send(AgentRequest {
-                session_id: session_id.clone(),
+                session_id: row.id.clone(),
                 user_id: row.user_id.clone(),
                 task_id: task_id.clone(),
                 message: message.to_owned(),
             })
             .await?;
-        let session_id = session_id.as_str();
-        if let Err(error) = self.store_turn(row, new, &task_id, message, &content).await {
-            // Best effort: the original error is the one worth reporting.
-            if let Err(undo) = agent.discard_turn(session_id, &task_id).await {
+        let session_id = row.id.clone();
+        let stored = retry("storing a turn", || {
+            self.store_turn(row.clone(), new, &task_id, message, &content)
+        })
+        .await;
+        if let Err(error) = stored {
+            // Best effort: the original error is the one worth reporting. The session's queue
+            // is still held, so no later turn sees this one before it is gone.
+            if let Err(undo) = agent.discard_turn(&session_id, &task_id).await {
                 tracing::error!(%undo, session_id, task_id, "could not discard the agent's side of a failed turn");
             }
             return Err(error);
         }
         Ok(Turn {
-            session_id: session_id.to_owned(),
+            session_id,
             task_id,
             content,
         })
@@ -302,6 +466,12 @@ impl GatewayComponent {
         reply: &str,
     ) -> Result<()> {
         let txn = self.db.begin().await.context(DB, "starting a turn")?;
+        let asked_at = now_millis();
+        let answered_at = now_millis();
+        // The session row first: its lock comes before the messages' foreign-key checks, so
+        // two writers of one session queue on it instead of deadlocking.
+        let mut session: session::ActiveModel = row.clone().into();
+        session.updated_at = Set(answered_at);
         if new {
             session::ActiveModel::from(row.clone())
                 .reset_all()
@@ -309,8 +479,10 @@ impl GatewayComponent {
                 .await
                 .context(DB, "creating a session")?;
         }
-        let asked_at = now_millis();
-        let answered_at = now_millis();
+        session
+            .update(&txn)
+            .await
+            .context(DB, "updating the session")?;
         let messages = [
             (SenderType::User, row.user_id.clone(), message, asked_at),
             (
@@ -334,12 +506,6 @@ impl GatewayComponent {
             .await
             .context(DB, "storing a chat message")?;
         }
-        let mut session: session::ActiveModel = row.into();
-        session.updated_at = Set(answered_at);
-        session
-            .update(&txn)
-            .await
-            .context(DB, "updating the session")?;
         txn.commit().await.context(DB, "committing a turn")
     }
 }

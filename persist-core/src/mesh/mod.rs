@@ -52,7 +52,7 @@ impl System for ReferenceMesh {
     }
 
     fn agent_schema(&self) -> Arc<dyn AgentSchema> {
-        Arc::new(EntitySchema::mesh_agents())
+        Arc::new(AgentTables)
     }
 
     fn layout(&self) -> Option<Layout> {
@@ -80,6 +80,41 @@ impl System for ReferenceMesh {
 
     fn name(&self) -> String {
         "the reference mesh".to_owned()
+    }
+}
+
+/// The reference mesh's agent schema: [`EntitySchema::mesh_agents`] (straight from the
+/// [`entity`] module), with message text as `LONGTEXT` on MySQL and MariaDB, so that every
+/// backend stores the same replies (up to [`MAX_REPLY_BYTES`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AgentTables;
+
+impl AgentSchema for AgentTables {
+    fn create<'a>(
+        &'a self,
+        db: &'a sea_orm::DatabaseConnection,
+    ) -> futures::future::BoxFuture<'a, std::result::Result<(), sea_orm::DbErr>> {
+        Box::pin(async move {
+            use sea_orm::ConnectionTrait as _;
+            EntitySchema::mesh_agents().create(db).await?;
+            if db.get_database_backend() == sea_orm::DatabaseBackend::MySql {
+                db.execute_unprepared(
+                    "ALTER TABLE `agent_messages` MODIFY `content` LONGTEXT NOT NULL",
+                )
+                .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn tables(&self) -> Vec<String> {
+        EntitySchema::mesh_agents().tables()
+    }
+
+    fn process_key(&self) -> Option<String> {
+        EntitySchema::mesh_agents()
+            .process_key()
+            .map(|key| format!("{key}+longtext"))
     }
 }
 
@@ -122,6 +157,9 @@ pub fn layout() -> Layout {
 
 /// The longest message the gateway accepts, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
+
+/// How long [`Mesh::shutdown`] waits for turns in flight to finish before it stops the agents.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A running mesh: the gateway and one agent task per agent database of a manager.
 pub struct Mesh {
@@ -183,9 +221,17 @@ impl Mesh {
         &self.model
     }
 
-    /// Stops every agent task and waits for them to end. A turn in flight is abandoned, and
-    /// its open transaction rolls back.
+    /// Waits for turns and deletes in flight to finish (up to [`SHUTDOWN_GRACE`]), refusing
+    /// new ones, then stops every agent task and waits for them to end.
     pub async fn shutdown(mut self) {
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.gateway.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "turns were still in flight {SHUTDOWN_GRACE:?} after shutdown began; they are abandoned"
+            );
+        }
         for task in &self.tasks {
             task.abort();
         }
@@ -218,30 +264,69 @@ pub(crate) fn now_millis() -> i64 {
     wall.max(previous + 1)
 }
 
-fn not_blank(field: &'static str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(PersistError::InvalidInput {
-            field,
-            reason: "must not be blank".into(),
-        });
+/// The longest user id, agent name or session name the mesh stores, in characters: what a
+/// `VARCHAR(255)` holds on every backend.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// The longest model reply the mesh stores, in bytes. Replies are `LONGTEXT` on MySQL and
+/// MariaDB, `text` elsewhere, so every backend stores the same replies.
+pub const MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> PersistError {
+    PersistError::InvalidInput {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Text every backend stores alike: PostgreSQL refuses NUL, which SQLite and MariaDB keep.
+fn storable(field: &'static str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        return Err(invalid(field, "must not contain NUL characters"));
     }
     Ok(())
 }
 
+/// A name of 1–[`MAX_NAME_CHARS`] characters, not blank.
+fn name_like(field: &'static str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "must not be blank"));
+    }
+    let length = value.chars().count();
+    if length > MAX_NAME_CHARS {
+        return Err(invalid(
+            field,
+            format!("is {length} characters long; the limit is {MAX_NAME_CHARS}"),
+        ));
+    }
+    storable(field, value)
+}
+
 pub(crate) fn validate_user_id(user_id: &str) -> Result<()> {
-    not_blank("user_id", user_id)
+    name_like("user_id", user_id)
 }
 
 pub(crate) fn validate_agent_name(agent_name: &str) -> Result<()> {
-    not_blank("agent_name", agent_name)
+    name_like("agent_name", agent_name)
+}
+
+/// A session name, trimmed: 1–[`MAX_NAME_CHARS`] characters.
+pub(crate) fn validate_session_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    name_like("name", name)?;
+    Ok(name.to_owned())
+}
+
+/// Whether `session_id` could name a stored session; one that cannot is not looked up.
+pub(crate) fn plausible_id(session_id: &str) -> bool {
+    !session_id.is_empty()
+        && session_id.chars().count() <= MAX_NAME_CHARS
+        && !session_id.contains('\0')
 }
 
 pub(crate) fn validate_message(message: &str) -> Result<()> {
     if message.trim().is_empty() {
-        return Err(PersistError::InvalidInput {
-            field: "message",
-            reason: "must not be empty".into(),
-        });
+        return Err(invalid("message", "must not be empty"));
     }
     let length = message.chars().count();
     if length > MAX_MESSAGE_CHARS {
@@ -250,7 +335,72 @@ pub(crate) fn validate_message(message: &str) -> Result<()> {
             max: MAX_MESSAGE_CHARS,
         });
     }
-    Ok(())
+    storable("message", message)
+}
+
+/// A model's reply the mesh can store on every backend; otherwise the model failed.
+pub(crate) fn validate_reply(agent: &str, reply: &str) -> Result<()> {
+    let problem = if reply.len() > MAX_REPLY_BYTES {
+        format!(
+            "its reply is {} bytes long; the limit is {MAX_REPLY_BYTES}",
+            reply.len()
+        )
+    } else if reply.contains('\0') {
+        "its reply contains NUL characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(PersistError::Llm {
+        agent: agent.to_owned(),
+        reason: problem,
+    })
+}
+
+/// How many times a transaction that hit a deadlock or a serialization failure is tried.
+pub(crate) const MAX_ATTEMPTS: u32 = 12;
+
+/// Whether a database error is worth trying again: a deadlock or a serialization failure
+/// (MySQL 1213 and 1205, PostgreSQL 40001 and 40P01), or SQLite's busy or locked.
+pub(crate) fn transient(error: &PersistError) -> bool {
+    let source = match error {
+        PersistError::Database { source, .. } | PersistError::Query { source, .. } => source,
+        _ => return false,
+    };
+    let text = source.to_string().to_ascii_lowercase();
+    [
+        "deadlock",
+        "could not serialize access",
+        "lock wait timeout",
+        "(40001)",
+        "40p01",
+        "database is locked",
+        "database table is locked",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or has failed [`MAX_ATTEMPTS`] times on
+/// deadlocks and serialization failures, backing off (with jitter) between tries. `attempt`
+/// must be a whole transaction, so that a failed try leaves nothing behind.
+pub(crate) async fn retry<T, F, Fut>(what: &str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(error) if tries < MAX_ATTEMPTS && transient(&error) => {
+                let base = 2u64 << tries.min(6);
+                let jitter = (uuid::Uuid::new_v4().as_u128() % u128::from(base)) as u64;
+                tracing::debug!(%error, tries, what, "transient database error; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]

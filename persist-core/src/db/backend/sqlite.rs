@@ -142,14 +142,10 @@ impl Backend for SqliteFileBackend {
                 Err(e) if e.kind() == io::ErrorKind::NotFound && !source.exists() => {
                     forget(&templates, template);
                     let source = template_file(&templates, template).await?;
-                    std::fs::copy(&source, &path).map_err(io("copying a template to", &path))?;
+                    std::fs::copy(&source, &path).map_err(|e| copy_failed(e, &source, &path))?;
                     Ok(Some(location))
                 }
-                Err(e) => Err(PersistError::Io {
-                    operation: "copying a template to",
-                    path,
-                    source: e,
-                }),
+                Err(e) => Err(copy_failed(e, &source, &path)),
             }
         })
     }
@@ -263,4 +259,47 @@ pub fn sweep(parent: &Path) -> Vec<PathBuf> {
         }
     }
     removed
+}
+
+/// A failed template copy, naming the file at fault: the template when it is the one missing,
+/// the new database otherwise.
+fn copy_failed(source: io::Error, template: &Path, destination: &Path) -> PersistError {
+    if source.kind() == io::ErrorKind::NotFound && !template.exists() {
+        PersistError::Io {
+            operation: "reading the template",
+            path: template.to_path_buf(),
+            source,
+        }
+    } else {
+        PersistError::Io {
+            operation: "copying a template to",
+            path: destination.to_path_buf(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_template_is_named_not_the_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("template.sqlite");
+        let destination = dir.path().join("new.sqlite");
+        let error = std::fs::copy(&template, &destination).unwrap_err();
+        let error = copy_failed(error, &template, &destination);
+        assert!(
+            matches!(&error, PersistError::Io { path, .. } if path == &template),
+            "{error}"
+        );
+        std::fs::write(&template, b"").unwrap();
+        let error = copy_failed(
+            io::ErrorKind::PermissionDenied.into(),
+            &template,
+            &destination,
+        );
+        assert!(matches!(&error, PersistError::Io { path, .. } if path == &destination));
+    }
 }
