@@ -3,6 +3,7 @@
 pub mod faults;
 pub mod helpdesk;
 pub mod server;
+pub mod workload;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
