@@ -177,7 +177,7 @@ async fn drive(
         deleted: false,
         latencies: Vec::new(),
     };
-    let fail_at = ((u * 31 + s) % 7 == 0).then_some(messages / 3);
+    let fail_at = (u * 31 + s).is_multiple_of(7).then_some(messages / 3);
     for k in 0..messages {
         let text = format!("{user} s{s} m{k}");
         if fail_at == Some(k) {
