@@ -162,6 +162,10 @@ pub enum PersistError {
         /// What went wrong, with the answer's body if it helps.
         detail: String,
     },
+    /// A migration check found a problem: the check, the step, and a schema difference
+    /// (boxed: it carries the two schemas' differences).
+    #[error(transparent)]
+    Migration(Box<crate::migrate::MigrationFailure>),
     /// A cross-database verification found a problem (boxed: it carries the rows it saw).
     #[error(transparent)]
     Verification(Box<VerificationError>),

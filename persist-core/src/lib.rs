@@ -55,6 +55,7 @@ pub mod inspect;
 pub mod logging;
 #[cfg(feature = "mesh")]
 pub mod mesh;
+pub mod migrate;
 pub mod runner;
 pub mod system;
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the persistence suites.
 
 pub mod faults;
+pub mod faulty_migrations;
 pub mod helpdesk;
 pub mod server;
 pub mod workload;

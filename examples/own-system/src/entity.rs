@@ -109,7 +109,8 @@ pub mod utterance {
         pub speaker: String,
         /// The customer's id or the agent's name.
         pub speaker_id: String,
-        /// The text.
+        /// The text (`text`, as the migration creates it).
+        #[sea_orm(column_type = "Text")]
         pub text: String,
         /// The exchange (turn).
         pub exchange_id: String,

@@ -52,6 +52,8 @@ enum Lifecycle {
 
 struct Inner {
     backend: Box<dyn Backend>,
+    /// The configuration it was opened from (`None` for a custom backend).
+    config: Option<BackendConfig>,
     gateway: Provisioned,
     agents: Vec<(AgentName, Provisioned)>,
     gateway_schema: Arc<dyn GatewaySchema>,
@@ -216,6 +218,8 @@ impl ManagerBuilder {
                 });
             }
         };
+        let config = self.backend.clone();
+        let custom = self.custom_backend.is_some();
         let backend = match self.custom_backend {
             Some(backend) => backend,
             None => self.backend.open(&self.label).await?,
@@ -240,6 +244,7 @@ impl ManagerBuilder {
         Ok(MultiDatabaseManager {
             inner: Arc::new(Inner {
                 backend,
+                config: (!custom).then_some(config),
                 gateway,
                 agents: agents.into_iter().zip(created).collect(),
                 gateway_schema,
@@ -317,6 +322,12 @@ impl MultiDatabaseManager {
     /// The backend's kind.
     pub fn backend_kind(&self) -> BackendKind {
         self.inner.backend.kind()
+    }
+
+    /// The backend configuration the databases were made with; `None` for a
+    /// [custom backend](ManagerBuilder::custom_backend).
+    pub fn backend_config(&self) -> Option<&BackendConfig> {
+        self.inner.config.as_ref()
     }
 
     /// The gateway database.

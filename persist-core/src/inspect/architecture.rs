@@ -148,46 +148,13 @@ impl CrossDatabaseInspector {
     /// The gateway's migration state, read from its tracking table.
     pub async fn gateway_migration_state(&self) -> Result<MigrationState> {
         let schema = self.manager().gateway_schema();
-        let table = schema.migration_table();
-        let known = schema.migration_names();
-        let db = self.manager().gateway_connection();
-        let tables = list_tables(db).await.context("gateway", "listing tables")?;
-        let table_present = tables.contains(&table);
-        let mut recorded: Vec<String> = Vec::new();
-        if table_present {
-            let query = Query::select()
-                .column(Alias::new("version"))
-                .from(Alias::new(&table))
-                .to_owned();
-            for row in db
-                .query_all(&query)
-                .await
-                .context("gateway", "reading migrations")?
-            {
-                recorded.push(
-                    row.try_get("", "version")
-                        .context("gateway", "decoding a migration")?,
-                );
-            }
-        }
-        Ok(MigrationState {
-            table,
-            table_present,
-            applied: known
-                .iter()
-                .filter(|m| recorded.contains(m))
-                .cloned()
-                .collect(),
-            pending: known
-                .iter()
-                .filter(|m| !recorded.contains(m))
-                .cloned()
-                .collect(),
-            unknown: recorded
-                .into_iter()
-                .filter(|m| !known.contains(m))
-                .collect(),
-        })
+        migration_state(
+            self.manager().gateway_connection(),
+            "gateway",
+            &schema.migration_table(),
+            &schema.migration_names(),
+        )
+        .await
     }
 
     /// The latest applied gateway migration.
@@ -388,4 +355,51 @@ impl fmt::Display for DatabaseStats {
         }
         Ok(())
     }
+}
+
+/// A database's migration state: which of `known` its tracking table `table` records, which
+/// it lacks, and which it records that are not `known` (`label` names the database in errors).
+pub(crate) async fn migration_state(
+    db: &DatabaseConnection,
+    label: &str,
+    table: &str,
+    known: &[String],
+) -> Result<MigrationState> {
+    let tables = list_tables(db).await.context(label, "listing tables")?;
+    let table_present = tables.iter().any(|t| t == table);
+    let mut recorded: Vec<String> = Vec::new();
+    if table_present {
+        let query = Query::select()
+            .column(Alias::new("version"))
+            .from(Alias::new(table))
+            .to_owned();
+        for row in db
+            .query_all(&query)
+            .await
+            .context(label, "reading migrations")?
+        {
+            recorded.push(
+                row.try_get("", "version")
+                    .context(label, "decoding a migration")?,
+            );
+        }
+    }
+    Ok(MigrationState {
+        table: table.to_owned(),
+        table_present,
+        applied: known
+            .iter()
+            .filter(|m| recorded.contains(m))
+            .cloned()
+            .collect(),
+        pending: known
+            .iter()
+            .filter(|m| !recorded.contains(m))
+            .cloned()
+            .collect(),
+        unknown: recorded
+            .into_iter()
+            .filter(|m| !known.contains(m))
+            .collect(),
+    })
 }

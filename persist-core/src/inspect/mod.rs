@@ -18,6 +18,7 @@ mod report;
 mod rows;
 mod verify;
 
+pub(crate) use architecture::migration_state;
 pub use architecture::{
     AgentSchemaState, ArchitectureReport, DatabaseStats, MigrationState, TableStats,
 };

@@ -136,7 +136,9 @@ pub mod gw_message {
         pub author_kind: String,
         /// The user id or the agent's name.
         pub author: String,
-        /// The text.
+        /// The text (`text`, as its migration creates it; the drift check found the
+        /// entity saying `varchar`).
+        #[sea_orm(column_type = "Text")]
         pub body: String,
         /// The turn.
         pub turn_id: Option<String>,

@@ -1,0 +1,340 @@
+//! Migration testing (`persist_core::migrate`) on the project's own migrator and on the
+//! helpdesk's, each check with a planted fault it must catch, on the backend the environment
+//! names (CI: SQLite, PostgreSQL and MariaDB).
+
+use persist_core::db::{BackendKind, EntitySchema};
+use persist_core::migrate::{self, Allow, Difference, MigrationCheck, Schema};
+use persist_core::prelude::*;
+use persist_tests::faulty_migrations::{ArchivedSession, BrokenDown, LossyUpgrade};
+use persist_tests::helpdesk;
+use sea_orm::ConnectionTrait;
+
+fn mesh_gateway_entities() -> EntitySchema {
+    EntitySchema::new()
+        .entity::<persist_core::mesh::entity::session::Entity>()
+        .entity::<persist_core::mesh::entity::chat_message::Entity>()
+}
+
+/// The mesh's intended differences: its migrations size its strings, add query indexes that
+/// the entities do not declare, and (step 5) make message text `LONGTEXT` on MySQL.
+fn mesh_allowances(backend: BackendKind) -> Vec<Allow> {
+    let mut allow = vec![Allow::StringLengths, Allow::path("*.index(*)")];
+    if backend == BackendKind::MySql {
+        allow.push(Allow::path("chat_messages.message"));
+    }
+    allow
+}
+
+fn failure(error: PersistError) -> migrate::MigrationFailure {
+    match error {
+        PersistError::Migration(failure) => *failure,
+        other => panic!("expected a migration failure, got: {other}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three short tests a user writes, on the project's own migrator
+
+#[persistence_test]
+async fn every_mesh_step_goes_down_and_up_cleanly(
+    check: MigrationCheck<migration::Migrator>,
+) -> Result<(), PersistError> {
+    let steps = check.round_trip().await?;
+    assert_eq!(steps.len(), 5);
+    Ok(())
+}
+
+#[persistence_test]
+async fn the_mesh_migrations_match_its_entities(
+    check: MigrationCheck<migration::Migrator>,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    check
+        .drift(
+            mesh_gateway_entities(),
+            &mesh_allowances(manager.backend_kind()),
+        )
+        .await
+}
+
+#[persistence_test]
+async fn an_upgrade_from_step_two_keeps_every_row(
+    check: MigrationCheck<migration::Migrator>,
+) -> Result<(), PersistError> {
+    check
+        .upgrade(
+            2,
+            |db| {
+                Box::pin(async move {
+                    db.execute_unprepared(
+                        "INSERT INTO sessions (id, name, user_id, agent_name, created_at, updated_at) \
+                         VALUES ('s1', 'Trip', 'alice', 'AgentA', 1, 2)",
+                    )
+                    .await?;
+                    db.execute_unprepared(
+                        "INSERT INTO chat_messages (id, session_id, message, sender_type, sender_name, created_at) \
+                         VALUES ('m1', 's1', 'hello', 'user', 'alice', 1), \
+                                ('m2', 's1', 'hi', 'agent', 'AgentA', 2)",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            },
+            |db| {
+                Box::pin(async move {
+                    use persist_core::mesh::entity::{chat_message, session};
+                    use sea_orm::EntityTrait;
+                    let sessions = session::Entity::find().all(db).await?;
+                    assert_eq!(sessions.len(), 1);
+                    assert_eq!(sessions[0].name.as_deref(), Some("Trip"));
+                    assert_eq!(sessions[0].last_active_at, None, "added by step 4, empty");
+                    let messages = chat_message::Entity::find().all(db).await?;
+                    assert_eq!(messages.len(), 2);
+                    assert!(messages.iter().all(|m| m.task_id.is_none()));
+                    assert!(messages.iter().any(|m| m.message == "hello"));
+                    Ok(())
+                })
+            },
+        )
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The helpdesk's migrator (a second, differently shaped system)
+
+#[persistence_test]
+async fn the_helpdesk_migrator_round_trips_and_upgrades(
+    check: MigrationCheck<helpdesk::migration::Migrator>,
+) -> Result<(), PersistError> {
+    assert_eq!(check.round_trip().await?.len(), 2);
+    check
+        .upgrade(
+            1,
+            |db| {
+                Box::pin(async move {
+                    db.execute_unprepared(
+                        "INSERT INTO users (id, display_name) VALUES ('alice', 'Alice')",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            },
+            |db| {
+                Box::pin(async move {
+                    assert_eq!(persist_core::db::count_rows(db, "users").await?, 1);
+                    Ok(())
+                })
+            },
+        )
+        .await
+}
+
+#[persistence_test]
+async fn the_helpdesk_migrations_match_its_entities_but_for_what_is_allowed(
+    check: MigrationCheck<helpdesk::migration::Migrator>,
+) -> Result<(), PersistError> {
+    let entities = EntitySchema::new()
+        .entity::<helpdesk::entity::gw_user::Entity>()
+        .entity::<helpdesk::entity::gw_session::Entity>()
+        .entity::<helpdesk::entity::gw_message::Entity>();
+    // Its entities declare no relations: the foreign keys are the migrations' alone.
+    let allow = [
+        Allow::StringLengths,
+        Allow::path("*.index(*)"),
+        Allow::path("*.foreign_key(*)"),
+    ];
+    check.drift(entities.clone(), &allow).await?;
+    // Without the allowances, the differences are reported, foreign keys among them.
+    let error = failure(check.drift(entities, &[]).await.unwrap_err());
+    let diff = error.diff.expect("a schema difference");
+    assert!(
+        diff.differences
+            .iter()
+            .any(|d| matches!(d, Difference::ForeignKey { table, expected: false, .. } if table == "chat_messages")),
+        "{diff}"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+#[persistence_test(agents = ["AgentA"])]
+async fn status_sees_pending_unknown_and_out_of_order_migrations(
+    gateway_db: DatabaseConnection,
+) -> Result<(), PersistError> {
+    type M = migration::Migrator;
+    let status = migrate::status::<M>(&gateway_db).await?;
+    assert!(status.is_current(), "{status:?}");
+    assert_eq!(status.applied.len(), 5);
+
+    gateway_db
+        .execute_unprepared(
+            "DELETE FROM seaql_migrations WHERE version = 'm20260101_000003_add_task_id_to_chat_messages'",
+        )
+        .await?;
+    gateway_db
+        .execute_unprepared(
+            "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m20991231_000001_from_the_future', 0)",
+        )
+        .await?;
+    let status = migrate::status::<M>(&gateway_db).await?;
+    assert!(!status.is_current());
+    assert_eq!(
+        status.pending,
+        ["m20260101_000003_add_task_id_to_chat_messages"]
+    );
+    assert_eq!(status.unknown, ["m20991231_000001_from_the_future"]);
+    assert_eq!(
+        status.out_of_order,
+        [
+            "m20260101_000004_add_last_active_at_to_sessions",
+            "m20260101_000005_long_message_text"
+        ]
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planted faults, each caught with a diff a person can read
+
+#[persistence_test]
+async fn a_down_that_does_not_undo_its_up_is_caught(check: MigrationCheck<BrokenDown>) {
+    let failure = failure(check.round_trip().await.unwrap_err());
+    assert_eq!(failure.check, "round trip");
+    assert_eq!(
+        failure.step.as_deref(),
+        Some("m20260301_000002_index_without_down")
+    );
+    let diff = failure.diff.clone().expect("a schema difference");
+    assert!(
+        diff.differences.iter().any(|d| matches!(
+            d,
+            Difference::Index { table, expected: None, found: Some(index) }
+                if table == "chat_messages" && index.columns == ["sender_name"]
+        )),
+        "{diff}"
+    );
+    let text = failure.to_string();
+    assert!(
+        text.contains("at m20260301_000002_index_without_down"),
+        "{text}"
+    );
+    assert!(text.contains("its down does not undo its up"), "{text}");
+    assert!(
+        text.contains("+ chat_messages: index idx_chat_messages_sender_name (sender_name)"),
+        "{text}"
+    );
+}
+
+#[persistence_test]
+async fn a_column_the_entities_have_and_the_migrations_lack_is_caught(
+    check: MigrationCheck<migration::Migrator>,
+    manager: MultiDatabaseManager,
+) {
+    let backend = manager.backend_kind();
+    let entities = EntitySchema::new()
+        .entity::<ArchivedSession>()
+        .entity::<persist_core::mesh::entity::chat_message::Entity>();
+    let failure = failure(
+        check
+            .drift(entities, &mesh_allowances(backend))
+            .await
+            .unwrap_err(),
+    );
+    let diff = failure.diff.clone().expect("a schema difference");
+    assert_eq!(
+        diff.differences.len(),
+        1,
+        "only the planted column, the rest allowed: {diff}"
+    );
+    assert!(matches!(
+        &diff.differences[0],
+        Difference::Column { table, column, expected: Some(_), found: None }
+            if table == "sessions" && column == "archived"
+    ));
+    let text = failure.to_string();
+    assert!(text.contains("--- the entities"), "{text}");
+    assert!(text.contains("- sessions.archived: "), "{text}");
+    // An explicit allowance lets it through.
+    check
+        .drift(
+            EntitySchema::new()
+                .entity::<ArchivedSession>()
+                .entity::<persist_core::mesh::entity::chat_message::Entity>(),
+            &[
+                mesh_allowances(backend),
+                vec![Allow::path("sessions.archived")],
+            ]
+            .concat(),
+        )
+        .await
+        .unwrap();
+}
+
+#[persistence_test]
+async fn an_upgrade_that_drops_data_is_caught(check: MigrationCheck<LossyUpgrade>) {
+    let error = check
+        .upgrade(
+            2,
+            |db| {
+                Box::pin(async move {
+                    db.execute_unprepared(
+                        "INSERT INTO sessions (id, user_id, agent_name, created_at, updated_at) \
+                         VALUES ('s1', 'alice', 'AgentA', 1, 2)",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            },
+            |_| Box::pin(async { Ok(()) }),
+        )
+        .await
+        .unwrap_err();
+    let failure = failure(error);
+    assert_eq!(failure.check, "upgrade");
+    assert_eq!(
+        failure.step.as_deref(),
+        Some("m20260301_000003_rebuild_chat_messages")
+    );
+    assert!(
+        failure.problem.contains("sessions had 1 rows, has 0"),
+        "{failure}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schema reader itself
+
+#[persistence_test(agents = ["AgentA"])]
+async fn a_schema_reads_the_same_twice_and_sees_a_change(
+    gateway_db: DatabaseConnection,
+) -> Result<(), PersistError> {
+    let before = Schema::read(&gateway_db).await?;
+    assert_eq!(Schema::read(&gateway_db).await?, before);
+    let sessions = &before.tables["sessions"];
+    assert_eq!(sessions.primary_key, ["id"]);
+    assert!(!sessions.columns["user_id"].nullable);
+    assert!(sessions.columns["name"].nullable);
+    let messages = &before.tables["chat_messages"];
+    assert!(
+        messages
+            .foreign_keys
+            .iter()
+            .any(|fk| fk.parent == "sessions"
+                && fk.columns == ["session_id"]
+                && fk.on_delete == "cascade")
+    );
+    gateway_db
+        .execute_unprepared("CREATE INDEX idx_probe ON sessions (created_at)")
+        .await?;
+    let after = Schema::read(&gateway_db).await?;
+    let diff = before.diff(&after, "before", "after");
+    assert_eq!(diff.differences.len(), 1, "{diff}");
+    assert!(
+        diff.to_string()
+            .contains("+ sessions: index idx_probe (created_at)"),
+        "{diff}"
+    );
+    Ok(())
+}
