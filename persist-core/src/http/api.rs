@@ -634,6 +634,20 @@ impl From<ChatMessage> for MessageBody {
     }
 }
 
+impl From<MessageBody> for ChatMessage {
+    fn from(m: MessageBody) -> Self {
+        ChatMessage {
+            sender_type: crate::system::SenderType::parse(&m.sender_type),
+            id: m.id,
+            session_id: m.session_id,
+            message: m.message,
+            sender_name: m.sender_name,
+            created_at: m.created_at,
+            task_id: m.task_id,
+        }
+    }
+}
+
 /// The answer to a task: `{ "result": { "taskId", "sessionId", "content" } }`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskAnswer {

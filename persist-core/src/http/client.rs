@@ -279,22 +279,25 @@ impl RequestBuilder {
     }
 
     /// A JSON body (`Content-Type: application/json`).
-    pub fn json(mut self, value: &impl Serialize) -> Self {
-        match serde_json::to_vec(value) {
-            Ok(body) => self.body("application/json", body),
-            Err(e) => {
-                self.error = Some(format!("the body cannot be JSON: {e}"));
-                self
-            }
-        }
+    pub fn json(self, value: &impl Serialize) -> Self {
+        let encoded =
+            serde_json::to_vec(value).map_err(|e| format!("the body cannot be JSON: {e}"));
+        self.encoded("application/json", encoded)
     }
 
     /// A form body (`Content-Type: application/x-www-form-urlencoded`) from pairs or a struct.
-    pub fn form(mut self, value: &impl Serialize) -> Self {
-        match serde_urlencoded::to_string(value) {
-            Ok(body) => self.body("application/x-www-form-urlencoded", body),
-            Err(e) => {
-                self.error = Some(format!("the body cannot be a form: {e}"));
+    pub fn form(self, value: &impl Serialize) -> Self {
+        let encoded = serde_urlencoded::to_string(value)
+            .map(String::into_bytes)
+            .map_err(|e| format!("the body cannot be a form: {e}"));
+        self.encoded("application/x-www-form-urlencoded", encoded)
+    }
+
+    fn encoded(mut self, content_type: &str, body: std::result::Result<Vec<u8>, String>) -> Self {
+        match body {
+            Ok(body) => self.body(content_type, body),
+            Err(error) => {
+                self.error = Some(error);
                 self
             }
         }

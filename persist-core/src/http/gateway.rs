@@ -144,6 +144,21 @@ fn turn(answer: TaskAnswer, content: Option<String>) -> Turn {
 }
 
 impl HttpGateway {
+    /// `POST /api/v1/tasks` with `body`: the stored turn, with its reply.
+    async fn task(&self, body: serde_json::Value, call: Call<'_>) -> Result<Turn> {
+        let user_id = call.user_id;
+        let answer = self
+            .client
+            .post("/api/v1/tasks")
+            .as_user(user_id)
+            .json(&body)
+            .send()
+            .await?;
+        let answer: TaskAnswer = expect(answer, 200, call)?.json()?;
+        let content = self.reply_of(user_id, &answer).await?;
+        Ok(turn(answer, content))
+    }
+
     /// The reply of a turn whose answer did not carry it: the agent's message with its task id.
     async fn reply_of(&self, user_id: &str, answer: &TaskAnswer) -> Result<Option<String>> {
         if let Some(content) = &answer.result.content {
@@ -188,49 +203,25 @@ impl GatewayApi for HttpGateway {
     }
 
     async fn send_message(&self, user_id: &str, session_id: &str, message: &str) -> Result<Turn> {
-        let answer = self
-            .client
-            .post("/api/v1/tasks")
-            .as_user(user_id)
-            .json(&json!({ "session_id": session_id, "message": message }))
-            .send()
-            .await?;
-        let answer: TaskAnswer = expect(
-            answer,
-            200,
-            Call {
-                operation: "send_message",
-                user_id,
-                session_id: Some(session_id),
-                message: Some(message),
-            },
-        )?
-        .json()?;
-        let content = self.reply_of(user_id, &answer).await?;
-        Ok(turn(answer, content))
+        let body = json!({ "session_id": session_id, "message": message });
+        let call = Call {
+            operation: "send_message",
+            user_id,
+            session_id: Some(session_id),
+            message: Some(message),
+        };
+        self.task(body, call).await
     }
 
     async fn start_session(&self, user_id: &str, agent_name: &str, message: &str) -> Result<Turn> {
-        let answer = self
-            .client
-            .post("/api/v1/tasks")
-            .as_user(user_id)
-            .json(&json!({ "agent_name": agent_name, "message": message }))
-            .send()
-            .await?;
-        let answer: TaskAnswer = expect(
-            answer,
-            200,
-            Call {
-                operation: "start_session",
-                user_id,
-                session_id: None,
-                message: Some(message),
-            },
-        )?
-        .json()?;
-        let content = self.reply_of(user_id, &answer).await?;
-        Ok(turn(answer, content))
+        let body = json!({ "agent_name": agent_name, "message": message });
+        let call = Call {
+            operation: "start_session",
+            user_id,
+            session_id: None,
+            message: Some(message),
+        };
+        self.task(body, call).await
     }
 
     async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
@@ -306,18 +297,7 @@ impl GatewayApi for HttpGateway {
             },
         )?
         .json()?;
-        Ok(messages
-            .into_iter()
-            .map(|m| ChatMessage {
-                sender_type: SenderType::parse(&m.sender_type),
-                id: m.id,
-                session_id: m.session_id,
-                message: m.message,
-                sender_name: m.sender_name,
-                created_at: m.created_at,
-                task_id: m.task_id,
-            })
-            .collect())
+        Ok(messages.into_iter().map(ChatMessage::from).collect())
     }
 
     async fn rename_session(&self, user_id: &str, session_id: &str, name: &str) -> Result<Session> {

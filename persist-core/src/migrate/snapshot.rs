@@ -34,7 +34,7 @@ pub struct IndexSchema {
 }
 
 /// One foreign key.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ForeignKeySchema {
     /// The referencing columns.
     pub columns: Vec<String>,
@@ -446,12 +446,7 @@ async fn sqlite_table(db: &impl ConnectionTrait, table: &str) -> Result<TableSch
     .await?
     {
         let id: i64 = row.try_get("", "id")?;
-        let fk = fks.entry(id).or_insert_with(|| ForeignKeySchema {
-            columns: Vec::new(),
-            parent: String::new(),
-            parent_columns: Vec::new(),
-            on_delete: String::new(),
-        });
+        let fk = fks.entry(id).or_default();
         fk.parent = text(&row, "parent")?;
         fk.columns.push(text(&row, "child_col")?);
         fk.parent_columns
@@ -619,14 +614,7 @@ async fn mysql_table(db: &impl ConnectionTrait, table: &str) -> Result<TableSche
     )
     .await?
     {
-        let fk = fks
-            .entry(text(&row, "name")?)
-            .or_insert_with(|| ForeignKeySchema {
-                columns: Vec::new(),
-                parent: String::new(),
-                parent_columns: Vec::new(),
-                on_delete: String::new(),
-            });
+        let fk = fks.entry(text(&row, "name")?).or_default();
         fk.columns.push(text(&row, "col")?);
         fk.parent = text(&row, "parent")?;
         fk.parent_columns.push(text(&row, "pcol")?);
