@@ -1113,18 +1113,57 @@ async fn a_failed_model_leaves_no_session_and_no_message(
 // The server's lifetime is the test's
 
 mod server_lifetime {
+    use std::cell::Cell;
     use std::net::{SocketAddr, TcpStream};
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
+    use persist_core::db::{AgentSchema, GatewaySchema};
+    use persist_core::mesh::ReferenceMesh;
     use persist_core::runner::{HttpTransport, TestConfig, run_test};
+    use persist_core::system::{Layout, Running, System};
+    use persist_core::{MultiDatabaseManager, async_trait};
+
+    thread_local! {
+        /// The server's address, as the body saw it.
+        static ADDRESS: Cell<Option<SocketAddr>> = const { Cell::new(None) };
+        /// Whether nothing listened there when the system stopped (after the server's stop,
+        /// before the databases go, while the runtime still runs).
+        static CLOSED_AT_STOP: Cell<Option<bool>> = const { Cell::new(None) };
+    }
+
+    /// The reference mesh, with a stop that probes the test server's port.
+    struct Probe;
+
+    #[async_trait]
+    impl System for Probe {
+        fn gateway_schema(&self) -> Arc<dyn GatewaySchema> {
+            ReferenceMesh.gateway_schema()
+        }
+        fn agent_schema(&self) -> Arc<dyn AgentSchema> {
+            ReferenceMesh.agent_schema()
+        }
+        fn layout(&self) -> Option<Layout> {
+            ReferenceMesh.layout()
+        }
+        async fn start(&self, databases: &MultiDatabaseManager) -> persist_core::Result<Running> {
+            // The test runs on one thread: the stop runs where the body did.
+            Ok(ReferenceMesh.start(databases).await?.on_stop(async {
+                if let Some(addr) = ADDRESS.with(Cell::get) {
+                    let closed = tokio::net::TcpStream::connect(addr).await.is_err();
+                    CLOSED_AT_STOP.with(|c| c.set(Some(closed)));
+                }
+            }))
+        }
+    }
 
     /// Runs a socket-transport test whose body records its server's address (and panics if
-    /// asked to); returns the address.
-    fn run(panics: bool) -> SocketAddr {
-        let seen: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
-        let record = seen.clone();
+    /// asked to); returns the address and what the system's stop found there.
+    fn run(panics: bool) -> (SocketAddr, Option<bool>) {
+        ADDRESS.with(|a| a.set(None));
+        CLOSED_AT_STOP.with(|c| c.set(None));
         let config = TestConfig {
             http: Some(HttpTransport::Socket),
+            system: Some(|| Arc::new(Probe)),
             ..TestConfig::new("http_api::server_lifetime", &["AgentA"])
         };
         let outcome = std::panic::catch_unwind(move || {
@@ -1136,30 +1175,28 @@ mod server_lifetime {
                 TcpStream::connect(addr).expect("the server is listening during the test");
                 let answer = http.get("/api/v1/sessions").as_user("alice").send().await;
                 assert_eq!(answer.map_err(|e| e.to_string())?.status(), 200);
-                *record.lock().unwrap() = Some(addr);
+                ADDRESS.with(|a| a.set(Some(addr)));
                 assert!(!panics, "the body panics");
                 Ok(())
             })
         });
         assert_eq!(outcome.is_err(), panics);
-        seen.lock().unwrap().expect("the body ran")
+        (
+            ADDRESS.with(Cell::get).expect("the body ran"),
+            CLOSED_AT_STOP.with(Cell::get),
+        )
     }
 
     #[test]
-    fn the_server_is_stopped_when_the_test_ends() {
-        let addr = run(false);
-        assert!(
-            TcpStream::connect(addr).is_err(),
-            "nothing listens on {addr} after the test"
-        );
-    }
-
-    #[test]
-    fn the_server_is_stopped_after_a_panic_too() {
-        let addr = run(true);
-        assert!(
-            TcpStream::connect(addr).is_err(),
-            "nothing listens on {addr}"
-        );
+    fn the_server_is_stopped_and_awaited_before_the_system_stops() {
+        for panics in [false, true] {
+            let (addr, closed) = run(panics);
+            assert_eq!(
+                closed,
+                Some(true),
+                "panics: {panics}: the port was closed when the system stopped"
+            );
+            assert!(TcpStream::connect(addr).is_err(), "and stays closed");
+        }
     }
 }

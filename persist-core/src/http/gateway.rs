@@ -71,6 +71,26 @@ struct Call<'a> {
     message: Option<&'a str>,
 }
 
+impl<'a> Call<'a> {
+    /// A call about no session in particular.
+    fn new(operation: &'static str, user_id: &'a str) -> Self {
+        Call {
+            operation,
+            user_id,
+            session_id: None,
+            message: None,
+        }
+    }
+
+    /// A call about one session.
+    fn on(operation: &'static str, user_id: &'a str, session_id: &'a str) -> Self {
+        Call {
+            session_id: Some(session_id),
+            ..Call::new(operation, user_id)
+        }
+    }
+}
+
 /// Turns an error answer into the error the direct gateway would have returned.
 fn failure(answer: &HttpResponse, call: &Call<'_>) -> PersistError {
     let Call {
@@ -188,27 +208,16 @@ impl GatewayApi for HttpGateway {
             .json(&json!({ "agent_name": agent_name }))
             .send()
             .await?;
-        let body: SessionBody = expect(
-            answer,
-            201,
-            Call {
-                operation: "create_session",
-                user_id,
-                session_id: None,
-                message: None,
-            },
-        )?
-        .json()?;
+        let body: SessionBody =
+            expect(answer, 201, Call::new("create_session", user_id))?.json()?;
         Ok(body.into())
     }
 
     async fn send_message(&self, user_id: &str, session_id: &str, message: &str) -> Result<Turn> {
         let body = json!({ "session_id": session_id, "message": message });
         let call = Call {
-            operation: "send_message",
-            user_id,
-            session_id: Some(session_id),
             message: Some(message),
+            ..Call::on("send_message", user_id, session_id)
         };
         self.task(body, call).await
     }
@@ -216,10 +225,8 @@ impl GatewayApi for HttpGateway {
     async fn start_session(&self, user_id: &str, agent_name: &str, message: &str) -> Result<Turn> {
         let body = json!({ "agent_name": agent_name, "message": message });
         let call = Call {
-            operation: "start_session",
-            user_id,
-            session_id: None,
             message: Some(message),
+            ..Call::new("start_session", user_id)
         };
         self.task(body, call).await
     }
@@ -235,17 +242,8 @@ impl GatewayApi for HttpGateway {
                 .as_user(user_id)
                 .send()
                 .await?;
-            let list: SessionList = expect(
-                answer,
-                200,
-                Call {
-                    operation: "list_sessions",
-                    user_id,
-                    session_id: None,
-                    message: None,
-                },
-            )?
-            .json()?;
+            let list: SessionList =
+                expect(answer, 200, Call::new("list_sessions", user_id))?.json()?;
             let last = list.sessions.len() < MAX_PAGE_SIZE as usize;
             sessions.extend(list.sessions.into_iter().map(Session::from));
             if last || sessions.len() as u64 >= list.total_count {
@@ -262,17 +260,8 @@ impl GatewayApi for HttpGateway {
             .as_user(user_id)
             .send()
             .await?;
-        let body: SessionBody = expect(
-            answer,
-            200,
-            Call {
-                operation: "get_session",
-                user_id,
-                session_id: Some(session_id),
-                message: None,
-            },
-        )?
-        .json()?;
+        let body: SessionBody =
+            expect(answer, 200, Call::on("get_session", user_id, session_id))?.json()?;
         Ok(body.into())
     }
 
@@ -289,12 +278,7 @@ impl GatewayApi for HttpGateway {
         let messages: Vec<MessageBody> = expect(
             answer,
             200,
-            Call {
-                operation: "session_messages",
-                user_id,
-                session_id: Some(session_id),
-                message: None,
-            },
+            Call::on("session_messages", user_id, session_id),
         )?
         .json()?;
         Ok(messages.into_iter().map(ChatMessage::from).collect())
@@ -308,17 +292,8 @@ impl GatewayApi for HttpGateway {
             .json(&json!({ "name": name }))
             .send()
             .await?;
-        let body: SessionBody = expect(
-            answer,
-            200,
-            Call {
-                operation: "rename_session",
-                user_id,
-                session_id: Some(session_id),
-                message: None,
-            },
-        )?
-        .json()?;
+        let body: SessionBody =
+            expect(answer, 200, Call::on("rename_session", user_id, session_id))?.json()?;
         Ok(body.into())
     }
 
@@ -334,12 +309,7 @@ impl GatewayApi for HttpGateway {
             404 => Ok(false),
             _ => Err(failure(
                 &answer,
-                &Call {
-                    operation: "delete_session",
-                    user_id,
-                    session_id: Some(session_id),
-                    message: None,
-                },
+                &Call::on("delete_session", user_id, session_id),
             )),
         }
     }
@@ -354,17 +324,8 @@ impl GatewayApi for HttpGateway {
             .as_user(user_id)
             .send()
             .await?;
-        let body: SessionBody = expect(
-            answer,
-            200,
-            Call {
-                operation: "switch_session",
-                user_id,
-                session_id: Some(session_id),
-                message: None,
-            },
-        )?
-        .json()?;
+        let body: SessionBody =
+            expect(answer, 200, Call::on("switch_session", user_id, session_id))?.json()?;
         Ok(body.into())
     }
 }

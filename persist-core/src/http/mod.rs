@@ -69,29 +69,30 @@ use crate::error::{PersistError, Result};
 use crate::runner::HttpTransport;
 use crate::system::Running;
 
-/// Connects a started system's HTTP API for one test: an injectable [`HttpClient`] whenever
-/// the system serves HTTP, and with a transport, the gateway adapter over it (and for
-/// `socket`, a [`TestServer`] stopped with the system).
+/// Connects a started system's HTTP API for a test that chose a transport: the gateway
+/// adapter and the injectable [`HttpClient`] go through it (for `socket`, a [`TestServer`]
+/// stopped with the system). Without a transport nothing is built here: an injected
+/// [`HttpClient`] makes its router on first use.
 pub(crate) async fn attach(
     running: &mut Running,
     transport: Option<HttpTransport>,
     system: &str,
 ) -> Result<()> {
+    let Some(transport) = transport else {
+        return Ok(());
+    };
     let Some(app) = running.services.http_app.clone() else {
-        return match transport {
-            None => Ok(()),
-            Some(transport) => Err(PersistError::NotProvided {
-                what: format!("HTTP API for `http = \"{transport}\"`"),
-                hint: format!(
-                    "the system under test ({system}) serves no HTTP: return its router from `System::start` with `Running::with_http`"
-                ),
-            }),
-        };
+        return Err(PersistError::NotProvided {
+            what: format!("HTTP API for `http = \"{transport}\"`"),
+            hint: format!(
+                "the system under test ({system}) serves no HTTP: return its router from `System::start` with `Running::with_http`"
+            ),
+        });
     };
     let client = match transport {
-        None | Some(HttpTransport::Router) => HttpClient::router(app),
-        Some(HttpTransport::Socket) => {
-            let server = TestServer::start(app).await?;
+        HttpTransport::Router => HttpClient::router(app()),
+        HttpTransport::Socket => {
+            let server = TestServer::start(app()).await?;
             let client = HttpClient::connect(&server.url())?;
             running.stops.push(Box::pin(async move {
                 if let Err(error) = server.stop().await {
@@ -101,9 +102,8 @@ pub(crate) async fn attach(
             client
         }
     };
-    if transport.is_some() {
-        running.services.gateway = Some(Arc::new(HttpGateway::new(client.clone())));
-    }
-    running.services.http = Some(client);
+    running.services.gateway = Some(Arc::new(HttpGateway::new(client.clone())));
+    // A fresh `Services` has no client yet, so this cannot fail.
+    let _ = running.services.http.set(client);
     Ok(())
 }

@@ -102,13 +102,21 @@ impl TestContext {
     /// serves no HTTP.
     #[cfg(feature = "http")]
     pub fn http(&self) -> Result<crate::http::HttpClient> {
-        self.inner.services.http.clone().ok_or_else(|| PersistError::NotProvided {
+        let services = &self.inner.services;
+        if let Some(client) = services.http.get() {
+            return Ok(client.clone());
+        }
+        let app = services.http_app.as_ref().ok_or_else(|| PersistError::NotProvided {
             what: "HTTP API".into(),
             hint: format!(
                 "the system under test ({}) serves no HTTP: return its router from `System::start` with `Running::with_http`",
                 self.inner.system
             ),
-        })
+        })?;
+        Ok(services
+            .http
+            .get_or_init(|| crate::http::HttpClient::router(app()))
+            .clone())
     }
 
     /// The value of type `T` the system offered (`Running::provide`).

@@ -92,6 +92,10 @@ pub trait System: Send + Sync + 'static {
 
 type Key = (TypeId, Option<String>);
 
+/// Makes a system's HTTP router.
+#[cfg(feature = "http")]
+pub(crate) type HttpApp = Arc<dyn Fn() -> crate::http::Router + Send + Sync>;
+
 /// A started system: its seams, the values it offers tests, and what stops it.
 ///
 /// ```
@@ -115,12 +119,13 @@ pub(crate) struct Services {
     pub(crate) gateway: Option<Arc<dyn GatewayApi>>,
     pub(crate) agents: BTreeMap<String, Arc<dyn AgentApi>>,
     resources: HashMap<Key, Arc<dyn Any + Send + Sync>>,
-    /// The system's HTTP API, as it serves it.
+    /// Makes the system's HTTP router; called only when a test reaches the API.
     #[cfg(feature = "http")]
-    pub(crate) http_app: Option<crate::http::Router>,
-    /// The client for it, over the test's transport.
+    pub(crate) http_app: Option<HttpApp>,
+    /// The client over the test's transport (`http = "router"` or `"socket"`), or, without
+    /// one, made on first use through the router.
     #[cfg(feature = "http")]
-    pub(crate) http: Option<crate::http::HttpClient>,
+    pub(crate) http: std::sync::OnceLock<crate::http::HttpClient>,
 }
 
 impl Services {
@@ -157,9 +162,15 @@ impl Running {
     /// `http = "socket"` the [`GatewayPersistenceAdapter`](crate::GatewayPersistenceAdapter)
     /// goes through it too (the API must then be `/api/v1`, see [`crate::http::api`]). With
     /// `"socket"`, the framework serves it on 127.0.0.1 for the test and stops it at the end.
+    ///
+    /// The router is built only when a test reaches the API, so a system that serves HTTP
+    /// costs nothing to tests that do not.
     #[cfg(feature = "http")]
-    pub fn with_http(mut self, app: impl Into<crate::http::Router>) -> Self {
-        self.services.http_app = Some(app.into());
+    pub fn with_http<A>(mut self, app: A) -> Self
+    where
+        A: Into<crate::http::Router> + Clone + Send + Sync + 'static,
+    {
+        self.services.http_app = Some(Arc::new(move || app.clone().into()));
         self
     }
 
