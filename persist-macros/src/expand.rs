@@ -180,7 +180,7 @@ fn test_fn(
         && cases.is_empty()
         && backend_list.len() == 1
         && config.backends.is_empty()
-        && !config.http_matrix;
+        && http_list.len() == 1;
 
     let mut tests = Vec::new();
     for case in &case_list {
@@ -196,7 +196,7 @@ fn test_fn(
                     if let Some(backend) = backend {
                         parts.push(backend.replace('-', "_"));
                     }
-                    if config.http_matrix
+                    if http_list.len() > 1
                         && let Some(http) = http
                     {
                         parts.push((*http).to_owned());

@@ -28,10 +28,9 @@ pub struct Config {
     pub fixtures: Vec<FixtureArg>,
     /// The backend matrix: one test per backend (empty: one test).
     pub backends: Vec<String>,
-    /// The HTTP transports: one test each (empty: the gateway directly).
+    /// The HTTP transports: one test each (empty: the gateway directly); with more than one,
+    /// the transport goes into the tests' names.
     pub http: Vec<String>,
-    /// `http = [...]` was a list: the transport goes into the tests' names.
-    pub http_matrix: bool,
     pub krate: syn::Path,
 }
 
@@ -50,7 +49,6 @@ impl Default for Config {
             fixtures: Vec::new(),
             backends: Vec::new(),
             http: Vec::new(),
-            http_matrix: false,
             krate: syn::parse_quote!(::persist_core),
         }
     }
@@ -194,7 +192,6 @@ impl RawArgs {
             if http.value.is_empty() {
                 errors.push(http.span, "`http` lists no transport");
             }
-            config.http_matrix = http.value.len() > 1;
             for name in &http.value {
                 let value = name.value();
                 if !HTTP_TRANSPORTS.contains(&value.as_str()) {
