@@ -10,15 +10,25 @@
 //! server never mistake each other for dead.
 //!
 //! States: `creating` and `claimed` (owned: dropped by a sweep once the owner's lock is free),
-//! `ready` (a pristine database waiting in a pool, or a published template; owned by nobody),
-//! and `kept` (kept on purpose for a person; never swept).
+//! `dropping` (its owner is dropping it), `ready` (a pristine database waiting in a pool, or a
+//! published template; owned by nobody), and `kept` (kept on purpose for a person; never
+//! swept).
+//!
+//! **No drop without proof.** Every change of hands is one conditional `UPDATE` on the
+//! server: the row is locked, and its condition (state, owner, and whether the owner's lock is
+//! held) is evaluated on the row as it is now, not as some earlier read saw it. A database is
+//! dropped only by [`drop_owned`], and only after such an update made it `dropping` under the
+//! dropper's own owner, proven on the same connection that holds that owner's lock. A sweep
+//! first takes an abandoned database over with [`take_abandoned`], which succeeds only while
+//! its owner's lock is free at that moment; so a database that was given back, or claimed by
+//! anyone alive, between the sweep's read and its drop stays where it is.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait as _, Query, Table};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use super::server::{admin_connection, drop_statement};
+use super::server::{drop_statement, owner_connection};
 use crate::error::{DbContext, Result};
 
 /// The registry table, in the server's administration database.
@@ -146,10 +156,12 @@ pub(crate) async fn record(
         .map(|_| ())
 }
 
-/// Sets the state (and owner: 0 for nobody) of the named databases.
+/// Sets the state (and owner: 0 for nobody) of the named databases that `held_by` holds
+/// (0: that nobody holds); a record someone else holds is left as it is.
 pub(crate) async fn set_state(
     admin: &impl ConnectionTrait,
     names: &[String],
+    held_by: i64,
     state: &str,
     owner: i64,
 ) -> Result<()> {
@@ -161,6 +173,7 @@ pub(crate) async fn set_state(
         .value(col("state"), state)
         .value(col("owner"), owner)
         .and_where(Expr::col(col("db_name")).is_in(names.iter().map(String::as_str)))
+        .and_where(Expr::col(col("owner")).eq(held_by))
         .to_owned();
     admin
         .execute(&update)
@@ -189,11 +202,12 @@ pub(crate) async fn update<const N: usize>(
         .map(|_| ())
 }
 
-/// Removes a database's record.
-pub(crate) async fn forget(admin: &impl ConnectionTrait, db_name: &str) -> Result<()> {
+/// Removes a database's record, if `owner` holds it.
+async fn forget(admin: &impl ConnectionTrait, db_name: &str, owner: i64) -> Result<()> {
     let delete = Query::delete()
         .from_table(table())
         .and_where(Expr::col(col("db_name")).eq(db_name))
+        .and_where(Expr::col(col("owner")).eq(owner))
         .to_owned();
     admin
         .execute(&delete)
@@ -216,20 +230,98 @@ pub(crate) fn owner_alive_sql(backend: DbBackend) -> &'static str {
     }
 }
 
+/// The SQL that is true while *this connection* holds the lock of owner `me`: the proof a
+/// session gives, in each statement that hands a database to it, that it is still the owner
+/// it says (a connection that was silently replaced would no longer hold it).
+fn holds_sql(backend: DbBackend, me: i64) -> String {
+    match backend {
+        DbBackend::Postgres => format!(
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' \
+             AND l.granted AND l.objsubid = 1 AND l.pid = pg_backend_pid() \
+             AND ((l.classid::bigint << 32) | l.objid::bigint) = {me})"
+        ),
+        _ => format!("IS_USED_LOCK('persist_owner_{me}') = CONNECTION_ID()"),
+    }
+}
+
+/// The first bind parameter in the connection's dialect.
+fn placeholder(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    }
+}
+
+/// Takes over database `name` for owner `me` (holding its lock on `admin`'s connection) if,
+/// at this moment, its record is owned by someone whose lock is free. `true` when taken: it is
+/// then `claimed` by `me`, and only `me` may drop it.
+pub(crate) async fn take_abandoned(
+    admin: &impl ConnectionTrait,
+    name: &str,
+    me: i64,
+) -> Result<bool> {
+    let backend = admin.get_database_backend();
+    let sql = format!(
+        "UPDATE {REGISTRY_TABLE} SET state = 'claimed', owner = {me} WHERE db_name = {} \
+         AND state IN ('creating', 'claimed', 'dropping') AND owner <> {me} \
+         AND NOT ({}) AND {}",
+        placeholder(backend),
+        owner_alive_sql(backend),
+        holds_sql(backend, me),
+    );
+    let done = admin
+        .execute_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+        .await
+        .context(ADMIN, format!("taking over abandoned database {name}"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Drops database `name` if owner `me` (holding its lock on `admin`'s connection) holds it,
+/// and forgets it. `false`, and nothing dropped, when the registry says it is not `me`'s.
+///
+/// The only way the framework drops a registered database.
+pub(crate) async fn drop_owned(admin: &impl ConnectionTrait, name: &str, me: i64) -> Result<bool> {
+    let backend = admin.get_database_backend();
+    let sql = format!(
+        "UPDATE {REGISTRY_TABLE} SET state = 'dropping' WHERE db_name = {} AND owner = {me} \
+         AND state IN ('creating', 'claimed') AND {}",
+        placeholder(backend),
+        holds_sql(backend, me),
+    );
+    let marked = admin
+        .execute_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+        .await
+        .context(ADMIN, format!("marking {name} for dropping"))?;
+    if marked.rows_affected() != 1 {
+        tracing::warn!(database = %name, "not dropped: the registry does not say it is this owner's");
+        return Ok(false);
+    }
+    admin
+        .execute_unprepared(&drop_statement(backend, name))
+        .await
+        .context(ADMIN, format!("dropping database {name}"))?;
+    forget(admin, name, me).await?;
+    Ok(true)
+}
+
 /// Drops every database in the registry of the server at `admin_url` whose owner is gone, and
 /// returns their names. Databases of live tests, pools, templates and kept ones stay.
 pub async fn sweep_leaked(admin_url: &str) -> Result<Vec<String>> {
-    let admin = admin_connection(admin_url).await?;
-    let result = sweep_with(&admin).await;
+    let (admin, me) = owner_connection(admin_url).await?;
+    let result = sweep_with(&admin, me).await;
     let _ = admin.close().await;
     result
 }
 
-pub(crate) async fn sweep_with(admin: &DatabaseConnection) -> Result<Vec<String>> {
+/// Drops, as owner `me`, what owners that are gone left behind.
+pub(crate) async fn sweep_with(admin: &DatabaseConnection, me: i64) -> Result<Vec<String>> {
     ensure_table(admin).await?;
     let backend = admin.get_database_backend();
+    // Candidates only: each is taken over, or not, by its own conditional update below.
     let sql = format!(
-        "SELECT db_name FROM {REGISTRY_TABLE} WHERE state IN ('creating', 'claimed') AND NOT ({})",
+        "SELECT db_name FROM {REGISTRY_TABLE} WHERE state IN ('creating', 'claimed', 'dropping') \
+         AND NOT ({})",
         owner_alive_sql(backend)
     );
     let rows = admin
@@ -241,13 +333,10 @@ pub(crate) async fn sweep_with(admin: &DatabaseConnection) -> Result<Vec<String>
         let name: String = row
             .try_get("", "db_name")
             .context(ADMIN, "reading the registry")?;
-        admin
-            .execute_unprepared(&drop_statement(backend, &name))
-            .await
-            .context(ADMIN, format!("dropping leaked database {name}"))?;
-        forget(admin, &name).await?;
-        tracing::info!(database = %name, "dropped a test database whose owner is gone");
-        dropped.push(name);
+        if take_abandoned(admin, &name, me).await? && drop_owned(admin, &name, me).await? {
+            tracing::info!(database = %name, "dropped a test database whose owner is gone");
+            dropped.push(name);
+        }
     }
     Ok(dropped)
 }

@@ -80,6 +80,19 @@ pub(crate) async fn admin_connection(admin_url: &str) -> Result<DatabaseConnecti
         .context(ADMIN, format!("connecting to {}", redacted(admin_url)))
 }
 
+/// A single-connection pool to the administration database that holds an owner lock of its
+/// own, with the lock's key: for work done outside a test's session (a sweep, a refill).
+pub(crate) async fn owner_connection(admin_url: &str) -> Result<(DatabaseConnection, i64)> {
+    let conn = admin_connection(admin_url).await?;
+    match session::take_owner_lock(&conn).await {
+        Ok(owner) => Ok((conn, owner)),
+        Err(e) => {
+            let _ = conn.close().await;
+            Err(e)
+        }
+    }
+}
+
 /// A single-connection pool to database `name` on the server.
 pub(crate) async fn admin_connection_to(admin_url: &str, name: &str) -> Result<DatabaseConnection> {
     Database::connect(single_connection(url_for(admin_url, Some(name))?))
@@ -116,7 +129,7 @@ async fn prepare(admin: &DatabaseConnection, admin_url: &str, owner: i64) -> Res
     {
         return Ok(());
     }
-    registry::sweep_with(admin).await?;
+    registry::sweep_with(admin, owner).await?;
     pool::sweep_stale(admin, owner).await?;
     prepared
         .lock()
@@ -238,7 +251,8 @@ impl Backend for ServerBackend {
                     .execute_unprepared(&create_statement(admin.get_database_backend(), &db, None))
                     .await
                     .context(ADMIN, format!("creating database {db}"))?;
-                registry::set_state(&admin, std::slice::from_ref(&db), "claimed", owner).await
+                registry::set_state(&admin, std::slice::from_ref(&db), owner, "claimed", owner)
+                    .await
             })
             .await??;
             self.state.lock().await.created.push(full.clone());
@@ -268,7 +282,7 @@ impl Backend for ServerBackend {
                     Some(name) => name,
                     None => pool::create_pooled(&admin, &url, owner, &template, &info).await?,
                 };
-                let refill = pool::refill_if_low(&admin, &url, owner, &template, &info).await;
+                let refill = pool::refill_if_low(&admin, &url, &template, &info).await;
                 Ok::<_, PersistError>((name, refill))
             })
             .await??;
@@ -330,16 +344,19 @@ impl Backend for ServerBackend {
 
     fn drop_database<'a>(&'a self, location: &'a DatabaseLocation) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let (admin, _) = self.session().await?;
+            let (admin, owner) = self.session().await?;
             let name = location.name.clone();
-            on_engine(async move {
-                admin
-                    .execute_unprepared(&drop_statement(admin.get_database_backend(), &name))
-                    .await
-                    .context(ADMIN, format!("dropping database {name}"))?;
-                registry::forget(&admin, &name).await
-            })
-            .await??;
+            let dropped =
+                on_engine(async move { registry::drop_owned(&admin, &name, owner).await })
+                    .await??;
+            if !dropped {
+                return Err(PersistError::Backend(format!(
+                    "database {} was not dropped: the registry ({}) no longer says it is this \
+                     test's",
+                    location.name,
+                    registry::REGISTRY_TABLE
+                )));
+            }
             let mut state = self.state.lock().await;
             state.created.retain(|n| *n != location.name);
             state.pooled.remove(&location.name);
@@ -363,9 +380,9 @@ impl Backend for ServerBackend {
                     // Kept databases leave their pool and are never swept.
                     let mut names = state.created;
                     names.extend(state.pooled.into_keys());
-                    registry::set_state(admin, &names, "kept", 0).await
+                    registry::set_state(admin, &names, session.owner, "kept", 0).await
                 } else {
-                    give_back(admin, &state.recycled, &state.pooled).await
+                    give_back(admin, session.owner, &state.recycled, &state.pooled).await
                 };
                 session.close().await;
                 result
@@ -436,10 +453,10 @@ fn lazy_pool(
 /// Returns reset pool databases to their pool, dropping those beyond its size.
 async fn give_back(
     admin: &DatabaseConnection,
+    owner: i64,
     recycled: &[String],
     pooled: &HashMap<String, String>,
 ) -> Result<()> {
-    let backend = admin.get_database_backend();
     let mut by_key: HashMap<&str, Vec<String>> = HashMap::new();
     for name in recycled {
         let key = pooled.get(name).map(String::as_str).unwrap_or_default();
@@ -455,15 +472,9 @@ async fn give_back(
         surplus.extend(names.split_off(room.min(names.len())));
         back.extend(names);
     }
-    registry::set_state(admin, &back, "ready", 0).await?;
-    {
-        for name in surplus {
-            admin
-                .execute_unprepared(&drop_statement(backend, &name))
-                .await
-                .context(ADMIN, format!("dropping database {name}"))?;
-            registry::forget(admin, &name).await?;
-        }
+    registry::set_state(admin, &back, owner, "ready", 0).await?;
+    for name in surplus {
+        registry::drop_owned(admin, &name, owner).await?;
     }
     Ok(())
 }
@@ -483,12 +494,9 @@ pub async fn drain_pools(admin_url: &str) -> Result<Vec<String>> {
                 // Claimed first, so no test takes one while it is being dropped.
                 let claimed = pool::claim_idle(admin, session.owner, None).await?;
                 let Some(name) = claimed else { break };
-                admin
-                    .execute_unprepared(&drop_statement(backend, &name))
-                    .await
-                    .context(ADMIN, format!("dropping database {name}"))?;
-                registry::forget(admin, &name).await?;
-                dropped.push(name);
+                if registry::drop_owned(admin, &name, session.owner).await? {
+                    dropped.push(name);
+                }
             }
             pool::forget_templates();
             Ok::<_, PersistError>(dropped)

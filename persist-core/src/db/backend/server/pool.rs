@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::SchemaTemplate;
 use super::super::registry::{self, Kind, REGISTRY_TABLE};
-use super::{admin_connection_to, create_statement, drop_statement};
+use super::{admin_connection_to, create_statement};
 use crate::db::Fingerprint;
 use crate::error::{DbContext, PersistError, Result};
 
@@ -268,12 +268,10 @@ async fn build_template(
     name: &str,
 ) -> Result<TemplateInfo> {
     let backend = admin.get_database_backend();
-    // A build that died half-way left its database and record: start again.
-    admin
-        .execute_unprepared(&drop_statement(backend, name))
-        .await
-        .context(ADMIN, format!("dropping the unfinished template {name}"))?;
-    registry::forget(admin, name).await?;
+    // A build whose process died half-way left its database and record: start again.
+    if registry::take_abandoned(admin, name, owner).await? {
+        registry::drop_owned(admin, name, owner).await?;
+    }
     registry::record(
         admin,
         name,
@@ -340,7 +338,13 @@ async fn build_template(
     }
     .await;
     let _ = conn.close().await;
-    let info = built?;
+    let info = match built {
+        Ok(info) => info,
+        Err(e) => {
+            let _ = registry::drop_owned(admin, name, owner).await;
+            return Err(e);
+        }
+    };
     let detail = serde_json::to_string(&info)
         .map_err(|e| PersistError::Backend(format!("recording template {name}: {e}")))?;
     registry::update(
@@ -388,12 +392,9 @@ pub(crate) async fn sweep_stale(admin: &DatabaseConnection, owner: i64) -> Resul
     let mut dropped = Vec::new();
     for key in keys {
         while let Some(name) = claim_idle(admin, owner, Some(&key)).await? {
-            admin
-                .execute_unprepared(&drop_statement(backend, &name))
-                .await
-                .context(ADMIN, format!("dropping stale database {name}"))?;
-            registry::forget(admin, &name).await?;
-            dropped.push(name);
+            if registry::drop_owned(admin, &name, owner).await? {
+                dropped.push(name);
+            }
         }
     }
     Ok(dropped)
@@ -444,7 +445,7 @@ async fn claim_first(
         return Ok(None);
     };
     let name: String = row.try_get("", "db_name").context(ADMIN, &operation)?;
-    registry::set_state(&txn, std::slice::from_ref(&name), "claimed", owner).await?;
+    registry::set_state(&txn, std::slice::from_ref(&name), 0, "claimed", owner).await?;
     txn.commit().await.context(ADMIN, &operation)?;
     Ok(Some(name))
 }
@@ -490,13 +491,10 @@ pub(crate) async fn create_pooled(
     }
     .await;
     if let Err(e) = created {
-        let _ = admin
-            .execute_unprepared(&drop_statement(backend, &name))
-            .await;
-        let _ = registry::forget(admin, &name).await;
+        let _ = registry::drop_owned(admin, &name, owner).await;
         return Err(e);
     }
-    registry::set_state(admin, std::slice::from_ref(&name), "claimed", owner).await?;
+    registry::set_state(admin, std::slice::from_ref(&name), owner, "claimed", owner).await?;
     Ok(name)
 }
 
@@ -508,7 +506,6 @@ const REFILL_BELOW: usize = 2;
 pub(crate) async fn refill_if_low(
     admin: &DatabaseConnection,
     admin_url: &str,
-    owner: i64,
     template: &SchemaTemplate,
     info: &TemplateInfo,
 ) -> Option<tokio::task::JoinHandle<()>> {
@@ -531,10 +528,12 @@ pub(crate) async fn refill_if_low(
     let (url, template, info) = (admin_url.to_owned(), template.clone(), info.clone());
     Some(tokio::spawn(async move {
         let made = async {
-            let conn = super::admin_connection(&url).await?;
+            // An owner of its own: what it records is protected by a lock it holds itself,
+            // whenever the test that started it ends.
+            let (conn, owner) = super::owner_connection(&url).await?;
             let made = async {
                 let name = create_pooled(&conn, &url, owner, &template, &info).await?;
-                registry::set_state(&conn, std::slice::from_ref(&name), "ready", 0).await
+                registry::set_state(&conn, std::slice::from_ref(&name), owner, "ready", 0).await
             }
             .await;
             let _ = conn.close().await;

@@ -340,7 +340,7 @@ async fn try_locks(conn: &DatabaseConnection, keys: &[i64]) -> Result<Vec<i64>> 
 }
 
 /// Takes a fresh owner lock; its key is the owner recorded for every database of the session.
-async fn take_owner_lock(conn: &DatabaseConnection) -> Result<i64> {
+pub(crate) async fn take_owner_lock(conn: &DatabaseConnection) -> Result<i64> {
     for _ in 0..8 {
         let key = OWNER_BASE + i64::from(uuid::Uuid::new_v4().as_fields().0 >> 1);
         if try_locks(conn, &[key]).await?.len() == 1 {
