@@ -41,6 +41,33 @@ fn a_timeout_holds_when_the_body_blocks_its_thread() {
     assert!(files.iter().all(|f| !f.exists()), "{files:?} were left");
 }
 
+#[persistence_test(timeout = "300ms", backend = "sqlite")]
+#[ignore = "driven by another test in this file"]
+async fn driven_blocks_just_past_its_limit(ctx: TestContext) {
+    record_files(&ctx);
+    // Blocks a little past the limit, then finishes as if nothing happened.
+    std::thread::sleep(std::time::Duration::from_millis(350));
+}
+
+#[test]
+fn a_body_that_overruns_its_limit_by_a_little_fails_as_timed_out() {
+    let message = expect_failure(driven_blocks_just_past_its_limit);
+    assert!(message.contains("timed out after 300ms"), "{message}");
+    let files = recorded_files("driven_blocks_just_past_its_limit");
+    assert!(files.iter().all(|f| !f.exists()), "{files:?} were left");
+}
+
+#[persistence_test(timeout = "2s", backend = "sqlite")]
+#[ignore = "driven by another test in this file"]
+async fn driven_blocks_within_its_limit(_ctx: TestContext) {
+    std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+#[test]
+fn a_body_that_blocks_within_its_limit_passes() {
+    driven_blocks_within_its_limit();
+}
+
 #[persistence_test(keep = "on_failure", backend = "sqlite")]
 #[should_panic(expected = "expected boom")]
 #[ignore = "driven by another test in this file"]
