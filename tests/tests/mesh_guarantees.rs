@@ -247,6 +247,30 @@ async fn fifty_concurrent_turns_on_one_session_land_in_one_order(
     }
 }
 
+#[persistence_test(agents = ["AgentA"], flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_renames_each_answer_with_their_own_name(gateway: GatewayComponent) {
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    for round in 0..5 {
+        let renames = (0..6).map(|i| {
+            let (gateway, id) = (gateway.clone(), session.id.clone());
+            tokio::spawn(async move {
+                let name = format!("name {round}.{i}");
+                let answer = gateway.rename_session("alice", &id, &name).await;
+                (name, answer)
+            })
+        });
+        for result in futures::future::join_all(renames).await {
+            let (name, answer) = result.unwrap();
+            let answer = answer.expect("a rename of one's own session succeeds");
+            assert_eq!(
+                answer.name.as_deref(),
+                Some(name.as_str()),
+                "a rename answered with another request's write"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. A delete racing turns is whole or absent
 

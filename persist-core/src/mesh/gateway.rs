@@ -299,12 +299,22 @@ impl GatewayComponent {
         let mut update: session::ActiveModel = row.into();
         update.name = Set(Some(name));
         update.updated_at = Set(now_millis());
-        let row = retry("renaming a session", || async {
-            update
-                .clone()
-                .update(&self.db)
-                .await
-                .context(DB, "renaming a session")
+        self.update_session(update, "renaming a session").await
+    }
+
+    /// Writes `update` and answers with the row as this write left it. On MySQL an update is
+    /// a write and then a read: in one transaction, the row stays locked between the two, so
+    /// a concurrent write cannot slip in and be answered instead.
+    async fn update_session(
+        &self,
+        update: session::ActiveModel,
+        operation: &'static str,
+    ) -> Result<Session> {
+        let row = retry(operation, || async {
+            let txn = self.db.begin().await.context(DB, operation)?;
+            let row = update.clone().update(&txn).await.context(DB, operation)?;
+            txn.commit().await.context(DB, operation)?;
+            Ok(row)
         })
         .await?;
         Ok(row.into())
@@ -314,15 +324,7 @@ impl GatewayComponent {
     pub async fn switch_session(&self, user_id: &str, session_id: &str) -> Result<Session> {
         let mut update: session::ActiveModel = self.owned(user_id, session_id).await?.into();
         update.last_active_at = Set(Some(now_millis()));
-        let row = retry("switching session", || async {
-            update
-                .clone()
-                .update(&self.db)
-                .await
-                .context(DB, "switching session")
-        })
-        .await?;
-        Ok(row.into())
+        self.update_session(update, "switching session").await
     }
 
     /// Deletes a session, in the gateway and in its agent; `false` if the user has no such
