@@ -4,6 +4,7 @@ pub mod faults;
 pub mod faulty_migrations;
 pub mod helpdesk;
 pub mod server;
+pub mod shaped_migrations;
 pub mod workload;
 
 use std::collections::HashMap;

@@ -335,6 +335,21 @@ impl MultiDatabaseManager {
         &self.inner.gateway.connection
     }
 
+    /// A new connection to one of the test's databases, exactly one, for work whose
+    /// statements must each see the one before: migrations, table rebuilds. Close it when
+    /// done; the framework migrates through such connections too.
+    pub async fn connect_one(&self, role: &DatabaseRole) -> Result<DatabaseConnection> {
+        let location = match role {
+            DatabaseRole::Gateway => &self.inner.gateway.location,
+            DatabaseRole::Agent(name) => &self.agent(name)?.location,
+        };
+        self.inner
+            .backend
+            .connect_one(location)
+            .await
+            .context(role.to_string(), format!("connecting to {location}"))
+    }
+
     /// The gateway database's location.
     pub fn gateway_location(&self) -> &DatabaseLocation {
         &self.inner.gateway.location

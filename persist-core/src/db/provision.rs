@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 
 use super::backend::{ApplySchema, Backend, DatabaseLocation, SchemaTemplate};
-use super::fingerprint::definition;
+use super::fingerprint::{Untrusted, definition};
 use super::manager::DatabaseRole;
 use super::names::AgentName;
 use super::schema::{AgentSchema, GatewaySchema};
@@ -43,13 +43,13 @@ pub(crate) async fn provision_all(
     }));
     let gateway_schema: Arc<dyn ApplySchema> = Arc::new(GatewayApply(gateway_schema.clone()));
     let agent_schema: Arc<dyn ApplySchema> = Arc::new(AgentApply(agent_schema.clone()));
+    let databases = plan.len();
+    backend.reserve(databases).await?;
     let (gateway_key, agent_key) = if templates {
-        schema_keys(backend, &gateway_schema, &agent_schema, agents.is_empty()).await
+        schema_keys(backend, &gateway_schema, &agent_schema, agents.is_empty()).await?
     } else {
         (None, None)
     };
-    let databases = plan.len();
-    backend.reserve(databases).await?;
     let (gateway_key, agent_key) = (&gateway_key, &agent_key);
     let (gateway_schema, agent_schema) = (&gateway_schema, &agent_schema);
     let outcomes = futures::future::join_all(plan.into_iter().map(|(role, name)| async move {
@@ -67,10 +67,7 @@ pub(crate) async fn provision_all(
         let applied = if cloned {
             Ok(())
         } else {
-            schema
-                .apply(&database.connection)
-                .await
-                .context(label, "applying its schema")
+            apply_over_one_connection(backend, &database.location, &**schema, &label).await
         };
         Ok::<_, PersistError>((database, applied))
     }))
@@ -92,30 +89,84 @@ pub(crate) async fn provision_all(
     first_error.map_or(Ok(()), Err)
 }
 
-/// The definition fingerprints of the gateway's and the agents' schemas on this backend.
+/// The template keys of the gateway's and the agents' schemas on this backend: what their
+/// statements are in its dialect, or, where those cannot be trusted, what they build
+/// ([`Backend::catalog_key`]); `None` for a schema with no template.
 async fn schema_keys(
     backend: &dyn Backend,
     gateway: &Arc<dyn ApplySchema>,
     agent: &Arc<dyn ApplySchema>,
     no_agents: bool,
-) -> (Option<String>, Option<String>) {
+) -> Result<(Option<String>, Option<String>)> {
     let dialect = backend.kind().db_backend();
     let gateway_key = match gateway.as_gateway() {
         Some(schema) => {
             let table = schema.migration_table();
-            definition(&**gateway, dialect, Some(&table), &schema.migration_names()).await
+            let recorded =
+                definition(&**gateway, dialect, Some(&table), &schema.migration_names()).await;
+            key_for(backend, "gateway", gateway, recorded).await?
         }
         None => None,
     };
     let agent_key = if no_agents {
         None
     } else {
-        definition(&**agent, dialect, None, &[]).await
+        let recorded = definition(&**agent, dialect, None, &[]).await;
+        key_for(backend, "agents", agent, recorded).await?
     };
-    (
-        gateway_key.map(|f| f.to_string()),
-        agent_key.map(|f| f.to_string()),
-    )
+    Ok((gateway_key, agent_key))
+}
+
+async fn key_for(
+    backend: &dyn Backend,
+    label: &str,
+    schema: &Arc<dyn ApplySchema>,
+    recorded: std::result::Result<super::Fingerprint, Untrusted>,
+) -> Result<Option<String>> {
+    let why = match recorded {
+        Ok(fingerprint) => return Ok(Some(fingerprint.to_string())),
+        Err(why) => why,
+    };
+    let key = backend.catalog_key(label, schema).await?;
+    if key.is_none() {
+        warn_once(label, why);
+    } else {
+        tracing::debug!(schema = label, reason = %why, "keyed by the catalog it builds");
+    }
+    Ok(key)
+}
+
+/// Said once per process and schema: the fallback costs a migration per test.
+fn warn_once(label: &str, why: Untrusted) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if !warned.iter().any(|w| w == label) {
+        warned.push(label.to_owned());
+        tracing::warn!(
+            schema = label,
+            "the {label} schema is applied to every test database instead of cloned from a \
+             template: {why}, and this backend cannot key a template by what it builds"
+        );
+    }
+}
+
+/// Applies `schema` over a connection of its own, exactly one, then closes it.
+async fn apply_over_one_connection(
+    backend: &dyn Backend,
+    location: &DatabaseLocation,
+    schema: &dyn ApplySchema,
+    label: &str,
+) -> Result<()> {
+    let one = backend.connect_one(location).await.context(
+        label,
+        format!("connecting to {location} to apply its schema"),
+    )?;
+    let applied = schema
+        .apply(&one)
+        .await
+        .context(label, "applying its schema");
+    let _ = one.close().await;
+    applied
 }
 
 /// Creates one database, cloned from a template if the backend can; `true` when cloned.

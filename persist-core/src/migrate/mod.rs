@@ -480,7 +480,13 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
     /// [`round_trip`] on a fresh, empty database.
     pub async fn round_trip(&self) -> Result<Vec<String>> {
         let manager = self.databases(None).await?;
-        let result = round_trip::<M>(manager.gateway_connection()).await;
+        let result = async {
+            let one = one_connection(&manager).await?;
+            let result = round_trip::<M>(&one).await;
+            let _ = one.close().await;
+            result
+        }
+        .await;
         finish(manager, result).await
     }
 
@@ -488,11 +494,16 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
     pub async fn drift(&self, entities: crate::db::EntitySchema, allow: &[Allow]) -> Result<()> {
         let manager = self.databases(Some(entities)).await?;
         let result = async {
-            let migrated = manager.gateway_connection();
-            M::up(migrated, None)
-                .await
-                .map_err(|e| db_error("drift", None, "migrating", e))?;
-            drift::<M>(migrated, manager.agent_connection("entities")?, allow).await
+            let migrated = one_connection(&manager).await?;
+            let result = async {
+                M::up(&migrated, None)
+                    .await
+                    .map_err(|e| db_error("drift", None, "migrating", e))?;
+                drift::<M>(&migrated, manager.agent_connection("entities")?, allow).await
+            }
+            .await;
+            let _ = migrated.close().await;
+            result
         }
         .await;
         finish(manager, result).await
@@ -506,13 +517,23 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
     {
         let manager = self.databases(None).await?;
         let result = async {
-            let db = manager.gateway_connection();
-            upgrade::<M, S>(db, from, seed).await?;
-            verify(db).await
+            let db = one_connection(&manager).await?;
+            let result = async {
+                upgrade::<M, S>(&db, from, seed).await?;
+                verify(&db).await
+            }
+            .await;
+            let _ = db.close().await;
+            result
         }
         .await;
         finish(manager, result).await
     }
+}
+
+/// The check's gateway database over one connection: migrations see their own work.
+async fn one_connection(manager: &MultiDatabaseManager) -> Result<DatabaseConnection> {
+    manager.connect_one(&crate::db::DatabaseRole::Gateway).await
 }
 
 /// Removes a check's databases; the check's own error comes first.

@@ -198,6 +198,21 @@ impl Backend for SqliteMemoryBackend {
         location: &'a DatabaseLocation,
     ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
         // The anchor holds each database; the pool connects on first use.
-        Box::pin(async move { lazy_sqlite(&location.url, false) })
+        Box::pin(async move { lazy_sqlite(&location.url, false, 4) })
+    }
+
+    fn connect_one<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+    ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
+        Box::pin(async move { lazy_sqlite(&location.url, false, 1) })
+    }
+
+    fn catalog_key<'a>(
+        &'a self,
+        label: &'a str,
+        schema: &'a std::sync::Arc<dyn super::ApplySchema>,
+    ) -> BoxFuture<'a, Result<Option<String>>> {
+        Box::pin(async move { super::template::catalog_key(label, schema).await.map(Some) })
     }
 }

@@ -173,6 +173,40 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         Box::pin(async { Ok(None) })
     }
 
+    /// The template key of a schema whose statements cannot be trusted to key it (it reads
+    /// the catalog while it migrates, embeds the clock, or cannot run without a database):
+    /// the schema is built once per process on this backend and keyed by what it built (the
+    /// digest of its catalog), so that its template is used while that is unchanged. By
+    /// default, `Ok(None)`: no template, the schema is applied to each test database.
+    fn catalog_key<'a>(
+        &'a self,
+        label: &'a str,
+        schema: &'a Arc<dyn ApplySchema>,
+    ) -> BoxFuture<'a, Result<Option<String>>> {
+        let _ = (label, schema);
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Connects to one of this backend's databases over exactly one connection: what the
+    /// framework applies schemas and runs migrations through, so that each statement sees the
+    /// work of the one before (a SQLite table rebuild spread over several connections fails at
+    /// random). By default, the database's URL with a pool of one connection.
+    fn connect_one<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+    ) -> BoxFuture<'a, Result<DatabaseConnection, DbErr>> {
+        Box::pin(async move {
+            let mut options = ConnectOptions::new(location.url.clone());
+            options
+                .max_connections(1)
+                .min_connections(0)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false);
+            sea_orm::Database::connect(options).await
+        })
+    }
+
     /// Called once before a manager creates its `databases` databases: a backend that shares
     /// a server's connections takes its share here (by default, nothing to do).
     fn reserve(&self, databases: usize) -> BoxFuture<'_, Result<()>> {
@@ -220,8 +254,10 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 /// A schema that a backend may prepare once and clone: its key and how to apply it.
 #[derive(Clone)]
 pub struct SchemaTemplate {
-    /// The schema's [definition fingerprint](crate::db::Fingerprint) for this backend (32 hex
-    /// digits): equal keys mean equal schemas, in every process and every run.
+    /// What the schema is on this backend, as 32 hex digits: the
+    /// [fingerprint](crate::db::Fingerprint) of the statements it issues in this backend's
+    /// dialect, or, when those cannot be trusted, of the catalog it builds
+    /// ([`Backend::catalog_key`]). Equal keys mean equal schemas, in every process and run.
     pub key: String,
     /// Whose schema it is (`gateway`, `agent AgentA`), for messages.
     pub label: String,
@@ -368,7 +404,11 @@ impl BackendConfig {
 #[cfg(feature = "sqlite")]
 /// A pool for a SQLite database that opens its connections on first use: a test pays only for
 /// the databases it touches, and a database just copied from a template cannot fail to open.
-pub(crate) fn lazy_sqlite(url: &str, sync_off: bool) -> Result<DatabaseConnection, DbErr> {
+pub(crate) fn lazy_sqlite(
+    url: &str,
+    sync_off: bool,
+    connections: u32,
+) -> Result<DatabaseConnection, DbErr> {
     use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
     use std::str::FromStr as _;
     let mut options = crate::logging::statement_logging(
@@ -379,7 +419,7 @@ pub(crate) fn lazy_sqlite(url: &str, sync_off: bool) -> Result<DatabaseConnectio
         options = options.synchronous(SqliteSynchronous::Off);
     }
     let pool = SqlitePoolOptions::new()
-        .max_connections(4)
+        .max_connections(connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(30))
         .connect_lazy_with(options);

@@ -172,7 +172,22 @@ impl Backend for SqliteFileBackend {
         // A test database needs no protection from power loss: writes go to the operating
         // system without waiting for the disk. A crashing test process loses nothing, and a
         // kept database is as complete as ever.
-        Box::pin(async move { lazy_sqlite(&location.url, true) })
+        Box::pin(async move { lazy_sqlite(&location.url, true, 1) })
+    }
+
+    fn connect_one<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+    ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
+        Box::pin(async move { lazy_sqlite(&location.url, true, 1) })
+    }
+
+    fn catalog_key<'a>(
+        &'a self,
+        label: &'a str,
+        schema: &'a std::sync::Arc<dyn super::ApplySchema>,
+    ) -> BoxFuture<'a, Result<Option<String>>> {
+        Box::pin(async move { super::template::catalog_key(label, schema).await.map(Some) })
     }
 
     fn release(&self, keep: bool) -> BoxFuture<'_, Result<()>> {

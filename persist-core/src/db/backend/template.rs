@@ -14,10 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database};
+use std::sync::Arc;
 
-use super::SchemaTemplate;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DbBackend, Statement};
+
+use super::{ApplySchema, SchemaTemplate};
 use crate::error::{DbContext, PersistError, Result};
 
 /// How long a template may go unused before a sweep removes it.
@@ -143,6 +145,81 @@ async fn build(dir: &Path, file: &Path, template: &SchemaTemplate) -> Result<()>
         let _ = std::fs::remove_file(&private);
     }
     built
+}
+
+/// The [catalog key](super::Backend::catalog_key) of `schema` on SQLite: built once per
+/// process in memory (over one connection), keyed by everything its catalog holds and how many
+/// rows each table has. Both SQLite backends share it, as they share templates.
+pub(crate) async fn catalog_key(label: &str, schema: &Arc<dyn ApplySchema>) -> Result<String> {
+    static MEMO: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let memo = MEMO.get_or_init(Default::default);
+    let process_key = schema.process_key();
+    if let Some(key) = process_key.as_ref().and_then(|k| {
+        memo.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(k)
+            .cloned()
+    }) {
+        return Ok(key);
+    }
+    let mut options = ConnectOptions::new("sqlite::memory:");
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None::<Duration>)
+        .max_lifetime(None::<Duration>)
+        .sqlx_logging(false);
+    let db = Database::connect(options).await.context(
+        label,
+        "opening a database in memory to read its schema's catalog",
+    )?;
+    let key = async {
+        schema
+            .apply(&db)
+            .await
+            .context(label, "building its schema to read its catalog")?;
+        sqlite_catalog_key(&db)
+            .await
+            .context(label, "reading its schema's catalog")
+    }
+    .await;
+    let _ = db.close().await;
+    let key = key?;
+    if let Some(process_key) = process_key {
+        memo.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(process_key, key.clone());
+    }
+    Ok(key)
+}
+
+/// Every object of a SQLite database (its definition as stored), and each table's row count.
+async fn sqlite_catalog_key(db: &sea_orm::DatabaseConnection) -> Result<String, sea_orm::DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT type, name, tbl_name, COALESCE(sql, '') AS sql FROM sqlite_master \
+             ORDER BY type, name",
+        ))
+        .await?;
+    let mut lines = vec![
+        crate::db::fingerprint::CATALOG_FORMAT.to_owned(),
+        "Sqlite".to_owned(),
+    ];
+    for row in rows {
+        let kind: String = row.try_get("", "type")?;
+        let name: String = row.try_get("", "name")?;
+        let table: String = row.try_get("", "tbl_name")?;
+        let sql: String = row.try_get("", "sql")?;
+        if kind == "table" && !name.starts_with("sqlite_") {
+            let count = crate::db::count_rows(db, &name)
+                .await
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+            lines.push(format!("rows {name} {count}"));
+        }
+        lines.push(format!("{kind} {name} {table} {sql}"));
+    }
+    Ok(crate::db::Fingerprint::of(&lines).to_string())
 }
 
 /// Removes templates unused for [`TEMPLATE_IDLE`], and files left by builders that died. A

@@ -298,6 +298,47 @@ impl Backend for ServerBackend {
         })
     }
 
+    fn catalog_key<'a>(
+        &'a self,
+        label: &'a str,
+        schema: &'a Arc<dyn super::ApplySchema>,
+    ) -> BoxFuture<'a, Result<Option<String>>> {
+        Box::pin(async move {
+            type Memo = std::sync::Mutex<HashMap<(String, String), String>>;
+            static MEMO: OnceLock<Memo> = OnceLock::new();
+            let memo = MEMO.get_or_init(Default::default);
+            let memo_key = schema.process_key().map(|k| (self.admin_url.clone(), k));
+            if let Some(key) = memo_key.as_ref().and_then(|k| {
+                memo.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(k)
+                    .cloned()
+            }) {
+                return Ok(Some(key));
+            }
+            let (admin, owner) = self.session().await?;
+            let (url, label, schema) = (self.admin_url.clone(), label.to_owned(), schema.clone());
+            let key =
+                on_engine(
+                    async move { pool::catalog_key(&admin, &url, owner, &label, &*schema).await },
+                )
+                .await??;
+            if let Some(memo_key) = memo_key {
+                memo.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(memo_key, key.clone());
+            }
+            Ok(Some(key))
+        })
+    }
+
+    fn connect_one<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+    ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
+        Box::pin(async move { Database::connect(single_connection(location.url.clone())).await })
+    }
+
     fn connect<'a>(
         &'a self,
         location: &'a DatabaseLocation,

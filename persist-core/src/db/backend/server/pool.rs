@@ -170,6 +170,81 @@ pub(crate) async fn catalog_digest(
     Ok(Fingerprint::of(&lines).to_string())
 }
 
+/// Triggers, views, routines and sequences, by name and definition (no object ids).
+const PG_OTHER_OBJECTS: &str = "\
+SELECT 'trg ' || c.relname || ' ' || t.tgname || ' ' || pg_catalog.pg_get_triggerdef(t.oid) AS line \
+FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid \
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND n.nspname = current_schema() \
+UNION ALL SELECT 'view ' || viewname || ' ' || definition FROM pg_catalog.pg_views WHERE schemaname = current_schema() \
+UNION ALL SELECT 'fn ' || p.proname || ' ' || md5(coalesce(p.prosrc, '')) FROM pg_catalog.pg_proc p \
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() \
+UNION ALL SELECT 'seq ' || sequencename || ' ' || coalesce(last_value::text, '~') FROM pg_catalog.pg_sequences WHERE schemaname = current_schema()";
+
+/// The same on MySQL/MariaDB; the database's own name is taken out of definitions.
+const MYSQL_OTHER_OBJECTS: &str = "\
+SELECT CAST(CONCAT('trg ', TRIGGER_NAME, ' ', EVENT_OBJECT_TABLE, ' ', ACTION_TIMING, ' ', EVENT_MANIPULATION, ' ', REPLACE(ACTION_STATEMENT, DATABASE(), '')) AS CHAR) AS line FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() \
+UNION ALL SELECT CAST(CONCAT('view ', TABLE_NAME, ' ', REPLACE(VIEW_DEFINITION, DATABASE(), '')) AS CHAR) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() \
+UNION ALL SELECT CAST(CONCAT('routine ', ROUTINE_NAME, ' ', IFNULL(REPLACE(ROUTINE_DEFINITION, DATABASE(), ''), '~')) AS CHAR) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()";
+
+/// The [catalog key](crate::db::Backend::catalog_key) of `schema` on this server: built in a
+/// scratch database of its own (registered, owned and dropped like any other), keyed by its
+/// catalog digest and each table's row count.
+pub(crate) async fn catalog_key(
+    admin: &DatabaseConnection,
+    admin_url: &str,
+    owner: i64,
+    label: &str,
+    schema: &dyn crate::db::ApplySchema,
+) -> Result<String> {
+    let backend = admin.get_database_backend();
+    let name = format!("pt_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    registry::record(admin, &name, Kind::Test, "", owner, label).await?;
+    let created = admin
+        .execute_unprepared(&create_statement(backend, &name, None))
+        .await
+        .context(ADMIN, format!("creating scratch database {name}"));
+    let key = async {
+        created?;
+        registry::set_state(admin, std::slice::from_ref(&name), owner, "claimed", owner).await?;
+        let conn = admin_connection_to(admin_url, &name).await?;
+        let key = async {
+            schema
+                .apply(&conn)
+                .await
+                .context(label, "building its schema to read its catalog")?;
+            // Two separate builds must give one key: read what holds no object ids (unlike
+            // the digest that compares a clone with its template).
+            // Sorted maps throughout: its debug form is stable.
+            let tables = format!("{:?}", crate::migrate::Schema::read(&conn).await?);
+            let mut lines = vec![
+                crate::db::fingerprint::CATALOG_FORMAT.to_owned(),
+                format!("{backend:?}"),
+                tables,
+            ];
+            let other = match backend {
+                DbBackend::Postgres => PG_OTHER_OBJECTS,
+                _ => MYSQL_OTHER_OBJECTS,
+            };
+            let mut others = raw_strings(&conn, other, "line")
+                .await
+                .context(label, "reading its schema's catalog")?;
+            others.sort();
+            lines.extend(others);
+            for table in crate::db::list_tables(&conn).await? {
+                let rows = crate::db::count_rows(&conn, &table).await?;
+                lines.push(format!("rows {table} {rows}"));
+            }
+            Ok::<_, PersistError>(Fingerprint::of(&lines).to_string())
+        }
+        .await;
+        let _ = conn.close().await;
+        key
+    }
+    .await;
+    registry::drop_owned(admin, &name, owner).await?;
+    key
+}
+
 /// Base tables of the connection's database, each with whether it holds rows.
 async fn tables_with_rows(conn: &impl ConnectionTrait) -> Result<Vec<(String, bool)>> {
     let mut out = Vec::new();
