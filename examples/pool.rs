@@ -1,9 +1,14 @@
-//! Looks after a server's warm pools: `cargo run --example pool -- drain [URL]` drops every idle
-//! pool database and template (what a CI job runs last); `sweep` drops what dead tests left.
+//! Looks after a server's test databases:
+//! - `cargo run --example pool -- list [URL]` lists every database the framework keeps there:
+//!   its kind and state, whose it is (the test and its part: `gateway`, `agent AgentB`),
+//!   whether its owner is alive, and its size;
+//! - `drain` drops every idle pool database and template (what a CI job runs last);
+//! - `sweep` drops what dead tests left.
+//!
 //! The URL defaults to `PERSIST_TEST_DATABASE_URL`.
 
 use persist_core::PersistError;
-use persist_core::db::backend::{drain_pools, sweep_leaked};
+use persist_core::db::backend::{drain_pools, list_databases, sweep_leaked};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), PersistError> {
@@ -14,14 +19,47 @@ async fn main() -> Result<(), PersistError> {
         .or_else(|| std::env::var("PERSIST_TEST_DATABASE_URL").ok())
         .ok_or_else(|| PersistError::Backend("give a server URL".into()))?;
     let dropped = match command.as_str() {
+        "list" => return list(&url).await,
         "drain" => drain_pools(&url).await?,
         "sweep" => sweep_leaked(&url).await?,
         other => {
             return Err(PersistError::Backend(format!(
-                "unknown command {other:?}: expected drain or sweep"
+                "unknown command {other:?}: expected list, drain or sweep"
             )));
         }
     };
     println!("dropped {} databases", dropped.len());
+    Ok(())
+}
+
+async fn list(url: &str) -> Result<(), PersistError> {
+    let databases = list_databases(url).await?;
+    println!(
+        "{:<52} {:<8} {:<8} {:>9}  {:<5}  whose",
+        "database", "kind", "state", "size", "alive"
+    );
+    let mut total = 0;
+    for db in &databases {
+        let size = db.size_bytes.unwrap_or(0);
+        total += size;
+        let size = match db.size_bytes {
+            Some(bytes) => format!("{:.1} MB", bytes as f64 / 1e6),
+            None => "gone".to_owned(),
+        };
+        println!(
+            "{:<52} {:<8} {:<8} {:>9}  {:<5}  {}",
+            db.name,
+            db.kind,
+            db.state,
+            size,
+            if db.owner_alive { "yes" } else { "-" },
+            db.label
+        );
+    }
+    println!(
+        "{} databases, {:.1} MB",
+        databases.len(),
+        total as f64 / 1e6
+    );
     Ok(())
 }

@@ -626,11 +626,10 @@ impl Backend for OneFileForAll {
     ) -> futures::future::BoxFuture<'a, persist_core::Result<DatabaseLocation>> {
         let path = self.0.path().join("shared.sqlite3");
         Box::pin(async move {
-            Ok(DatabaseLocation {
-                name: "shared".into(),
-                url: format!("sqlite://{}?mode=rwc", path.display()),
-                path: Some(path),
-            })
+            Ok(
+                DatabaseLocation::new("shared", format!("sqlite://{}?mode=rwc", path.display()))
+                    .with_path(path),
+            )
         })
     }
     fn drop_database<'a>(

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use persist_core::db::ManagerBuilder;
-use persist_core::db::backend::sweep_leaked;
+use persist_core::db::backend::{list_databases, sweep_leaked};
 use persist_core::prelude::*;
 use persist_tests::server::{drop_by_hand, own_pool, registry_rows, server_url, test_databases};
 use persist_tests::{expect_failure, record_locations, recorded_locations, spawn_test, wait_for};
@@ -112,10 +112,32 @@ fn kept_databases_stay_and_no_sweep_takes_them() {
         return;
     };
     driven_keeps_on_server();
-    let kept = names(&recorded_locations("driven_keeps_on_server"));
+    let locations = recorded_locations("driven_keeps_on_server");
+    let kept = names(&locations);
     let rows = block_on(registry_rows(&url, &kept));
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|(_, state)| state == "kept"), "{rows:?}");
+    // A person can tell them apart: in the location, and on the server after the test.
+    let roles: Vec<_> = locations.iter().map(|l| l.role.clone()).collect();
+    assert_eq!(
+        roles,
+        [Some("gateway".to_owned()), Some("agent AgentA".to_owned())]
+    );
+    let listed = block_on(list_databases(&url)).unwrap();
+    for location in &locations {
+        let entry = listed
+            .iter()
+            .find(|d| d.name == location.name)
+            .unwrap_or_else(|| panic!("{} is not listed", location.name));
+        let role = location.role.as_deref().unwrap();
+        assert!(
+            entry.label.contains("driven_keeps_on_server") && entry.label.ends_with(role),
+            "{entry:?} does not say whose it is"
+        );
+        assert_eq!(entry.state, "kept");
+        assert!(!entry.owner_alive);
+        assert!(entry.size_bytes.is_some_and(|s| s > 0), "{entry:?}");
+    }
     block_on(sweep_leaked(&url)).unwrap();
     let present = block_on(test_databases(&url));
     assert!(
@@ -172,6 +194,22 @@ fn databases_of_a_killed_process_are_swept_and_live_ones_are_not() {
     };
     let (mut child, leaked, _files) = spawn_driven("driven_killed_mid_test", false).unwrap();
     assert_eq!(leaked.len(), 2);
+
+    // While the child runs, a person sees whose its databases are and that their owner lives.
+    let listed = block_on(list_databases(&url)).unwrap();
+    for name in &leaked {
+        let entry = listed.iter().find(|d| d.name == *name).unwrap();
+        assert!(entry.owner_alive, "{entry:?}");
+        assert_eq!(entry.state, "claimed");
+        assert!(entry.label.contains("driven_killed_mid_test"), "{entry:?}");
+    }
+    let labels: Vec<_> = listed
+        .iter()
+        .filter(|d| leaked.contains(&d.name))
+        .map(|d| d.label.rsplit(" · ").next().unwrap_or_default().to_owned())
+        .collect();
+    assert!(labels.iter().any(|l| l == "gateway"), "{labels:?}");
+    assert!(labels.iter().any(|l| l == "agent AgentA"), "{labels:?}");
 
     // While the child runs, its databases are a live run's: a sweep leaves them alone.
     let swept = block_on(sweep_leaked(&url)).unwrap();

@@ -184,6 +184,8 @@ async fn provision(
         Some(location) => (location, true),
         None => (backend.create_database(name).await?, false),
     };
+    let mut location = location;
+    location.role = Some(role.to_string());
     match backend.connect(&location).await {
         Ok(connection) => Ok((
             Provisioned {

@@ -53,11 +53,10 @@ impl SqliteMemoryBackend {
     /// Opens database `name` and keeps it open.
     async fn open(&self, name: &str) -> Result<(DatabaseLocation, SqliteConnection)> {
         let full = format!("{}-{name}", self.prefix);
-        let location = DatabaseLocation {
-            url: format!("sqlite:file:{full}?mode=memory&cache=shared"),
-            name: full,
-            path: None,
-        };
+        let location = DatabaseLocation::new(
+            full.clone(),
+            format!("sqlite:file:{full}?mode=memory&cache=shared"),
+        );
         let options = SqliteConnectOptions::from_str(&location.url)
             .map_err(|e| sqlite_error(&location.name, "opening", e))?;
         let anchor = SqliteConnection::connect_with(&options)

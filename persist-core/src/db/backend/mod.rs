@@ -28,7 +28,7 @@ mod template;
 #[cfg(feature = "sqlite")]
 pub use memory::SqliteMemoryBackend;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-pub use registry::{REGISTRY_TABLE, sweep_leaked};
+pub use registry::{REGISTRY_TABLE, RegisteredDatabase, list_databases, sweep_leaked};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use server::{
     CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV, POOL_SIZE_ENV, STALE_POOL_AFTER,
@@ -94,6 +94,28 @@ pub struct DatabaseLocation {
     pub url: String,
     /// The file, for file-backed databases.
     pub path: Option<PathBuf>,
+    /// The role it plays for its test (`gateway`, `agent AgentB`): set by the manager once
+    /// the database is its test's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+impl DatabaseLocation {
+    /// A database reached at `url`, called `name` by its backend.
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
+        DatabaseLocation {
+            name: name.into(),
+            url: url.into(),
+            path: None,
+            role: None,
+        }
+    }
+
+    /// The same, kept in the file at `path`.
+    pub fn with_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
 }
 
 impl fmt::Display for DatabaseLocation {

@@ -82,11 +82,7 @@ impl SqliteFileBackend {
     /// Where database `name` lives.
     fn location(&self, name: &str) -> DatabaseLocation {
         let path = self.root.join(format!("{name}.sqlite3"));
-        DatabaseLocation {
-            name: name.to_owned(),
-            url: format!("sqlite://{}?mode=rw", path.display()),
-            path: Some(path),
-        }
+        DatabaseLocation::new(name, format!("sqlite://{}?mode=rw", path.display())).with_path(path)
     }
 }
 

@@ -242,7 +242,8 @@ impl Backend for ServerBackend {
                 )));
             }
             let (admin, owner) = self.session().await?;
-            let (db, label) = (full.clone(), self.label.clone());
+            // Whose it is, for a person looking at the server: the test, and the database's part.
+            let (db, label) = (full.clone(), format!("{} · {name}", self.label));
             on_engine(async move {
                 // Recorded first: a process killed between the two leaves a record the sweep
                 // clears, never a database nobody knows about.
@@ -256,11 +257,10 @@ impl Backend for ServerBackend {
             })
             .await??;
             self.state.lock().await.created.push(full.clone());
-            Ok(DatabaseLocation {
-                url: url_for(&self.admin_url, Some(&full))?,
-                name: full,
-                path: None,
-            })
+            Ok(DatabaseLocation::new(
+                full.clone(),
+                url_for(&self.admin_url, Some(&full))?,
+            ))
         })
     }
 
@@ -276,11 +276,14 @@ impl Backend for ServerBackend {
             let (admin, owner) = self.session().await?;
             let (url, template) = (self.admin_url.clone(), template.clone());
             let key = template.key.clone();
+            let label = format!("{} · {}", self.label, template.label);
             let (name, refill) = on_engine(async move {
                 let info = pool::ensure_template(&admin, &url, owner, &template).await?;
-                let name = match pool::claim(&admin, &template.key, owner).await? {
+                let name = match pool::claim(&admin, &template.key, owner, &label).await? {
                     Some(name) => name,
-                    None => pool::create_pooled(&admin, &url, owner, &template, &info).await?,
+                    None => {
+                        pool::create_pooled(&admin, &url, owner, &template, &info, &label).await?
+                    }
                 };
                 let refill = pool::refill_if_low(&admin, &url, &template, &info).await;
                 Ok::<_, PersistError>((name, refill))
@@ -290,11 +293,10 @@ impl Backend for ServerBackend {
             state.pooled.insert(name.clone(), key);
             state.refills.extend(refill);
             drop(state);
-            Ok(Some(DatabaseLocation {
-                url: url_for(&self.admin_url, Some(&name))?,
-                name,
-                path: None,
-            }))
+            Ok(Some(DatabaseLocation::new(
+                name.clone(),
+                url_for(&self.admin_url, Some(&name))?,
+            )))
         })
     }
 
@@ -336,7 +338,18 @@ impl Backend for ServerBackend {
         &'a self,
         location: &'a DatabaseLocation,
     ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
-        Box::pin(async move { Database::connect(single_connection(location.url.clone())).await })
+        Box::pin(async move {
+            // Seen like the test's own pool: a database changed through it is reset, or dropped.
+            let touched = self
+                .state
+                .lock()
+                .await
+                .touched
+                .entry(location.name.clone())
+                .or_insert_with(|| Arc::new(AtomicBool::new(false)))
+                .clone();
+            lazy_pool(self.kind, &location.url, touched, 1)
+        })
     }
 
     fn connect<'a>(
@@ -344,14 +357,15 @@ impl Backend for ServerBackend {
         location: &'a DatabaseLocation,
     ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
         Box::pin(async move {
-            let touched = Arc::new(AtomicBool::new(false));
-            let connection = lazy_pool(self.kind, &location.url, touched.clone())?;
-            self.state
+            let touched = self
+                .state
                 .lock()
                 .await
                 .touched
-                .insert(location.name.clone(), touched);
-            Ok(connection)
+                .entry(location.name.clone())
+                .or_insert_with(|| Arc::new(AtomicBool::new(false)))
+                .clone();
+            lazy_pool(self.kind, &location.url, touched, PER_DATABASE as u32)
         })
     }
 
@@ -440,6 +454,7 @@ fn lazy_pool(
     kind: BackendKind,
     url: &str,
     touched: Arc<AtomicBool>,
+    connections: u32,
 ) -> std::result::Result<DatabaseConnection, DbErr> {
     #[cfg(feature = "mysql")]
     use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
@@ -452,7 +467,7 @@ fn lazy_pool(
         ($options:ty) => {{
             let flag = touched.clone();
             <$options>::new()
-                .max_connections(PER_DATABASE as u32)
+                .max_connections(connections)
                 .min_connections(0)
                 .idle_timeout(SERVER_IDLE)
                 .acquire_timeout(Duration::from_secs(30))

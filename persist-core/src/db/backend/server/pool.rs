@@ -476,13 +476,23 @@ pub(crate) async fn sweep_stale(admin: &DatabaseConnection, owner: i64) -> Resul
 }
 
 /// Claims a ready pool database of `key`, atomically across every process and machine.
+/// The claimer's `label` (its test and the database's part) goes on the record.
 pub(crate) async fn claim(
     admin: &DatabaseConnection,
     key: &str,
     owner: i64,
+    label: &str,
 ) -> Result<Option<String>> {
     let filter = format!("kind = 'pool' AND pool_key = {}", placeholder(admin));
-    claim_first(admin, owner, &filter, vec![key.into()], "a pool database").await
+    claim_first(
+        admin,
+        owner,
+        &filter,
+        vec![key.into()],
+        "a pool database",
+        Some(label),
+    )
+    .await
 }
 
 /// The first bind parameter in the admin database's dialect.
@@ -503,6 +513,7 @@ async fn claim_first(
     filter: &str,
     values: Vec<sea_orm::Value>,
     what: &str,
+    label: Option<&str>,
 ) -> Result<Option<String>> {
     let backend = admin.get_database_backend();
     let select = format!(
@@ -521,6 +532,10 @@ async fn claim_first(
     };
     let name: String = row.try_get("", "db_name").context(ADMIN, &operation)?;
     registry::set_state(&txn, std::slice::from_ref(&name), 0, "claimed", owner).await?;
+    if let Some(label) = label {
+        let label: String = label.chars().take(255).collect();
+        registry::update(&txn, &name, [("label", label.into())]).await?;
+    }
     txn.commit().await.context(ADMIN, &operation)?;
     Ok(Some(name))
 }
@@ -532,6 +547,7 @@ pub(crate) async fn create_pooled(
     owner: i64,
     template: &SchemaTemplate,
     info: &TemplateInfo,
+    label: &str,
 ) -> Result<String> {
     let backend = admin.get_database_backend();
     let key = template.key.as_str();
@@ -539,7 +555,7 @@ pub(crate) async fn create_pooled(
         "pt_p_{key}_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
-    registry::record(admin, &name, Kind::Pool, key, owner, &template.label).await?;
+    registry::record(admin, &name, Kind::Pool, key, owner, label).await?;
     let created = async {
         match backend {
             DbBackend::Postgres => {
@@ -607,7 +623,8 @@ pub(crate) async fn refill_if_low(
             // whenever the test that started it ends.
             let (conn, owner) = super::owner_connection(&url).await?;
             let made = async {
-                let name = create_pooled(&conn, &url, owner, &template, &info).await?;
+                let label = format!("made ahead · {}", template.label);
+                let name = create_pooled(&conn, &url, owner, &template, &info, &label).await?;
                 registry::set_state(&conn, std::slice::from_ref(&name), owner, "ready", 0).await
             }
             .await;
@@ -814,7 +831,7 @@ pub(crate) async fn claim_idle(
         filter.push_str(&format!(" AND pool_key = {}", placeholder(admin)));
     }
     let values = key.map(Into::into).into_iter().collect();
-    claim_first(admin, owner, &filter, values, "an idle database").await
+    claim_first(admin, owner, &filter, values, "an idle database", None).await
 }
 
 /// Forgets every template this process knew (they were dropped).
