@@ -182,6 +182,31 @@ pub(crate) async fn set_state(
         .map(|_| ())
 }
 
+/// Makes a ready database (owned by nobody) `claimed` by `owner`, with the claimer's `label`
+/// if given: one statement.
+pub(crate) async fn hand_over(
+    admin: &impl ConnectionTrait,
+    name: &str,
+    owner: i64,
+    label: Option<&str>,
+) -> Result<()> {
+    let mut update = Query::update();
+    update
+        .table(table())
+        .value(col("state"), "claimed")
+        .value(col("owner"), owner)
+        .and_where(Expr::col(col("db_name")).eq(name))
+        .and_where(Expr::col(col("owner")).eq(0));
+    if let Some(label) = label {
+        update.value(col("label"), label.chars().take(255).collect::<String>());
+    }
+    admin
+        .execute(&update)
+        .await
+        .context(ADMIN, format!("claiming {name}"))
+        .map(|_| ())
+}
+
 /// Sets columns of one database's record.
 pub(crate) async fn update<const N: usize>(
     admin: &impl ConnectionTrait,

@@ -215,6 +215,18 @@ impl ServerBackend {
         Ok(())
     }
 
+    /// Whether any connection to database `name` was ever opened, as a flag every pool to it
+    /// shares.
+    async fn touched(&self, name: &str) -> Arc<AtomicBool> {
+        self.state
+            .lock()
+            .await
+            .touched
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(AtomicBool::new(false)))
+            .clone()
+    }
+
     /// The session's connection and owner key (opening a session for one database if none).
     async fn session(&self) -> Result<(DatabaseConnection, i64)> {
         self.ensure_session(1).await?;
@@ -340,14 +352,7 @@ impl Backend for ServerBackend {
     ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
         Box::pin(async move {
             // Seen like the test's own pool: a database changed through it is reset, or dropped.
-            let touched = self
-                .state
-                .lock()
-                .await
-                .touched
-                .entry(location.name.clone())
-                .or_insert_with(|| Arc::new(AtomicBool::new(false)))
-                .clone();
+            let touched = self.touched(&location.name).await;
             lazy_pool(self.kind, &location.url, touched, 1)
         })
     }
@@ -357,14 +362,7 @@ impl Backend for ServerBackend {
         location: &'a DatabaseLocation,
     ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
         Box::pin(async move {
-            let touched = self
-                .state
-                .lock()
-                .await
-                .touched
-                .entry(location.name.clone())
-                .or_insert_with(|| Arc::new(AtomicBool::new(false)))
-                .clone();
+            let touched = self.touched(&location.name).await;
             lazy_pool(self.kind, &location.url, touched, PER_DATABASE as u32)
         })
     }

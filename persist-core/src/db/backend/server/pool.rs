@@ -531,11 +531,7 @@ async fn claim_first(
         return Ok(None);
     };
     let name: String = row.try_get("", "db_name").context(ADMIN, &operation)?;
-    registry::set_state(&txn, std::slice::from_ref(&name), 0, "claimed", owner).await?;
-    if let Some(label) = label {
-        let label: String = label.chars().take(255).collect();
-        registry::update(&txn, &name, [("label", label.into())]).await?;
-    }
+    registry::hand_over(&txn, &name, owner, label).await?;
     txn.commit().await.context(ADMIN, &operation)?;
     Ok(Some(name))
 }
