@@ -270,7 +270,7 @@ fn holds_sql(backend: DbBackend, me: i64) -> String {
 }
 
 /// The first bind parameter in the connection's dialect.
-fn placeholder(backend: DbBackend) -> &'static str {
+pub(crate) fn placeholder(backend: DbBackend) -> &'static str {
     if backend == DbBackend::Postgres {
         "$1"
     } else {

@@ -170,9 +170,17 @@ pub(crate) async fn catalog_digest(
     Ok(Fingerprint::of(&lines).to_string())
 }
 
-/// Triggers, views, routines and sequences, by name and definition (no object ids).
-const PG_OTHER_OBJECTS: &str = "\
-SELECT 'trg ' || c.relname || ' ' || t.tgname || ' ' || pg_catalog.pg_get_triggerdef(t.oid) AS line \
+/// A PostgreSQL database's schema by names and definitions (no object ids, which differ
+/// between two builds): columns, indexes, constraints, triggers, views, functions, sequences.
+const PG_KEY_CATALOG: &str = "\
+SELECT 'col ' || c.relname || '.' || a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text || ' ' || a.attnum::text || ' ' || coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), '~') AS line \
+FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped \
+UNION ALL SELECT 'idx ' || tablename || ' ' || indexdef FROM pg_catalog.pg_indexes WHERE schemaname = current_schema() \
+UNION ALL SELECT 'con ' || c.relname || ' ' || k.conname || ' ' || pg_catalog.pg_get_constraintdef(k.oid) \
+FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() \
+UNION ALL SELECT 'trg ' || c.relname || ' ' || t.tgname || ' ' || pg_catalog.pg_get_triggerdef(t.oid) \
 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid \
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND n.nspname = current_schema() \
 UNION ALL SELECT 'view ' || viewname || ' ' || definition FROM pg_catalog.pg_views WHERE schemaname = current_schema() \
@@ -180,8 +188,9 @@ UNION ALL SELECT 'fn ' || p.proname || ' ' || md5(coalesce(p.prosrc, '')) FROM p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() \
 UNION ALL SELECT 'seq ' || sequencename || ' ' || coalesce(last_value::text, '~') FROM pg_catalog.pg_sequences WHERE schemaname = current_schema()";
 
-/// The same on MySQL/MariaDB; the database's own name is taken out of definitions.
-const MYSQL_OTHER_OBJECTS: &str = "\
+/// With [`MYSQL_CATALOG`] (already by names), a MySQL/MariaDB database's schema: the
+/// definitions of its triggers, views and routines, its own name taken out of them.
+const MYSQL_KEY_DEFINITIONS: &str = "\
 SELECT CAST(CONCAT('trg ', TRIGGER_NAME, ' ', EVENT_OBJECT_TABLE, ' ', ACTION_TIMING, ' ', EVENT_MANIPULATION, ' ', REPLACE(ACTION_STATEMENT, DATABASE(), '')) AS CHAR) AS line FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() \
 UNION ALL SELECT CAST(CONCAT('view ', TABLE_NAME, ' ', REPLACE(VIEW_DEFINITION, DATABASE(), '')) AS CHAR) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() \
 UNION ALL SELECT CAST(CONCAT('routine ', ROUTINE_NAME, ' ', IFNULL(REPLACE(ROUTINE_DEFINITION, DATABASE(), ''), '~')) AS CHAR) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()";
@@ -212,24 +221,27 @@ pub(crate) async fn catalog_key(
                 .apply(&conn)
                 .await
                 .context(label, "building its schema to read its catalog")?;
-            // Two separate builds must give one key: read what holds no object ids (unlike
-            // the digest that compares a clone with its template).
-            // Sorted maps throughout: its debug form is stable.
-            let tables = format!("{:?}", crate::migrate::Schema::read(&conn).await?);
+            // Two separate builds must give one key: read the catalog by names and
+            // definitions, with no object ids (unlike the digest that compares a clone with
+            // its template).
             let mut lines = vec![
                 crate::db::fingerprint::CATALOG_FORMAT.to_owned(),
                 format!("{backend:?}"),
-                tables,
             ];
-            let other = match backend {
-                DbBackend::Postgres => PG_OTHER_OBJECTS,
-                _ => MYSQL_OTHER_OBJECTS,
+            let catalogs: &[&str] = match backend {
+                DbBackend::Postgres => &[PG_KEY_CATALOG],
+                _ => &[MYSQL_CATALOG, MYSQL_KEY_DEFINITIONS],
             };
-            let mut others = raw_strings(&conn, other, "line")
-                .await
-                .context(label, "reading its schema's catalog")?;
-            others.sort();
-            lines.extend(others);
+            let mut read = Vec::new();
+            for catalog in catalogs {
+                read.extend(
+                    raw_strings(&conn, catalog, "line")
+                        .await
+                        .context(label, "reading its schema's catalog")?,
+                );
+            }
+            read.sort();
+            lines.extend(read);
             for table in crate::db::list_tables(&conn).await? {
                 let rows = crate::db::count_rows(&conn, &table).await?;
                 lines.push(format!("rows {table} {rows}"));
@@ -497,11 +509,7 @@ pub(crate) async fn claim(
 
 /// The first bind parameter in the admin database's dialect.
 fn placeholder(admin: &DatabaseConnection) -> &'static str {
-    if admin.get_database_backend() == DbBackend::Postgres {
-        "$1"
-    } else {
-        "?"
-    }
+    registry::placeholder(admin.get_database_backend())
 }
 
 /// Claims the first ready database that `filter` (a condition on the registry, with its
