@@ -64,6 +64,14 @@ pub async fn registry_rows(url: &str, names: &[String]) -> Vec<(String, String)>
     found
 }
 
+/// Runs one statement on the server's administration database, as a person at a console.
+pub async fn run_by_hand(url: &str, sql: &str) {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let db = Database::connect(url.as_str()).await.unwrap();
+    db.execute_unprepared(sql).await.unwrap();
+    db.close().await.unwrap();
+}
+
 /// Drops databases by hand (what a person does with kept ones) and forgets them.
 pub async fn drop_by_hand(url: &str, names: &[String]) {
     let url = url.replacen("mariadb://", "mysql://", 1);

@@ -322,13 +322,48 @@ pub(crate) async fn drop_owned(admin: &impl ConnectionTrait, name: &str, me: i64
         tracing::warn!(database = %name, "not dropped: the registry does not say it is this owner's");
         return Ok(false);
     }
-    admin
-        .execute_unprepared(&drop_statement(backend, name))
-        .await
-        .context(ADMIN, format!("dropping database {name}"))?;
+    // A drop can fail for a moment (PostgreSQL's FORCE waits only five seconds for the
+    // sessions it ends on a loaded server): try again before giving up.
+    let mut attempt = 0;
+    loop {
+        match admin
+            .execute_unprepared(&drop_statement(backend, name))
+            .await
+        {
+            Ok(_) => break,
+            Err(_) if attempt < DROP_RETRIES.len() => {
+                tokio::time::sleep(DROP_RETRIES[attempt]).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                // Give it up, so that the next sweep, by anyone, tries again: owner 0 is no
+                // one's lock. Kept as ours, it would wait for this process to end.
+                let give_up = format!(
+                    "UPDATE {REGISTRY_TABLE} SET state = 'claimed', owner = 0 \
+                     WHERE db_name = {} AND owner = {me}",
+                    placeholder(backend),
+                );
+                let _ = admin
+                    .execute_raw(Statement::from_sql_and_values(
+                        backend,
+                        give_up,
+                        [name.into()],
+                    ))
+                    .await;
+                return Err(e).context(ADMIN, format!("dropping database {name}"));
+            }
+        }
+    }
     forget(admin, name, me).await?;
     Ok(true)
 }
+
+/// The pauses between attempts at a drop that failed.
+const DROP_RETRIES: [Duration; 3] = [
+    Duration::from_millis(200),
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+];
 
 /// One database the framework keeps on a server, as its registry records it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -428,9 +463,20 @@ pub(crate) async fn sweep_with(admin: &DatabaseConnection, me: i64) -> Result<Ve
         let name: String = row
             .try_get("", "db_name")
             .context(ADMIN, "reading the registry")?;
-        if take_abandoned(admin, &name, me).await? && drop_owned(admin, &name, me).await? {
-            tracing::info!(database = %name, "dropped a test database whose owner is gone");
-            dropped.push(name);
+        // One database that will not go is left for the next sweep; the rest still go.
+        let taken = match take_abandoned(admin, &name, me).await {
+            Ok(true) => drop_owned(admin, &name, me).await,
+            other => other,
+        };
+        match taken {
+            Ok(true) => {
+                tracing::info!(database = %name, "dropped a test database whose owner is gone");
+                dropped.push(name);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(database = %name, error = %e, "a leaked database was not dropped; the next sweep tries again")
+            }
         }
     }
     Ok(dropped)
