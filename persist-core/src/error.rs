@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use sea_orm::DbErr;
 
-use crate::inspect::VerificationError;
-
 /// Everything that can go wrong in the framework or in the mesh under test.
 ///
 /// Each variant says what was expected, what was found, and names the database or agent involved.
@@ -162,13 +160,17 @@ pub enum PersistError {
         /// What went wrong, with the answer's body if it helps.
         detail: String,
     },
-    /// A migration check found a problem: the check, the step, and a schema difference
-    /// (boxed: it carries the two schemas' differences).
+    /// A migration check found a problem: a
+    /// [`MigrationFailure`](crate::migrate::MigrationFailure) with the
+    /// check, the step and the schemas' differences. Read it with
+    /// [`PersistError::migration_failure`], or downcast the box.
     #[error(transparent)]
-    Migration(Box<crate::migrate::MigrationFailure>),
-    /// A cross-database verification found a problem (boxed: it carries the rows it saw).
+    Migration(Box<dyn std::error::Error + Send + Sync>),
+    /// A cross-database verification found a problem: a
+    /// [`VerificationError`](crate::inspect::VerificationError) with the rows
+    /// it saw. Read it with [`PersistError::verification`], or downcast the box.
     #[error(transparent)]
-    Verification(Box<VerificationError>),
+    Verification(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<DbErr> for PersistError {
@@ -179,12 +181,6 @@ impl From<DbErr> for PersistError {
             source,
             location: std::panic::Location::caller(),
         }
-    }
-}
-
-impl From<VerificationError> for PersistError {
-    fn from(error: VerificationError) -> Self {
-        PersistError::Verification(Box::new(error))
     }
 }
 

@@ -103,6 +103,32 @@ pub mod __private {
     use crate::runner::{Inject, TestContext, WithAgent, WithoutAgent};
     use crate::system::System;
 
+    /// What a test that names no system runs against.
+    pub struct NoSystemNamed;
+
+    /// A system to use when a test names none: the reference mesh, with the `mesh` feature.
+    #[diagnostic::on_unimplemented(
+        message = "this test names no system, and persist-core is built without its `mesh` feature (the default system)",
+        label = "no system to run this test against",
+        note = "name yours: `#[persistence_test(system = \"MySystem\", …)]`, where `MySystem: System + Default`"
+    )]
+    pub trait DefaultSystem {
+        /// Makes it.
+        fn make() -> ::std::sync::Arc<dyn System>;
+    }
+
+    #[cfg(feature = "mesh")]
+    impl DefaultSystem for NoSystemNamed {
+        fn make() -> ::std::sync::Arc<dyn System> {
+            ::std::sync::Arc::new(crate::mesh::ReferenceMesh)
+        }
+    }
+
+    /// Makes the default system `D` (the attribute without `system = "…"`).
+    pub fn default_system<D: DefaultSystem>() -> ::std::sync::Arc<dyn System> {
+        D::make()
+    }
+
     /// Makes the system `S` (the attribute's `system = "S"`).
     pub fn system_of<S: System + Default>() -> ::std::sync::Arc<dyn System> {
         ::std::sync::Arc::new(S::default())

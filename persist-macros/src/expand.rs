@@ -343,12 +343,26 @@ fn config_fields(config: &Config, checks: &mut Vec<TokenStream>) -> TokenStream 
             __persist_setup as #krate::__private::Setup
         }}
     }));
-    let system = option(config.system.as_ref().map(|system| {
-        let at = respan(krate, system.span());
-        checks
-            .push(quote_spanned! {system.span()=> let _ = #at::__private::system_of::<#system>; });
-        quote_spanned! {system.span()=> #at::__private::system_of::<#system> }
-    }));
+    let system = match &config.system {
+        Some(system) => {
+            let at = respan(krate, system.span());
+            checks.push(
+                quote_spanned! {system.span()=> let _ = #at::__private::system_of::<#system>; },
+            );
+            quote_spanned! {system.span()=> #at::__private::system_of::<#system> }
+        }
+        // The default system (the reference mesh) exists only with persist-core's `mesh`
+        // feature; without it this names a bound that is unmet, with a message saying what
+        // to write.
+        None => {
+            let default = quote! {
+                #krate::__private::default_system::<#krate::__private::NoSystemNamed>
+            };
+            checks.push(quote! { let _ = #default; });
+            default
+        }
+    };
+    let system = quote! { ::core::option::Option::Some(#system) };
     let seed = option(config.seed.as_ref().map(|seed| {
         let at = respan(krate, seed.span());
         let call = quote_spanned! {seed.span()=>

@@ -15,9 +15,9 @@ use persist_tests::expect_panic;
 use persist_tests::faults::*;
 
 fn verification(error: PersistError) -> VerificationError {
-    match error {
-        PersistError::Verification(v) => *v,
-        other => panic!("expected a verification error, got {other}"),
+    match error.verification() {
+        Some(v) => v.clone(),
+        None => panic!("expected a verification error, got {error}"),
     }
 }
 

@@ -489,10 +489,7 @@ async fn integrity_catches_turns_in_different_orders(
         .await
         .unwrap();
     let error = inspector.verify_integrity().await.unwrap_err();
-    let PersistError::Verification(error) = &error else {
-        panic!("{error}")
-    };
-    let VerificationError::Integrity { problems } = &**error else {
+    let Some(VerificationError::Integrity { problems }) = error.verification() else {
         panic!("{error}")
     };
     assert!(

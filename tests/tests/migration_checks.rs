@@ -26,9 +26,9 @@ fn mesh_allowances(backend: BackendKind) -> Vec<Allow> {
 }
 
 fn failure(error: PersistError) -> migrate::MigrationFailure {
-    match error {
-        PersistError::Migration(failure) => *failure,
-        other => panic!("expected a migration failure, got: {other}"),
+    match error.migration_failure() {
+        Some(failure) => failure.clone(),
+        None => panic!("expected a migration failure, got: {error}"),
     }
 }
 

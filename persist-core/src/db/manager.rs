@@ -1,5 +1,7 @@
 //! [`MultiDatabaseManager`]: provisions, hands out, clears and removes a test's databases.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +15,6 @@ use super::names::{AgentName, validate_agent_names};
 use super::provision::{Provisioned, drop_all, provision_all, teardown};
 use super::schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
 use crate::error::{DbContext, PersistError, Result};
-use crate::system::{Layout, System};
 
 /// Which database of a manager.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -58,7 +59,7 @@ struct Inner {
     agents: Vec<(AgentName, Provisioned)>,
     gateway_schema: Arc<dyn GatewaySchema>,
     agent_schema: Arc<dyn AgentSchema>,
-    layout: Option<Arc<Layout>>,
+    attached: Attached,
     lifecycle: Mutex<Lifecycle>,
 }
 
@@ -92,21 +93,31 @@ pub struct ManagerBuilder {
     agents: Vec<String>,
     gateway_schema: Option<Arc<dyn GatewaySchema>>,
     agent_schema: Option<Arc<dyn AgentSchema>>,
-    layout: Option<Layout>,
+    attached: Attached,
     backend: BackendConfig,
     custom_backend: Option<Box<dyn Backend>>,
     label: String,
     templates: bool,
 }
 
+/// Values that modules above the engine keep with a manager, one per type (the system's
+/// [`Layout`](crate::system::Layout), for the inspector). The engine never reads them.
+#[derive(Clone, Default)]
+pub(crate) struct Attached(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
+
+impl Attached {
+    fn get<T: Send + Sync + 'static>(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
+        self.0.get(&TypeId::of::<T>())
+    }
+}
+
+// With the `mesh` feature, `Default` is the reference mesh's schemas and layout (in
+// `crate::mesh`); without it, none.
+#[cfg(not(feature = "mesh"))]
 impl Default for ManagerBuilder {
-    /// With the `mesh` feature, the reference mesh's schemas and layout; without it, none:
-    /// give a [`system`](Self::system) or the schemas.
+    /// No schemas: give the builder a [`system`](Self::system) or the schemas.
     fn default() -> Self {
-        let builder = Self::bare();
-        #[cfg(feature = "mesh")]
-        let builder = builder.system(&crate::mesh::ReferenceMesh);
-        builder
+        Self::bare()
     }
 }
 
@@ -117,7 +128,7 @@ impl ManagerBuilder {
             agents: Vec::new(),
             gateway_schema: None,
             agent_schema: None,
-            layout: None,
+            attached: Attached::default(),
             backend: BackendConfig::default(),
             custom_backend: None,
             label: "manager".to_owned(),
@@ -137,12 +148,24 @@ impl ManagerBuilder {
         self
     }
 
-    /// Takes the schemas and layout of `system` (what `#[persistence_test(system = "…")]`
-    /// does). Later calls can still replace any of them.
-    pub fn system(mut self, system: &dyn System) -> Self {
-        self.gateway_schema = Some(system.gateway_schema());
-        self.agent_schema = Some(system.agent_schema());
-        self.layout = system.layout();
+    /// Uses these schemas (shared).
+    pub(crate) fn schemas(
+        mut self,
+        gateway: Arc<dyn GatewaySchema>,
+        agent: Arc<dyn AgentSchema>,
+    ) -> Self {
+        self.gateway_schema = Some(gateway);
+        self.agent_schema = Some(agent);
+        self
+    }
+
+    /// Keeps `value` with the manager (replacing one of its type), or removes the value of
+    /// type `T` when `None`.
+    pub(crate) fn attach<T: Send + Sync + 'static>(mut self, value: Option<T>) -> Self {
+        match value {
+            Some(value) => self.attached.0.insert(TypeId::of::<T>(), Arc::new(value)),
+            None => self.attached.0.remove(&TypeId::of::<T>()),
+        };
         self
     }
 
@@ -160,12 +183,6 @@ impl ManagerBuilder {
     /// Creates agent databases from `schema`.
     pub fn agent_schema(mut self, schema: impl AgentSchema) -> Self {
         self.agent_schema = Some(Arc::new(schema));
-        self
-    }
-
-    /// Where the system keeps sessions and messages, for the inspector.
-    pub fn layout(mut self, layout: Layout) -> Self {
-        self.layout = Some(layout);
         self
     }
 
@@ -249,7 +266,7 @@ impl ManagerBuilder {
                 agents: agents.into_iter().zip(created).collect(),
                 gateway_schema,
                 agent_schema,
-                layout: self.layout.map(Arc::new),
+                attached: self.attached,
                 lifecycle: Mutex::new(Lifecycle::Active),
             }),
         })
@@ -416,14 +433,14 @@ impl MultiDatabaseManager {
         &*self.inner.agent_schema
     }
 
-    /// Where the system keeps sessions and messages, if it said.
-    pub fn layout(&self) -> Option<&Layout> {
-        self.inner.layout.as_deref()
+    /// The value of type `T` kept with the manager ([`ManagerBuilder::attach`]).
+    pub(crate) fn attached<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner.attached.get::<T>()?.downcast_ref()
     }
 
-    /// The layout, shared.
-    pub(crate) fn shared_layout(&self) -> Option<Arc<Layout>> {
-        self.inner.layout.clone()
+    /// The same, shared.
+    pub(crate) fn attached_shared<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.inner.attached.get::<T>()?.clone().downcast().ok()
     }
 
     /// Whether the databases are still in place (not cleaned up or released).

@@ -123,15 +123,6 @@ impl EntitySchema {
         ));
         self
     }
-
-    /// The schema of the reference mesh's agents: `agent_sessions` and `agent_messages`.
-    #[cfg(feature = "mesh")]
-    pub fn mesh_agents() -> Self {
-        use crate::mesh::entity::{agent_message, agent_session};
-        Self::new()
-            .entity::<agent_session::Entity>()
-            .entity::<agent_message::Entity>()
-    }
 }
 
 impl fmt::Debug for EntitySchema {

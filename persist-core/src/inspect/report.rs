@@ -5,11 +5,13 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::error::PersistError;
+
 use super::architecture::{AgentSchemaState, MigrationState};
 use super::rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
 
 /// A cross-database check failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerificationError {
     /// The gateway is not fully migrated.
@@ -94,6 +96,23 @@ pub enum VerificationError {
         /// Each problem found.
         problems: Vec<IntegrityProblem>,
     },
+}
+
+impl From<VerificationError> for PersistError {
+    fn from(error: VerificationError) -> Self {
+        PersistError::Verification(Box::new(error))
+    }
+}
+
+impl PersistError {
+    /// The verification's failure, with the rows it saw, if this is one
+    /// ([`PersistError::Verification`]).
+    pub fn verification(&self) -> Option<&VerificationError> {
+        match self {
+            PersistError::Verification(error) => error.downcast_ref(),
+            _ => None,
+        }
+    }
 }
 
 fn lines(items: &[String]) -> String {

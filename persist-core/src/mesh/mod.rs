@@ -23,6 +23,7 @@ use crate::error::{PersistError, Result};
 use crate::system::{LanguageModel, Layout, Running, System, Table, TimeUnit};
 
 mod agent;
+mod defaults;
 pub mod entity;
 mod gateway;
 

@@ -190,6 +190,22 @@ impl fmt::Display for MigrationFailure {
     }
 }
 
+impl From<MigrationFailure> for PersistError {
+    fn from(failure: MigrationFailure) -> Self {
+        PersistError::Migration(Box::new(failure))
+    }
+}
+
+impl PersistError {
+    /// The migration check's failure, if this is one ([`PersistError::Migration`]).
+    pub fn migration_failure(&self) -> Option<&MigrationFailure> {
+        match self {
+            PersistError::Migration(failure) => failure.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
 fn failure(
     check: &'static str,
     step: Option<&str>,

@@ -22,6 +22,10 @@ struct Inner {
     system: String,
     manager: MultiDatabaseManager,
     services: Services,
+    /// The client over the test's transport (`http = "router"` or `"socket"`), or, without
+    /// one, made on first use through the router.
+    #[cfg(feature = "http")]
+    http: std::sync::OnceLock<crate::http::HttpClient>,
 }
 
 impl TestContext {
@@ -40,6 +44,8 @@ impl TestContext {
                 system: system.into(),
                 manager,
                 services,
+                #[cfg(feature = "http")]
+                http: std::sync::OnceLock::new(),
             }),
         };
         (context, running)
@@ -103,7 +109,7 @@ impl TestContext {
     #[cfg(feature = "http")]
     pub fn http(&self) -> Result<crate::http::HttpClient> {
         let services = &self.inner.services;
-        if let Some(client) = services.http.get() {
+        if let Some(client) = self.inner.http.get() {
             return Ok(client.clone());
         }
         let app = services.http_app.as_ref().ok_or_else(|| PersistError::NotProvided {
@@ -113,10 +119,17 @@ impl TestContext {
                 self.inner.system
             ),
         })?;
-        Ok(services
+        Ok(self
+            .inner
             .http
             .get_or_init(|| crate::http::HttpClient::router(app()))
             .clone())
+    }
+
+    /// Sets the client over the test's transport (once, before the body runs).
+    #[cfg(feature = "http")]
+    pub(crate) fn set_http(&self, client: crate::http::HttpClient) {
+        let _ = self.inner.http.set(client);
     }
 
     /// The value of type `T` the system offered (`Running::provide`).

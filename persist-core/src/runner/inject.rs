@@ -152,25 +152,13 @@ inject_plain! {
     crate::http::HttpClient => |ctx| ctx.http();
 }
 
-#[cfg(feature = "mesh")]
-inject_plain! {
-    crate::mesh::GatewayComponent => |ctx| ctx.resource::<crate::mesh::GatewayComponent>().cloned();
-}
-
-fn required<'a>(agent: Option<&'a str>, ty: &str) -> Result<&'a str> {
+/// The agent named by `#[agent("Name")]`, for a parameter that needs one (`ty` names it in the
+/// error).
+pub(crate) fn required<'a>(agent: Option<&'a str>, ty: &str) -> Result<&'a str> {
     agent.ok_or_else(|| PersistError::InvalidInput {
         field: "agent",
         reason: format!("an {ty} needs #[agent(\"Name\")]"),
     })
-}
-
-#[cfg(feature = "mesh")]
-impl Inject for crate::mesh::AgentHandle {
-    type Agent = RequiredAgent;
-    fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self> {
-        ctx.resource_for::<Self>(required(agent, "AgentHandle")?)
-            .cloned()
-    }
 }
 
 impl Inject for AgentPersistenceAdapter {

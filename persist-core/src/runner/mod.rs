@@ -22,9 +22,12 @@ use crate::error::{PersistError, Result};
 use crate::system::{Running, System};
 
 mod context;
+mod http;
 mod inject;
 
 pub use context::TestContext;
+#[cfg_attr(not(feature = "mesh"), allow(unused_imports))]
+pub(crate) use inject::required;
 pub use inject::{
     AgentUse, Inject, NoAgent, OptionalAgent, RequiredAgent, WithAgent, WithoutAgent,
 };
@@ -172,18 +175,6 @@ pub type Setup = fn(ManagerBuilder) -> ManagerBuilder;
 /// Makes the system under test (the attribute's `system = "…"`).
 pub type SystemFactory = fn() -> Arc<dyn System>;
 
-/// The system a test uses when it names none: the reference mesh, with the `mesh` feature.
-pub fn default_system() -> Option<Arc<dyn System>> {
-    #[cfg(feature = "mesh")]
-    {
-        Some(Arc::new(crate::mesh::ReferenceMesh))
-    }
-    #[cfg(not(feature = "mesh"))]
-    {
-        None
-    }
-}
-
 impl TestConfig {
     /// A configuration with defaults for everything but the name and agents.
     pub fn new(name: &'static str, agents: &'static [&'static str]) -> Self {
@@ -295,9 +286,7 @@ where
     let name = config.name;
     let runtime = build_runtime(config)
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: building the tokio runtime: {e}"));
-    let system = config
-        .system
-        .map_or_else(default_system, |make| Some(make()));
+    let system = config.system.map(|make| make());
     let result = runtime.block_on(async {
         let mut builder = ManagerBuilder::bare()
             .label(name)
@@ -331,8 +320,10 @@ where
             panic!("persistence_test `{name}`: could not start the system under test ({system_name}): {e}")
         });
         tracing::debug!(test = name, system = %system_name, "system started");
-        let http = connect_http(&mut running, config.http, &system_name).await;
+        let http = http::connect(&mut running, config.http, &system_name).await;
         let (context, running) = TestContext::new(name, system_name, manager.clone(), running);
+        #[cfg(feature = "http")]
+        let http = http.map(|client| client.map(|client| context.set_http(client)));
         let seeding = config.seed.map(|seed| seed(context.clone()));
         let seeded_body = async move {
             // Nothing runs over an HTTP API that could not be reached; the system still stops.
@@ -357,31 +348,6 @@ where
 }
 
 /// Connects the system's HTTP API for the test's transport.
-#[cfg(feature = "http")]
-async fn connect_http(
-    running: &mut Running,
-    transport: Option<HttpTransport>,
-    system: &str,
-) -> Result<()> {
-    crate::http::attach(running, transport, system).await
-}
-
-/// Without the `http` feature, a test that asks for HTTP cannot run.
-#[cfg(not(feature = "http"))]
-async fn connect_http(
-    _running: &mut Running,
-    transport: Option<HttpTransport>,
-    _system: &str,
-) -> Result<()> {
-    match transport {
-        None => Ok(()),
-        Some(transport) => Err(PersistError::NotProvided {
-            what: format!("HTTP transport for `http = \"{transport}\"`"),
-            hint: "persist-core was built without its `http` feature: enable it".into(),
-        }),
-    }
-}
-
 /// Why a test of a backend matrix cannot run here, if it cannot: its server is not configured
 /// (no URL in the environment for it) or this build has no driver for it.
 fn matrix_skip(backend: Option<&str>) -> Option<String> {

@@ -1,7 +1,11 @@
 //! [`Layout`]: where a system keeps its sessions and messages, so that the inspector and the
 //! assertions can read any system's tables, not one fixed set of names.
 
+use std::sync::Arc;
+
+use crate::db::{ManagerBuilder, MultiDatabaseManager};
 use crate::error::{PersistError, Result};
+use crate::system::System;
 
 /// How a time column stores its instant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -326,6 +330,32 @@ impl Layout {
     /// Each agent's message table.
     pub fn agent_messages(&self) -> &Table {
         &self.agent_messages
+    }
+}
+
+impl ManagerBuilder {
+    /// Takes the schemas and layout of `system` (what `#[persistence_test(system = "…")]`
+    /// does). Later calls can still replace any of them.
+    pub fn system(self, system: &dyn System) -> Self {
+        self.schemas(system.gateway_schema(), system.agent_schema())
+            .attach(system.layout())
+    }
+
+    /// Where the system keeps sessions and messages, for the inspector.
+    pub fn layout(self, layout: Layout) -> Self {
+        self.attach(Some(layout))
+    }
+}
+
+impl MultiDatabaseManager {
+    /// Where the system keeps sessions and messages, if it said.
+    pub fn layout(&self) -> Option<&Layout> {
+        self.attached()
+    }
+
+    /// The layout, shared.
+    pub(crate) fn shared_layout(&self) -> Option<Arc<Layout>> {
+        self.attached_shared()
     }
 }
 

@@ -94,7 +94,7 @@ type Key = (TypeId, Option<String>);
 
 /// Makes a system's HTTP router.
 #[cfg(feature = "http")]
-pub(crate) type HttpApp = Arc<dyn Fn() -> crate::http::Router + Send + Sync>;
+pub(crate) type HttpApp = Arc<dyn Fn() -> axum::Router + Send + Sync>;
 
 /// A started system: its seams, the values it offers tests, and what stops it.
 ///
@@ -122,10 +122,6 @@ pub(crate) struct Services {
     /// Makes the system's HTTP router; called only when a test reaches the API.
     #[cfg(feature = "http")]
     pub(crate) http_app: Option<HttpApp>,
-    /// The client over the test's transport (`http = "router"` or `"socket"`), or, without
-    /// one, made on first use through the router.
-    #[cfg(feature = "http")]
-    pub(crate) http: std::sync::OnceLock<crate::http::HttpClient>,
 }
 
 impl Services {
@@ -168,7 +164,7 @@ impl Running {
     #[cfg(feature = "http")]
     pub fn with_http<A>(mut self, app: A) -> Self
     where
-        A: Into<crate::http::Router> + Clone + Send + Sync + 'static,
+        A: Into<axum::Router> + Clone + Send + Sync + 'static,
     {
         self.services.http_app = Some(Arc::new(move || app.clone().into()));
         self

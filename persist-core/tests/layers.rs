@@ -1,0 +1,239 @@
+//! The crate's floors: a module names only modules on floors below its own (or files of its
+//! own module). An import that reaches up, or across to a neighbour on the same floor, fails
+//! this test with the file, the line and the rule.
+//!
+//! ```text
+//! 6  mesh  migrate          the reference mesh; migration testing
+//! 5  runner                 what `#[persistence_test]` calls: provisioning, injection, teardown
+//! 4  assertions  adapter    domain assertions; the adapters that drive a system's API
+//! 3  inspect  http          the cross-database inspector; HTTP testing
+//! 2  system                 the seams: `System`, `Layout`, the API traits, the scripted model
+//! 1  db                     the database engine: backends, pools, templates, the catalog
+//! 0  error  env  logging    the error type, the environment, logging
+//! ```
+//!
+//! `lib.rs` sits above them all. Comments are not read: a doc link may point anywhere.
+
+use std::path::{Path, PathBuf};
+
+/// Floors, bottom first.
+const FLOORS: &[&[&str]] = &[
+    &["error", "env", "logging"],
+    &["db"],
+    &["system"],
+    &["inspect", "http"],
+    &["assertions", "adapter"],
+    &["runner"],
+    &["mesh", "migrate"],
+];
+
+fn floor(module: &str) -> Option<usize> {
+    FLOORS.iter().position(|f| f.contains(&module))
+}
+
+/// The module a file belongs to: its first path component under `src/`.
+fn module_of(path: &Path, src: &Path) -> String {
+    let relative = path.strip_prefix(src).unwrap();
+    let first = relative.components().next().unwrap().as_os_str();
+    first.to_string_lossy().trim_end_matches(".rs").to_owned()
+}
+
+/// The file's code, with comments, strings and character literals blanked out (line breaks
+/// kept, so line numbers stay right).
+fn code_only(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &text[i..];
+        if rest.starts_with("//") {
+            let end = rest.find('\n').unwrap_or(rest.len());
+            i += end;
+        } else if rest.starts_with("/*") {
+            let end = rest.find("*/").map_or(rest.len(), |e| e + 2);
+            out.extend(rest[..end].chars().filter(|c| *c == '\n'));
+            i += end;
+        } else if rest.starts_with("r#\"") || rest.starts_with("r\"") {
+            let hashes = rest[1..].chars().take_while(|c| *c == '#').count();
+            let close = format!("\"{}", "#".repeat(hashes));
+            let body = 2 + hashes;
+            let end = rest[body..]
+                .find(&close)
+                .map_or(rest.len(), |e| body + e + close.len());
+            out.extend(rest[..end].chars().filter(|c| *c == '\n'));
+            i += end;
+        } else if rest.starts_with('"') {
+            let mut j = 1;
+            let b = rest.as_bytes();
+            while j < b.len() && b[j] != b'"' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            let end = (j + 1).min(rest.len());
+            out.extend(rest[..end].chars().filter(|c| *c == '\n'));
+            i += end;
+        } else if rest.starts_with("'\\''") || rest.starts_with("'\"'") {
+            i += 4.min(rest.len());
+        } else {
+            let c = rest.chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// Every module named by `crate::` paths in `code`, with its line: `crate::db`, and each
+/// name of a group such as `crate::{db, error::Result}`.
+fn named_modules(code: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (n, line) in code.lines().enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            let before = rest[..at].chars().last();
+            rest = &rest[at + "crate::".len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue; // `persist_crate::` or the like
+            }
+            if let Some(group) = rest.strip_prefix('{') {
+                // A group may span lines: read it from the whole code.
+                let start = code.lines().take(n).map(|l| l.len() + 1).sum::<usize>()
+                    + (line.len() - group.len());
+                let mut depth = 1;
+                let mut item = String::new();
+                let mut at_item_start = true;
+                for c in code[start..].chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        ',' if depth == 1 => at_item_start = true,
+                        _ => {}
+                    }
+                    if depth == 0 {
+                        break;
+                    }
+                    if depth == 1 && at_item_start {
+                        if c.is_alphanumeric() || c == '_' {
+                            item.push(c);
+                        } else if !item.is_empty() {
+                            found.push((n + 1, std::mem::take(&mut item)));
+                            at_item_start = false;
+                        }
+                    }
+                }
+                if !item.is_empty() {
+                    found.push((n + 1, item));
+                }
+            } else {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                found.push((n + 1, name));
+            }
+        }
+    }
+    found
+}
+
+fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, into);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            into.push(path);
+        }
+    }
+}
+
+/// `super::` from a file directly under `src/` (or from a module's `mod.rs`) leaves its
+/// module; from deeper files it stays inside. Upward `super::super::` chains are counted.
+fn leaves_module_by_super(path: &Path, src: &Path, code: &str) -> Option<usize> {
+    let relative = path.strip_prefix(src).unwrap();
+    let mut depth = relative.components().count() - 1; // folders between src and the file
+    if relative.file_name().is_some_and(|f| f == "mod.rs") {
+        depth = depth.saturating_sub(1);
+    }
+    // A file at depth d is module crate::a::…(d+1 levels, or d for mod.rs). `super` repeated
+    // more than d times (counting its own file level) reaches the crate root.
+    // Inline modules (`mod tests { use super::*; }`) add a level: they come last, after
+    // `#[cfg(test)]`, and are not read.
+    for (n, line) in code
+        .lines()
+        .enumerate()
+        .take_while(|(_, l)| !l.contains("#[cfg(test)]"))
+    {
+        let mut rest = line;
+        while let Some(at) = rest.find("super::") {
+            let mut count = 0;
+            let mut tail = &rest[at..];
+            while let Some(t) = tail.strip_prefix("super::") {
+                count += 1;
+                tail = t;
+            }
+            if count > depth {
+                return Some(n + 1);
+            }
+            rest = tail;
+        }
+    }
+    None
+}
+
+#[test]
+fn no_module_names_one_above_or_beside_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut broken = Vec::new();
+    for path in &files {
+        let module = module_of(path, &src);
+        if module == "lib" {
+            continue;
+        }
+        let Some(own) = floor(&module) else {
+            broken.push(format!(
+                "{}: module `{module}` is on no floor; add it to FLOORS",
+                path.display()
+            ));
+            continue;
+        };
+        let code = code_only(&std::fs::read_to_string(path).unwrap());
+        if let Some(line) = leaves_module_by_super(path, &src, &code) {
+            broken.push(format!(
+                "{}:{line}: `super::` leaves module `{module}`; name the module with `crate::`",
+                path.display()
+            ));
+        }
+        for (line, named) in named_modules(&code) {
+            if named == module || named.is_empty() || named == "self" {
+                continue;
+            }
+            match floor(&named) {
+                Some(theirs) if theirs < own => {}
+                Some(theirs) => broken.push(format!(
+                    "{}:{line}: `{module}` (floor {own}) names `{named}` (floor {theirs}); \
+                     a module names only floors below its own",
+                    path.display()
+                )),
+                // Items of the crate root (the macro, re-exports) are above every floor.
+                None => broken.push(format!(
+                    "{}:{line}: `{module}` names `crate::{named}`, which is no module's; \
+                     name the module that defines it",
+                    path.display()
+                )),
+            }
+        }
+    }
+    assert!(broken.is_empty(), "\n{}\n", broken.join("\n"));
+}
+
+#[test]
+fn the_check_reads_groups_and_ignores_comments() {
+    let code = code_only(
+        "use crate::{db::{A, B}, error::Result};\n// crate::mesh\nlet s = \"crate::http\";\nuse crate::system::X;\n",
+    );
+    let named: Vec<_> = named_modules(&code).into_iter().map(|(_, m)| m).collect();
+    assert_eq!(named, ["db", "error", "system"]);
+}
