@@ -1,0 +1,159 @@
+//! Templates and warm pools on a server.
+//!
+//! For each schema (by its [definition fingerprint](crate::db::Fingerprint)) a server holds
+//! one migrated template, `pt_t_<key>`, built once under an advisory lock by whichever test
+//! needs it first and published in the registry. Pool databases, `pt_p_<key>_<id>`, are
+//! cloned from it (PostgreSQL: `CREATE DATABASE … TEMPLATE`; MySQL/MariaDB: the template's
+//! own `SHOW CREATE TABLE` statements, replayed and checked) and claimed atomically
+//! (`FOR UPDATE SKIP LOCKED`) by tests in any process on any machine.
+//!
+//! At cleanup a pool database is reset (other sessions ended, rows deleted, sequences and
+//! auto-increments restarted) and goes back only if its catalog digest (tables, columns,
+//! indexes, keys, triggers, views, routines, sequences, and the rows of tables the template
+//! itself holds rows in, such as the migration history) equals the template's. Anything else
+//! is dropped.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use serde::{Deserialize, Serialize};
+
+use crate::db::backend::registry::REGISTRY_TABLE;
+use crate::error::{DbContext, Result};
+
+mod catalog;
+mod claim;
+mod reset;
+mod template;
+
+pub(crate) use catalog::catalog_key;
+pub use claim::STALE_POOL_AFTER;
+pub(crate) use claim::{claim, create_pooled, refill_if_low, sweep_stale};
+use claim::{claim_first, placeholder};
+pub(crate) use reset::reset;
+pub(crate) use template::ensure_template;
+
+/// How many idle databases a pool keeps per schema (default 16; 0 turns pooling off).
+pub const POOL_SIZE_ENV: &str = "PERSIST_POOL_SIZE";
+
+pub(super) const ADMIN: &str = "server admin";
+pub(super) const TEMPLATE_LOCK_BASE: i64 = 0x7065_7275_0000_0000;
+
+pub(crate) fn pool_size() -> usize {
+    std::env::var(POOL_SIZE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(16)
+}
+
+/// What a template holds, as recorded when it was built.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct TemplateInfo {
+    pub name: String,
+    pub digest: String,
+    /// Tables empty in the template: a reset deletes their rows.
+    pub empty: Vec<String>,
+    /// Tables with rows in the template (the migration history, seed data): a reset leaves
+    /// them, and the digest covers their rows.
+    pub seeded: Vec<String>,
+    /// MySQL: the statements that recreate the template's tables.
+    pub ddl: Vec<String>,
+}
+
+pub(crate) fn template_name(key: &str) -> String {
+    format!("pt_t_{key}")
+}
+
+pub(super) fn known() -> &'static Mutex<HashMap<(String, String), TemplateInfo>> {
+    static KNOWN: OnceLock<Mutex<HashMap<(String, String), TemplateInfo>>> = OnceLock::new();
+    KNOWN.get_or_init(Default::default)
+}
+
+pub(super) async fn raw_strings(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    column: &str,
+) -> Result<Vec<String>, DbErr> {
+    let backend = conn.get_database_backend();
+    let rows = conn
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?;
+    rows.iter().map(|row| row.try_get("", column)).collect()
+}
+
+pub(super) fn quote(backend: DbBackend, name: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
+        _ => format!("`{}`", name.replace('`', "``")),
+    }
+}
+
+/// How many ready databases the pools of `keys` hold, by key.
+pub(crate) async fn ready_counts(
+    admin: &DatabaseConnection,
+    keys: &[&str],
+) -> Result<HashMap<String, usize>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = admin.get_database_backend();
+    let placeholders: Vec<String> = (1..=keys.len())
+        .map(|n| {
+            if backend == DbBackend::Postgres {
+                format!("${n}")
+            } else {
+                "?".to_owned()
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT pool_key, COUNT(*) AS n FROM {REGISTRY_TABLE} WHERE kind = 'pool' AND state = 'ready' \
+         AND pool_key IN ({}) GROUP BY pool_key",
+        placeholders.join(", ")
+    );
+    let values: Vec<sea_orm::Value> = keys.iter().map(|k| (*k).into()).collect();
+    let rows = admin
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .context(ADMIN, "counting pool databases")?;
+    let mut counts = HashMap::new();
+    for row in rows {
+        let key: String = row
+            .try_get("", "pool_key")
+            .context(ADMIN, "counting pool databases")?;
+        let n: i64 = row
+            .try_get("", "n")
+            .context(ADMIN, "counting pool databases")?;
+        counts.insert(key, usize::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+/// Claims any idle pool database or template (of `key`, if given), pool databases first.
+pub(crate) async fn claim_idle(
+    admin: &DatabaseConnection,
+    owner: i64,
+    key: Option<&str>,
+) -> Result<Option<String>> {
+    let mut filter = "kind IN ('pool', 'template')".to_owned();
+    if key.is_some() {
+        filter.push_str(&format!(" AND pool_key = {}", placeholder(admin)));
+    }
+    let values = key.map(Into::into).into_iter().collect();
+    claim_first(admin, owner, &filter, values, "an idle database", None).await
+}
+
+/// Forgets every template this process knew (they were dropped).
+pub(crate) fn forget_templates() {
+    known().lock().unwrap_or_else(|p| p.into_inner()).clear();
+}
+
+/// The template of a pool database this process claimed, by pool key.
+pub(crate) fn known_template(admin_url: &str, key: &str) -> Option<TemplateInfo> {
+    known()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&(admin_url.to_owned(), key.to_owned()))
+        .cloned()
+}
