@@ -1,0 +1,76 @@
+//! The backend matrix: which backends a test runs on here, and a setup function that chooses one too.
+
+use super::config::TestConfig;
+use crate::db::BackendConfig;
+use crate::error::{PersistError, Result};
+
+/// Why a test of a backend matrix cannot run here, if it cannot: its server is not configured
+/// (no URL in the environment for it) or this build has no driver for it.
+pub(super) fn matrix_skip(backend: Option<&str>) -> Option<String> {
+    use crate::db::backend::{DATABASE_URL_ENV, MYSQL_URL_ENV, POSTGRES_URL_ENV};
+    let (kind, env, schemes, feature, compiled) = match backend? {
+        "postgres" | "postgresql" => (
+            "PostgreSQL",
+            POSTGRES_URL_ENV,
+            &["postgres://", "postgresql://"][..],
+            "postgres",
+            cfg!(feature = "postgres"),
+        ),
+        "mysql" | "mariadb" => (
+            "MySQL/MariaDB",
+            MYSQL_URL_ENV,
+            &["mysql://", "mariadb://"][..],
+            "mysql",
+            cfg!(feature = "mysql"),
+        ),
+        "sqlite" | "sqlite-file" | "sqlite-memory" | "memory" if !cfg!(feature = "sqlite") => {
+            return Some("persist-core was built without its `sqlite` feature".into());
+        }
+        _ => return None,
+    };
+    if !compiled {
+        return Some(format!(
+            "persist-core was built without its `{feature}` feature, so it cannot reach {kind}"
+        ));
+    }
+    let set = |var: &str| std::env::var(var).is_ok_and(|v| !v.trim().is_empty());
+    let run_url = std::env::var(DATABASE_URL_ENV)
+        .is_ok_and(|url| schemes.iter().any(|s| url.trim().starts_with(s)));
+    if set(env) || run_url {
+        None
+    } else {
+        Some(format!(
+            "no {kind} server is configured: set {env} (or {DATABASE_URL_ENV} to a {kind} URL)"
+        ))
+    }
+}
+
+/// The setup function chose the backend (`chosen`). With `backend = "…"` on the attribute as
+/// well, that is a conflict; over `PERSIST_TEST_DATABASE_URL`, the setup function wins, and a
+/// note says so.
+pub(super) fn backend_conflict(config: &TestConfig, chosen: &(BackendConfig, bool)) -> Result<()> {
+    let what = if chosen.1 {
+        "a custom backend".to_owned()
+    } else {
+        chosen.0.to_string()
+    };
+    if let Some(attribute) = config.backend {
+        return Err(PersistError::InvalidInput {
+            field: "backend",
+            reason: format!(
+                "the attribute says `backend = {attribute:?}` and the setup function chooses {what}: choose the backend in one place"
+            ),
+        });
+    }
+    if let Ok(url) = std::env::var(crate::db::backend::DATABASE_URL_ENV)
+        && !url.trim().is_empty()
+    {
+        eprintln!(
+            "persist: `{}`: its setup function chooses {what}, so {} ({}) is not used for it",
+            config.name,
+            crate::db::backend::DATABASE_URL_ENV,
+            crate::db::backend::redacted(&url)
+        );
+    }
+    Ok(())
+}
