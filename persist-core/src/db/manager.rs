@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::Serialize;
 
 use super::backend::{Backend, BackendConfig, BackendKind, DatabaseLocation};
-use super::introspect::{count_rows, delete_order, foreign_keys, list_tables};
+use super::catalog::{count_rows, delete_order, foreign_keys, list_tables};
 use super::names::{AgentName, validate_agent_names};
 use super::provision::{Provisioned, drop_all, provision_all, teardown};
 use super::schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};

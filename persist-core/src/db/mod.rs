@@ -1,8 +1,8 @@
 //! The multi-database manager: a migrated gateway database and one database per agent.
 
 pub mod backend;
+pub mod catalog;
 mod fingerprint;
-mod introspect;
 mod manager;
 mod names;
 mod provision;
@@ -11,10 +11,10 @@ mod schema;
 pub use backend::{
     ApplySchema, Backend, BackendConfig, BackendKind, DatabaseLocation, SchemaTemplate,
 };
-pub use fingerprint::Fingerprint;
-pub use introspect::{
+pub use catalog::{
     count_rows, database_identity, delete_order, foreign_keys, list_indexes, list_tables,
 };
+pub use fingerprint::Fingerprint;
 pub use manager::{DatabaseRole, ManagerBuilder, MultiDatabaseManager, TableCount};
 pub use names::{AgentName, MAX_AGENT_NAME_CHARS, validate_agent_names};
 pub use schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};

@@ -4,7 +4,7 @@
 //! The attribute expands to one call of [`run_test`]; everything here can also be used and
 //! tested without the macro.
 //!
-//! - [`config`]: what the attribute configures ([`TestConfig`]).
+//! - `config`: what the attribute configures ([`TestConfig`]).
 //! - `run`: one test, from runtime to teardown; `matrix`: which backends it runs on here;
 //!   `outcome`: how it ended and how that is reported.
 //! - [`TestContext`] and [`Inject`]: what a test's parameters are built from.

@@ -198,8 +198,7 @@ async fn sqlite_catalog_key(db: &sea_orm::DatabaseConnection) -> Result<String, 
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Sqlite,
-            "SELECT type, name, tbl_name, COALESCE(sql, '') AS sql FROM sqlite_master \
-             ORDER BY type, name",
+            crate::db::catalog::sqlite::DEFINITIONS,
         ))
         .await?;
     let mut lines = vec![

@@ -1,72 +1,112 @@
-//! Reading a database's structure with the backend's own catalog queries.
+//! The one reader of a database's catalog. Each backend's catalog SQL lives in its own file
+//! (`sqlite.rs`, `postgres.rs`, `mysql.rs`); everything that looks at a database's structure
+//! (introspection, the inspector, migration snapshots, pool digests and template keys) asks
+//! here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
+use serde::Serialize;
 
 use crate::error::Result;
 
+pub(crate) mod mysql;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+/// One column.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ColumnSchema {
+    /// The type as the backend reports it, lower-cased (`varchar(255)`, `bigint`, `text`).
+    pub data_type: String,
+    /// Whether it accepts NULL.
+    pub nullable: bool,
+    /// Its default, as the backend reports it.
+    pub default: Option<String>,
+}
+
+/// One index (primary keys apart), known by its columns and uniqueness: two indexes that
+/// differ only by name are the same index.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct IndexSchema {
+    /// Its columns, in order.
+    pub columns: Vec<String>,
+    /// Whether it is unique.
+    pub unique: bool,
+    /// Its name (not compared).
+    pub name: String,
+}
+
+/// One foreign key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ForeignKeySchema {
+    /// The referencing columns.
+    pub columns: Vec<String>,
+    /// The referenced table.
+    pub parent: String,
+    /// The referenced columns.
+    pub parent_columns: Vec<String>,
+    /// What a delete of the parent does: `cascade`, `set null`, `restrict`, `no action`, …
+    pub on_delete: String,
+}
+
+/// One table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TableSchema {
+    /// Columns by name.
+    pub columns: BTreeMap<String, ColumnSchema>,
+    /// The primary key's columns, in order.
+    pub primary_key: Vec<String>,
+    /// Indexes, keyed by columns and uniqueness.
+    pub indexes: BTreeMap<(Vec<String>, bool), IndexSchema>,
+    /// Foreign keys.
+    pub foreign_keys: BTreeSet<ForeignKeySchema>,
+}
+
+/// Reads one table of `db`'s current database from the catalog.
+pub async fn read_table(db: &impl ConnectionTrait, table: &str) -> Result<TableSchema> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => sqlite::table(db, table).await,
+        DbBackend::Postgres => postgres::table(db, table).await,
+        _ => mysql::table(db, table).await,
+    }
+}
+
+/// The statement for `db`'s backend.
+fn sql(
+    db: &impl ConnectionTrait,
+    sqlite: &'static str,
+    postgres: &'static str,
+    mysql: &'static str,
+) -> &'static str {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => sqlite,
+        DbBackend::Postgres => postgres,
+        _ => mysql,
+    }
+}
+
 /// The base tables of the connection's current database (or schema), sorted by name.
 pub async fn list_tables(db: &impl ConnectionTrait) -> Result<Vec<String>> {
-    let sql = match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            "SELECT name AS table_name FROM sqlite_master \
-             WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        }
-        DbBackend::Postgres => {
-            "SELECT tablename::text AS table_name FROM pg_catalog.pg_tables \
-             WHERE schemaname = current_schema() ORDER BY tablename"
-        }
-        _ => {
-            "SELECT table_name AS table_name FROM information_schema.tables \
-             WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"
-        }
-    };
+    let sql = sql(db, sqlite::TABLES, postgres::TABLES, mysql::TABLES);
     Ok(strings(db, sql, "table_name").await?)
 }
 
 /// The indexes of the connection's current database, sorted by name (primary keys excluded).
 pub async fn list_indexes(db: &impl ConnectionTrait) -> Result<Vec<String>> {
-    let sql = match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            "SELECT name AS index_name FROM sqlite_master \
-             WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        }
-        DbBackend::Postgres => {
-            "SELECT i.indexname::text AS index_name FROM pg_catalog.pg_indexes i \
-             WHERE i.schemaname = current_schema() AND i.indexname NOT LIKE '%_pkey' \
-             ORDER BY i.indexname"
-        }
-        _ => {
-            "SELECT DISTINCT index_name AS index_name FROM information_schema.statistics \
-             WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' ORDER BY index_name"
-        }
-    };
+    let sql = sql(db, sqlite::INDEXES, postgres::INDEXES, mysql::INDEXES);
     Ok(strings(db, sql, "index_name").await?)
 }
 
 /// Foreign keys as `(child table, parent table)` pairs.
 pub async fn foreign_keys(db: &impl ConnectionTrait) -> Result<Vec<(String, String)>> {
-    let sql = match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            "SELECT m.name AS child, p.\"table\" AS parent FROM sqlite_master m \
-             JOIN pragma_foreign_key_list(m.name) p WHERE m.type = 'table'"
-        }
-        DbBackend::Postgres => {
-            "SELECT child.relname::text AS child, parent.relname::text AS parent \
-             FROM pg_catalog.pg_constraint c \
-             JOIN pg_catalog.pg_class child ON child.oid = c.conrelid \
-             JOIN pg_catalog.pg_class parent ON parent.oid = c.confrelid \
-             JOIN pg_catalog.pg_namespace n ON n.oid = child.relnamespace \
-             WHERE c.contype = 'f' AND n.nspname = current_schema()"
-        }
-        _ => {
-            "SELECT table_name AS child, referenced_table_name AS parent \
-             FROM information_schema.key_column_usage \
-             WHERE table_schema = DATABASE() AND referenced_table_name IS NOT NULL"
-        }
-    };
+    let sql = sql(
+        db,
+        sqlite::FOREIGN_KEYS,
+        postgres::FOREIGN_KEYS,
+        mysql::FOREIGN_KEYS,
+    );
     let backend = db.get_database_backend();
     let rows = db
         .query_all_raw(Statement::from_string(backend, sql))
@@ -81,13 +121,7 @@ pub async fn foreign_keys(db: &impl ConnectionTrait) -> Result<Vec<(String, Stri
 /// What the server says this connection's database is: the main file for SQLite, the
 /// database name for PostgreSQL and MySQL. Two connections to one database say the same.
 pub async fn database_identity(db: &impl ConnectionTrait) -> Result<String> {
-    let sql = match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            "SELECT file AS identity FROM pragma_database_list WHERE name = 'main'"
-        }
-        DbBackend::Postgres => "SELECT current_database()::text AS identity",
-        _ => "SELECT DATABASE() AS identity",
-    };
+    let sql = sql(db, sqlite::IDENTITY, postgres::IDENTITY, mysql::IDENTITY);
     let mut found = strings(db, sql, "identity").await?;
     Ok(found
         .pop()
@@ -155,6 +189,32 @@ pub fn delete_order(tables: &[String], fks: &[(String, String)]) -> Vec<String> 
         }
     }
     order
+}
+
+async fn rows(db: &impl ConnectionTrait, sql: String) -> Result<Vec<QueryResult>, DbErr> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+}
+
+fn text(row: &QueryResult, column: &str) -> Result<String, DbErr> {
+    row.try_get("", column)
+}
+
+fn opt_text(row: &QueryResult, column: &str) -> Result<Option<String>, DbErr> {
+    row.try_get("", column)
+}
+
+/// A string literal for a catalog query (table names come from the catalog itself).
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]
