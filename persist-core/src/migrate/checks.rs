@@ -1,0 +1,208 @@
+//! The checks themselves, over one connection each: round trip, drift, upgrade and status.
+
+use futures::future::LocalBoxFuture;
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+
+use super::allow::Allow;
+use super::failure::{MigrationStatus, db_error, failure};
+use super::snapshot::Schema;
+use crate::error::{PersistError, Result};
+
+async fn read(db: &DatabaseConnection, table: &str) -> Result<Schema> {
+    Ok(Schema::read(db).await?.without(table))
+}
+
+/// Every step of `M`, one at a time on an empty database: up, down, up again must leave the
+/// schema as the first up did, and the down as it was before the step; down to zero must
+/// leave nothing but the migration table. Returns the names of the steps checked.
+pub async fn round_trip<M: MigratorTrait>(db: &DatabaseConnection) -> Result<Vec<String>> {
+    const CHECK: &str = "round trip";
+    let table = M::migration_table_name().to_string();
+    let names: Vec<String> = M::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let start = read(db, &table).await?;
+    if !start.tables.is_empty() {
+        return Err(failure(
+            CHECK,
+            None,
+            format!(
+                "the database is not empty: it has {:?}",
+                start.table_names()
+            ),
+            None,
+        ));
+    }
+    let mut before = start.clone();
+    for name in &names {
+        let step = Some(name.as_str());
+        M::up(db, Some(1))
+            .await
+            .map_err(|e| db_error(CHECK, step, "up", e))?;
+        let after = read(db, &table).await?;
+        M::down(db, Some(1))
+            .await
+            .map_err(|e| db_error(CHECK, step, "down", e))?;
+        let undone = read(db, &table).await?;
+        let diff = before.diff(&undone, "before the step's up", "after its up and down");
+        if !diff.is_empty() {
+            return Err(failure(
+                CHECK,
+                step,
+                "its down does not undo its up".into(),
+                Some(diff),
+            ));
+        }
+        M::up(db, Some(1))
+            .await
+            .map_err(|e| db_error(CHECK, step, "up again", e))?;
+        let again = read(db, &table).await?;
+        let diff = after.diff(&again, "after the first up", "after up, down and up");
+        if !diff.is_empty() {
+            return Err(failure(
+                CHECK,
+                step,
+                "up after down builds a different schema".into(),
+                Some(diff),
+            ));
+        }
+        before = again;
+    }
+    M::down(db, None)
+        .await
+        .map_err(|e| db_error(CHECK, None, "down to zero", e))?;
+    let end = read(db, &table).await?;
+    let diff = start.diff(&end, "an empty database", "after every step down");
+    if !diff.is_empty() {
+        return Err(failure(
+            CHECK,
+            None,
+            "down to zero leaves more than the migration table".into(),
+            Some(diff),
+        ));
+    }
+    Ok(names)
+}
+
+/// The schema `migrated` has (after all of `M`'s migrations) against the one `from_entities`
+/// has (created straight from the entities the code queries with); differences at an
+/// [`Allow`]ed path are let through. The migration table is not compared.
+pub async fn drift<M: MigratorTrait>(
+    migrated: &DatabaseConnection,
+    from_entities: &DatabaseConnection,
+    allow: &[Allow],
+) -> Result<()> {
+    let table = M::migration_table_name().to_string();
+    let expected = read(from_entities, &table).await?;
+    let found = read(migrated, &table).await?;
+    let diff = expected
+        .diff(&found, "the entities", "the migrations")
+        .retain(|d| !allow.iter().any(|a| a.allows(d)));
+    if diff.is_empty() {
+        Ok(())
+    } else {
+        Err(failure(
+            "drift",
+            None,
+            "the migrated schema differs from the entities".into(),
+            Some(diff),
+        ))
+    }
+}
+
+/// Migrates the empty database `db` to step `from` (how many migrations), runs `seed` on it,
+/// then migrates to the latest, one step at a time. A step after which a table that held rows
+/// holds fewer, or is gone, fails the check, naming the step and the tables; the test then
+/// checks that what is left was not mangled.
+pub async fn upgrade<M, F>(db: &DatabaseConnection, from: usize, seed: F) -> Result<()>
+where
+    M: MigratorTrait,
+    F: for<'c> FnOnce(&'c DatabaseConnection) -> LocalBoxFuture<'c, Result<()>>,
+{
+    let steps = M::migrations().len();
+    if from > steps {
+        return Err(PersistError::InvalidInput {
+            field: "from",
+            reason: format!("the migrator has {steps} steps; cannot start at step {from}"),
+        });
+    }
+    if from > 0 {
+        M::up(db, Some(from as u32))
+            .await
+            .map_err(|e| db_error("upgrade", None, &format!("migrating to step {from}"), e))?;
+    }
+    seed(db).await?;
+    let table = M::migration_table_name().to_string();
+    let names: Vec<String> = M::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let mut counts = row_counts(db, &table).await?;
+    for name in &names[from..] {
+        let step = Some(name.as_str());
+        M::up(db, Some(1))
+            .await
+            .map_err(|e| db_error("upgrade", step, "migrating", e))?;
+        let after = row_counts(db, &table).await?;
+        let lost: Vec<String> = counts
+            .iter()
+            .filter(|(_, before)| **before > 0)
+            .filter_map(|(t, before)| match after.get(t) {
+                None => Some(format!("{t} ({before} rows) is gone")),
+                Some(now) if now < before => Some(format!("{t} had {before} rows, has {now}")),
+                Some(_) => None,
+            })
+            .collect();
+        if !lost.is_empty() {
+            return Err(failure(
+                "upgrade",
+                step,
+                format!("rows were lost: {}", lost.join("; ")),
+                None,
+            ));
+        }
+        counts = after;
+    }
+    Ok(())
+}
+
+async fn row_counts(
+    db: &DatabaseConnection,
+    migration_table: &str,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut counts = std::collections::BTreeMap::new();
+    for table in crate::db::list_tables(db).await? {
+        if table != migration_table {
+            let n = crate::db::count_rows(db, &table).await?;
+            counts.insert(table, n);
+        }
+    }
+    Ok(counts)
+}
+
+/// Where `db`'s tracking table stands against `M`'s migrations, without changing anything.
+pub async fn status<M: MigratorTrait>(db: &DatabaseConnection) -> Result<MigrationStatus> {
+    let known: Vec<String> = M::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let table = M::migration_table_name().to_string();
+    let state = crate::inspect::migration_state(db, "database", &table, &known).await?;
+    let first_pending = known.iter().position(|m| state.pending.contains(m));
+    let out_of_order = match first_pending {
+        Some(index) => known[index..]
+            .iter()
+            .filter(|m| state.applied.contains(m))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(MigrationStatus {
+        applied: state.applied,
+        pending: state.pending,
+        unknown: state.unknown,
+        out_of_order,
+    })
+}
