@@ -2,7 +2,7 @@
 //! its own), returns them pristine or drops them at cleanup.
 //!
 //! See [`pool`] for templates and pools, [`session`] for the connection budget, owner locks
-//! and failing fast, and [`registry`](super::registry) for the sweep of what dead owners left.
+//! and failing fast, `connect` for the connections themselves, and [`registry`](super::registry) for the sweep of what dead owners left.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,20 +10,20 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DbBackend, DbErr,
-};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, DbErr};
 
 pub(crate) use super::redacted;
 use super::registry::{self, Kind};
-use super::{Backend, BackendKind, DatabaseLocation, SERVER_IDLE, SchemaTemplate, kind_of};
+use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, kind_of};
 use crate::error::{DbContext, PersistError, Result};
 
+mod connect;
 mod pool;
 mod session;
 
+pub(crate) use connect::{admin_connection, admin_connection_to, owner_connection};
+use connect::{lazy_pool, url_for};
 pub use pool::{POOL_SIZE_ENV, STALE_POOL_AFTER};
-
 pub use session::{CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV};
 use session::{Session, on_engine};
 
@@ -31,74 +31,7 @@ use session::{Session, on_engine};
 const MAX_NAME: usize = 63;
 /// The most connections one test database's pool opens.
 const PER_DATABASE: usize = 2;
-const ADMIN: &str = "server admin";
-
-/// The URL with its scheme the driver's (`mariadb://` is MySQL's protocol) and, if given,
-/// another database.
-fn url_for(admin_url: &str, database: Option<&str>) -> Result<String> {
-    let normalized = match admin_url.strip_prefix("mariadb://") {
-        Some(rest) => format!("mysql://{rest}"),
-        None => admin_url.to_owned(),
-    };
-    let mut url = url::Url::parse(&normalized).map_err(|e| {
-        PersistError::Backend(format!(
-            "invalid database URL {:?}: {e}",
-            redacted(admin_url)
-        ))
-    })?;
-    if let Some(database) = database {
-        url.set_path(&format!("/{database}"));
-    }
-    Ok(url.to_string())
-}
-
-fn single_connection(url: String) -> ConnectOptions {
-    #[cfg(feature = "postgres")]
-    let postgres = url.starts_with("postgres");
-    #[allow(unused_mut)]
-    let mut options = ConnectOptions::new(url);
-    #[cfg(feature = "postgres")]
-    if postgres {
-        // Bookkeeping about test databases need not wait for the disk at each commit.
-        options.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "off")]));
-    }
-    options
-        .max_connections(1)
-        .min_connections(0)
-        .idle_timeout(None::<Duration>)
-        .max_lifetime(None::<Duration>)
-        .connect_timeout(session::connect_timeout())
-        .acquire_timeout(Duration::from_secs(300))
-        .sqlx_logging(false);
-    options
-}
-
-/// A single-connection pool to the administration database.
-pub(crate) async fn admin_connection(admin_url: &str) -> Result<DatabaseConnection> {
-    Database::connect(single_connection(url_for(admin_url, None)?))
-        .await
-        .context(ADMIN, format!("connecting to {}", redacted(admin_url)))
-}
-
-/// A single-connection pool to the administration database that holds an owner lock of its
-/// own, with the lock's key: for work done outside a test's session (a sweep, a refill).
-pub(crate) async fn owner_connection(admin_url: &str) -> Result<(DatabaseConnection, i64)> {
-    let conn = admin_connection(admin_url).await?;
-    match session::take_owner_lock(&conn).await {
-        Ok(owner) => Ok((conn, owner)),
-        Err(e) => {
-            let _ = conn.close().await;
-            Err(e)
-        }
-    }
-}
-
-/// A single-connection pool to database `name` on the server.
-pub(crate) async fn admin_connection_to(admin_url: &str, name: &str) -> Result<DatabaseConnection> {
-    Database::connect(single_connection(url_for(admin_url, Some(name))?))
-        .await
-        .context(name, "connecting")
-}
+pub(super) const ADMIN: &str = "server admin";
 
 pub(crate) fn drop_statement(backend: DbBackend, name: &str) -> String {
     match backend {
@@ -442,65 +375,6 @@ impl Backend for ServerBackend {
             })
             .await?
         })
-    }
-}
-
-/// A pool that connects on first use and notes that it did: a database its test never
-/// touched needs no reset. Few connections per database, closed soon when idle: many tests
-/// share one server.
-fn lazy_pool(
-    kind: BackendKind,
-    url: &str,
-    touched: Arc<AtomicBool>,
-    connections: u32,
-) -> std::result::Result<DatabaseConnection, DbErr> {
-    #[cfg(feature = "mysql")]
-    use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
-    #[cfg(feature = "postgres")]
-    use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-    use std::str::FromStr as _;
-    let invalid =
-        |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string()));
-    macro_rules! pool {
-        ($options:ty) => {{
-            let flag = touched.clone();
-            <$options>::new()
-                .max_connections(connections)
-                .min_connections(0)
-                .idle_timeout(SERVER_IDLE)
-                .acquire_timeout(Duration::from_secs(30))
-                .after_connect(move |_, _| {
-                    flag.store(true, Ordering::SeqCst);
-                    Box::pin(async { Ok(()) })
-                })
-        }};
-    }
-    match kind {
-        #[cfg(feature = "postgres")]
-        BackendKind::Postgres => {
-            // A test's commits need not wait for the disk: the data is thrown away after.
-            let options = crate::logging::statement_logging(
-                PgConnectOptions::from_str(url)
-                    .map_err(invalid)?
-                    .options([("synchronous_commit", "off")]),
-            );
-            let pool = pool!(PgPoolOptions).connect_lazy_with(options);
-            Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
-                pool,
-            ))
-        }
-        #[cfg(feature = "mysql")]
-        BackendKind::MySql => {
-            let options = crate::logging::statement_logging(
-                MySqlConnectOptions::from_str(url).map_err(invalid)?,
-            );
-            let pool = pool!(MySqlPoolOptions).connect_lazy_with(options);
-            Ok(sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool))
-        }
-        #[allow(unreachable_patterns)]
-        other => Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(
-            super::missing_driver(other).to_string(),
-        ))),
     }
 }
 
