@@ -1,7 +1,5 @@
 //! [`MultiDatabaseManager`]: provisions, hands out, clears and removes a test's databases.
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -10,31 +8,13 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::Serialize;
 
 use super::backend::{Backend, BackendConfig, BackendKind, DatabaseLocation};
+use super::builder::{Attached, ManagerBuilder};
 use super::catalog::{count_rows, delete_order, foreign_keys, list_tables};
-use super::names::{AgentName, validate_agent_names};
-use super::provision::{Provisioned, drop_all, provision_all, teardown};
-use super::schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
+use super::names::AgentName;
+use super::provision::{Provisioned, drop_all, teardown};
+use super::role::DatabaseRole;
+use super::schema::{AgentSchema, GatewaySchema};
 use crate::error::{DbContext, PersistError, Result};
-
-/// Which database of a manager.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(tag = "kind", content = "agent", rename_all = "lowercase")]
-pub enum DatabaseRole {
-    /// The gateway database.
-    Gateway,
-    /// The database of the named agent.
-    Agent(String),
-}
-
-impl fmt::Display for DatabaseRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `pad`, so that width and alignment (`{role:<20}`) work.
-        match self {
-            DatabaseRole::Gateway => f.pad("gateway"),
-            DatabaseRole::Agent(name) => f.pad(&format!("agent {name}")),
-        }
-    }
-}
 
 /// The number of rows in one table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -88,188 +68,41 @@ pub struct MultiDatabaseManager {
     inner: Arc<Inner>,
 }
 
-/// Configures a [`MultiDatabaseManager`].
-pub struct ManagerBuilder {
-    agents: Vec<String>,
-    gateway_schema: Option<Arc<dyn GatewaySchema>>,
-    agent_schema: Option<Arc<dyn AgentSchema>>,
-    attached: Attached,
-    backend: BackendConfig,
-    custom_backend: Option<Box<dyn Backend>>,
-    label: String,
-    templates: bool,
+/// What a manager is made of, once its databases are provisioned.
+pub(super) struct Parts {
+    pub(super) backend: Box<dyn Backend>,
+    pub(super) config: Option<BackendConfig>,
+    pub(super) gateway: Provisioned,
+    pub(super) agents: Vec<(AgentName, Provisioned)>,
+    pub(super) gateway_schema: Arc<dyn GatewaySchema>,
+    pub(super) agent_schema: Arc<dyn AgentSchema>,
+    pub(super) attached: Attached,
 }
 
-/// Values that modules above the engine keep with a manager, one per type (the system's
-/// [`Layout`](crate::system::Layout), for the inspector). The engine never reads them.
-#[derive(Clone, Default)]
-pub(crate) struct Attached(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
-
-impl Attached {
-    fn get<T: Send + Sync + 'static>(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
-        self.0.get(&TypeId::of::<T>())
-    }
-}
-
-// With the `mesh` feature, `Default` is the reference mesh's schemas and layout (in
-// `crate::mesh`); without it, none.
-#[cfg(not(feature = "mesh"))]
-impl Default for ManagerBuilder {
-    /// No schemas: give the builder a [`system`](Self::system) or the schemas.
-    fn default() -> Self {
-        Self::bare()
-    }
-}
-
-impl ManagerBuilder {
-    /// A builder with no schemas yet (the runner gives it the test's system).
-    pub(crate) fn bare() -> Self {
-        ManagerBuilder {
-            agents: Vec::new(),
-            gateway_schema: None,
-            agent_schema: None,
-            attached: Attached::default(),
-            backend: BackendConfig::default(),
-            custom_backend: None,
-            label: "manager".to_owned(),
-            templates: true,
-        }
-    }
-}
-
-impl ManagerBuilder {
-    /// The agents, one database each.
-    pub fn agents<I, S>(mut self, agents: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.agents = agents.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Uses these schemas (shared).
-    pub(crate) fn schemas(
-        mut self,
-        gateway: Arc<dyn GatewaySchema>,
-        agent: Arc<dyn AgentSchema>,
-    ) -> Self {
-        self.gateway_schema = Some(gateway);
-        self.agent_schema = Some(agent);
-        self
-    }
-
-    /// Keeps `value` with the manager (replacing one of its type), or removes the value of
-    /// type `T` when `None`.
-    pub(crate) fn attach<T: Send + Sync + 'static>(mut self, value: Option<T>) -> Self {
-        match value {
-            Some(value) => self.attached.0.insert(TypeId::of::<T>(), Arc::new(value)),
-            None => self.attached.0.remove(&TypeId::of::<T>()),
-        };
-        self
-    }
-
-    /// Migrates the gateway with `M`.
-    pub fn gateway_migrator<M: sea_orm_migration::MigratorTrait + 'static>(self) -> Self {
-        self.gateway_schema(Migrations::<M>::new())
-    }
-
-    /// Uses a custom gateway schema.
-    pub fn gateway_schema(mut self, schema: impl GatewaySchema) -> Self {
-        self.gateway_schema = Some(Arc::new(schema));
-        self
-    }
-
-    /// Creates agent databases from `schema`.
-    pub fn agent_schema(mut self, schema: impl AgentSchema) -> Self {
-        self.agent_schema = Some(Arc::new(schema));
-        self
-    }
-
-    /// Chooses the backend (default: SQLite files).
-    pub fn backend(mut self, backend: BackendConfig) -> Self {
-        self.backend = backend;
-        self
-    }
-
-    /// Uses a backend of your own instead of a configured one.
-    pub fn custom_backend(mut self, backend: impl Backend) -> Self {
-        self.custom_backend = Some(Box::new(backend));
-        self
-    }
-
-    /// Names the databases for people (a test's name, say); uniqueness does not depend on it.
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
-        self
-    }
-
-    /// Whether databases start as copies of a template (or come from a server's warm pool),
-    /// which is the default. With `false`, the gateway is migrated and the agent tables are
-    /// created in every database, as a person would by hand: slower, and useful to compare.
-    pub fn templates(mut self, enabled: bool) -> Self {
-        self.templates = enabled;
-        self
-    }
-
-    /// The backend chosen so far, and whether it is a custom one.
-    pub(crate) fn backend_choice(&self) -> (BackendConfig, bool) {
-        (self.backend.clone(), self.custom_backend.is_some())
-    }
-
-    /// Creates and prepares every database. On failure nothing is left behind.
-    pub async fn setup(self) -> Result<MultiDatabaseManager> {
-        let agents = validate_agent_names(&self.agents)?;
-        let gateway_schema = self.gateway_schema.ok_or_else(|| PersistError::NotProvided {
-            what: "gateway schema".into(),
-            hint: "give the builder a system (`.system(…)`, or `system = \"…\"` on the attribute) or a migrator (`.gateway_migrator::<M>()`)".into(),
-        })?;
-        // A gateway-only manager needs no agent schema.
-        let agent_schema = match self.agent_schema {
-            Some(schema) => schema,
-            None if agents.is_empty() => Arc::new(EntitySchema::new()),
-            None => {
-                return Err(PersistError::NotProvided {
-                    what: "agent schema".into(),
-                    hint: "give the builder a system (`.system(…)`, or `system = \"…\"` on the attribute) or `.agent_schema(EntitySchema::new().entity::<E>())`".into(),
-                });
-            }
-        };
-        let config = self.backend.clone();
-        let custom = self.custom_backend.is_some();
-        let backend = match self.custom_backend {
-            Some(backend) => backend,
-            None => self.backend.open(&self.label).await?,
-        };
-        let mut created: Vec<Provisioned> = Vec::new();
-        let outcome = provision_all(
-            &*backend,
-            &agents,
-            &gateway_schema,
-            &agent_schema,
-            self.templates,
-            &mut created,
-        )
-        .await;
-        if let Err(error) = outcome {
-            // Best effort: the setup error is what the caller needs to see.
-            let _ = teardown(&*backend, created.iter(), false).await;
-            return Err(error);
-        }
-        let mut created = created.into_iter();
-        let gateway = created.next().expect("the gateway is provisioned first");
-        Ok(MultiDatabaseManager {
+impl MultiDatabaseManager {
+    /// A manager over provisioned databases; it owns them from here on.
+    pub(super) fn new(parts: Parts) -> Self {
+        let Parts {
+            backend,
+            config,
+            gateway,
+            agents,
+            gateway_schema,
+            agent_schema,
+            attached,
+        } = parts;
+        MultiDatabaseManager {
             inner: Arc::new(Inner {
                 backend,
-                config: (!custom).then_some(config),
+                config,
                 gateway,
-                agents: agents.into_iter().zip(created).collect(),
+                agents,
                 gateway_schema,
                 agent_schema,
-                attached: self.attached,
+                attached,
                 lifecycle: Mutex::new(Lifecycle::Active),
             }),
-        })
+        }
     }
 }
 

@@ -1,20 +1,24 @@
 //! The multi-database manager: a migrated gateway database and one database per agent.
 
 pub mod backend;
+mod builder;
 pub mod catalog;
 mod fingerprint;
 mod manager;
 mod names;
 mod provision;
+mod role;
 mod schema;
 
 pub use backend::{
     ApplySchema, Backend, BackendConfig, BackendKind, DatabaseLocation, SchemaTemplate,
 };
+pub use builder::ManagerBuilder;
 pub use catalog::{
     count_rows, database_identity, delete_order, foreign_keys, list_indexes, list_tables,
 };
 pub use fingerprint::Fingerprint;
-pub use manager::{DatabaseRole, ManagerBuilder, MultiDatabaseManager, TableCount};
+pub use manager::{MultiDatabaseManager, TableCount};
 pub use names::{AgentName, MAX_AGENT_NAME_CHARS, validate_agent_names};
+pub use role::DatabaseRole;
 pub use schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};

@@ -8,8 +8,8 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use super::backend::{ApplySchema, Backend, DatabaseLocation, SchemaTemplate};
 use super::fingerprint::{Untrusted, definition};
-use super::manager::DatabaseRole;
 use super::names::AgentName;
+use super::role::DatabaseRole;
 use super::schema::{AgentSchema, GatewaySchema};
 use crate::error::{DbContext, PersistError, Result};
 
