@@ -23,23 +23,23 @@
 //! A delete is whole or absent too: the gateway's rows go in a transaction that commits only
 //! after the agent's side is gone.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex as SyncMutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use tokio::sync::{Mutex, OwnedMutexGuard, OwnedRwLockReadGuard, RwLock};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
 
 use super::agent::AgentHandle;
 use super::entity::{chat_message, session};
+use super::queues::{Queues, detached, open};
 use super::{
     now_millis, plausible_id, retry, validate_agent_name, validate_message, validate_session_name,
     validate_user_id,
 };
 use crate::error::{DbContext, PersistError, Result};
 use crate::system::{AgentRequest, ChatMessage, GatewayApi, SenderType, Session, Turn};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
 
 const DB: &str = "gateway";
 
@@ -79,83 +79,6 @@ pub struct GatewayComponent {
     queues: Arc<Queues>,
 }
 
-/// One queue per session (turns and deletes of a session run one at a time, in order), and a
-/// gate that shutdown closes after the work in flight.
-#[derive(Debug, Default)]
-struct Queues {
-    sessions: SyncMutex<HashMap<String, Arc<Mutex<()>>>>,
-    gate: Arc<RwLock<bool>>,
-}
-
-/// A session's turn in its queue; the queue entry goes when nobody waits on it.
-struct QueueSlot {
-    queues: Arc<Queues>,
-    session_id: String,
-    guard: Option<OwnedMutexGuard<()>>,
-}
-
-impl Drop for QueueSlot {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut sessions = self
-            .queues
-            .sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if sessions
-            .get(&self.session_id)
-            .is_some_and(|queue| Arc::strong_count(queue) == 1)
-        {
-            sessions.remove(&self.session_id);
-        }
-    }
-}
-
-impl Queues {
-    async fn enter(self: &Arc<Self>, session_id: &str) -> QueueSlot {
-        let queue = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(session_id.to_owned())
-            .or_default()
-            .clone();
-        QueueSlot {
-            queues: self.clone(),
-            session_id: session_id.to_owned(),
-            guard: Some(queue.lock_owned().await),
-        }
-    }
-
-    /// Admits one piece of work; once the gateway is closed, [`open`] refuses it.
-    async fn admit(&self) -> OwnedRwLockReadGuard<bool> {
-        self.gate.clone().read_owned().await
-    }
-}
-
-/// Refuses work through a closed gateway: its agents are stopped.
-fn open(gate: &OwnedRwLockReadGuard<bool>, agent: &str) -> Result<()> {
-    if **gate {
-        return Err(PersistError::AgentUnavailable {
-            agent: agent.to_owned(),
-        });
-    }
-    Ok(())
-}
-
-/// Runs `work` on a task of its own, so that it finishes whatever becomes of the caller.
-async fn detached<T: Send + 'static>(
-    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
-) -> Result<T> {
-    match tokio::spawn(work).await {
-        Ok(result) => result,
-        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(_) => Err(PersistError::AgentUnavailable {
-            agent: "(the runtime is shutting down)".into(),
-        }),
-    }
-}
-
 impl GatewayComponent {
     /// A gateway over `db` that routes to `agents`.
     pub fn new(db: DatabaseConnection, agents: impl IntoIterator<Item = AgentHandle>) -> Self {
@@ -188,12 +111,12 @@ impl GatewayComponent {
     /// Waits until no turn or delete is in flight (those that callers stopped waiting for
     /// included).
     pub async fn wait_idle(&self) {
-        drop(self.queues.gate.write().await);
+        self.queues.wait_idle().await;
     }
 
     /// Waits for the work in flight, then refuses new turns and deletes.
     pub(crate) async fn close(&self) {
-        *self.queues.gate.write().await = true;
+        self.queues.close().await;
     }
 
     /// Creates a session for `user_id` with `agent_name`.

@@ -26,6 +26,7 @@ mod agent;
 mod defaults;
 pub mod entity;
 mod gateway;
+mod queues;
 
 pub use agent::AgentHandle;
 pub use gateway::GatewayComponent;

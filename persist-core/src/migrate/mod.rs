@@ -15,21 +15,26 @@
 //!
 //! // 1. Every step: up, down, up again, and down to nothing.
 //! #[persistence_test]
-//! async fn every_step_goes_down_cleanly(check: MigrationCheck<migration::Migrator>) -> Result<(), PersistError> {
+//! async fn every_step_goes_down_cleanly(check: MigrationCheck<migration::Migrator>) -> Result<(),
+//! PersistError> {
 //!     check.round_trip().await.map(drop)
 //! }
 //!
 //! // 2. The migrations build what the entities describe, but for what is allowed by name.
 //! #[persistence_test]
-//! async fn the_migrations_match_the_entities(check: MigrationCheck<migration::Migrator>) -> Result<(), PersistError> {
-//!     let entities = EntitySchema::new().entity::<session::Entity>().entity::<chat_message::Entity>();
-//!     let allow = [Allow::StringLengths, Allow::path("*.index(*)"), Allow::path("chat_messages.message")];
+//! async fn the_migrations_match_the_entities(check: MigrationCheck<migration::Migrator>) ->
+//! Result<(), PersistError> {
+//!     let entities =
+//! EntitySchema::new().entity::<session::Entity>().entity::<chat_message::Entity>();
+//!     let allow = [Allow::StringLengths, Allow::path("*.index(*)"),
+//! Allow::path("chat_messages.message")];
 //!     check.drift(entities, &allow).await
 //! }
 //!
 //! // 3. Rows written at step 2 survive the upgrade to the latest.
 //! #[persistence_test]
-//! async fn an_upgrade_keeps_the_rows(check: MigrationCheck<migration::Migrator>) -> Result<(), PersistError> {
+//! async fn an_upgrade_keeps_the_rows(check: MigrationCheck<migration::Migrator>) -> Result<(),
+//! PersistError> {
 //!     check.upgrade(
 //!         2,
 //!         |db| Box::pin(async move {
@@ -51,7 +56,8 @@
 //! A failure names the check and the step, and shows the difference:
 //!
 //! ```text
-//! migration round trip check failed at m20260301_000002_index_without_down: its down does not undo its up
+//! migration round trip check failed at m20260301_000002_index_without_down: its down does not undo
+//! its up
 //! --- before the step's up
 //! +++ after its up and down
 //! + chat_messages: index idx_chat_messages_sender_name (sender_name)

@@ -1,4 +1,5 @@
-//! What the attribute configures: [`TestConfig`], keep policies, transports, fixtures, seeds and what a body may return.
+//! What the attribute configures: [`TestConfig`], keep policies, transports, fixtures, seeds and
+//! what a body may return.
 
 use std::fmt::Debug;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! The backend matrix: which backends a test runs on here, and a setup function that chooses one too.
+//! The backend matrix: which backends a test runs on here, and a setup function that chooses one
+//! too.
 
 use super::config::TestConfig;
 use crate::db::BackendConfig;

@@ -1,4 +1,5 @@
-//! Running one test: the runtime, setup, the body under its limit on a watched thread, and teardown.
+//! Running one test: the runtime, setup, the body under its limit on a watched thread, and
+//! teardown.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

@@ -138,7 +138,8 @@ impl Running {
         Self::default()
     }
 
-    /// The gateway's API, driven by [`GatewayPersistenceAdapter`](crate::GatewayPersistenceAdapter).
+    /// The gateway's API, driven by
+    /// [`GatewayPersistenceAdapter`](crate::GatewayPersistenceAdapter).
     pub fn with_gateway(mut self, gateway: impl GatewayApi) -> Self {
         self.services.gateway = Some(Arc::new(gateway));
         self

@@ -1,4 +1,5 @@
-//! Reading requests: the caller's identity, ids, bodies and queries, and the checks on their fields.
+//! Reading requests: the caller's identity, ids, bodies and queries, and the checks on their
+//! fields.
 
 use std::collections::HashMap;
 

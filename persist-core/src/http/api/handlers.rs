@@ -1,4 +1,5 @@
-//! The handlers, one per route: read, check, call the [`GatewayApi`](crate::system::GatewayApi), answer.
+//! The handlers, one per route: read, check, call the [`GatewayApi`](crate::system::GatewayApi),
+//! answer.
 
 use axum::Json;
 use axum::extract::State;

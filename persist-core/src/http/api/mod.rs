@@ -1,7 +1,8 @@
 //! The gateway's HTTP API, `/api/v1`: an axum [`Router`] over any [`GatewayApi`].
 //!
 //! The reference mesh serves it ([`ReferenceMesh`](crate::mesh::ReferenceMesh) offers it to
-//! tests), and any system can serve its own [`GatewayApi`] with it. [`HttpGateway`](super::HttpGateway) is its
+//! tests), and any system can serve its own [`GatewayApi`] with it.
+//! [`HttpGateway`](super::HttpGateway) is its
 //! client. The routes, their bodies and their answers are in [`ROUTES`] and in the OpenAPI
 //! document [`openapi`] builds from them (served at `GET /api/v1/openapi.json`).
 //!

@@ -1,4 +1,5 @@
-//! Connections to a server: URLs, single-connection pools for administration and owners, and the lazy pools a test's databases get.
+//! Connections to a server: URLs, single-connection pools for administration and owners, and the
+//! lazy pools a test's databases get.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

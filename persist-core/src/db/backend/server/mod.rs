@@ -2,7 +2,8 @@
 //! its own), returns them pristine or drops them at cleanup.
 //!
 //! See [`pool`] for templates and pools, [`session`] for the connection budget, owner locks
-//! and failing fast, `connect` for the connections themselves, and [`registry`](super::registry) for the sweep of what dead owners left.
+//! and failing fast, `connect` for the connections themselves, and [`registry`](super::registry)
+//! for the sweep of what dead owners left.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

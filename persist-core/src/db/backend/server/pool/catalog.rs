@@ -1,4 +1,5 @@
-//! What a pool compares: the catalog digest of a database, and the catalog key of a schema built on the server.
+//! What a pool compares: the catalog digest of a database, and the catalog key of a schema built on
+//! the server.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 

@@ -1,4 +1,5 @@
-//! Pool databases: claimed at once, cloned from the template, refilled off the test's path, and swept when stale.
+//! Pool databases: claimed at once, cloned from the template, refilled off the test's path, and
+//! swept when stale.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! Giving a pool database back: reset, then kept only if its catalog digest still equals the template's.
+//! Giving a pool database back: reset, then kept only if its catalog digest still equals the
+//! template's.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 

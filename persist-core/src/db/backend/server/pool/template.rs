@@ -1,4 +1,5 @@
-//! Templates: built once per schema under an advisory lock, published in the registry, and touched when used.
+//! Templates: built once per schema under an advisory lock, published in the registry, and touched
+//! when used.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
