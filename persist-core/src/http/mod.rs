@@ -17,8 +17,7 @@
 //!
 //! | `http = …` | the adapter goes | an injected [`HttpClient`] goes |
 //! |---|---|---|
-//! | (absent) | straight to the [`GatewayApi`](crate::system::GatewayApi) | through the router,
-//! in-process |
+//! | (absent) | straight to the [`GatewayApi`](crate::system::GatewayApi) | through the router, in-process |
 //! | `"router"` | through the router, in-process | through the router, in-process |
 //! | `"socket"` | over TCP to a server on 127.0.0.1 | over TCP to the same server |
 //! | `["router", "socket"]` | one test each | one test each |

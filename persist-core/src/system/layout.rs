@@ -249,8 +249,7 @@ impl Table {
 /// | gateway sessions | `id`, `user`, `agent` | `title`, `created`, `updated` |
 /// | gateway messages | `id`, `session`, `content`, `sender` | `sender_name`, `turn`, `created` |
 /// | agent sessions | `session` (the gateway session id), `user` | `agent`, `state` |
-/// | agent messages | `id`, `session` (the gateway session id), `content`, `sender` | `turn`,
-/// `created` |
+/// | agent messages | `id`, `session` (the gateway session id), `content`, `sender` | `turn`, `created` |
 ///
 /// ```
 /// use persist_core::system::{Layout, Table, TimeUnit};
