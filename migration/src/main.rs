@@ -1,5 +1,5 @@
 //! The standard sea-orm-migration command line for the gateway schema:
-//! `DATABASE_URL=sqlite://gateway.db?mode=rwc cargo run -p migration -- status`.
+//! `DATABASE_URL=sqlite://gateway.db?mode=rwc cargo run -p persist-mesh-migration -- status`.
 
 use sea_orm_migration::prelude::*;
 

@@ -48,6 +48,7 @@
 mod adapter;
 pub mod assertions;
 pub mod db;
+pub mod env;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;

@@ -9,8 +9,7 @@
 
 use std::sync::{Once, OnceLock};
 
-/// The environment variable that turns logging on.
-pub const LOG_ENV: &str = "PERSIST_LOG";
+pub use crate::env::LOG_ENV;
 
 const EVERYTHING: &str = "persist_core=debug,sqlx::query=debug";
 
@@ -19,7 +18,7 @@ fn filter() -> Option<&'static str> {
     static FILTER: OnceLock<Option<String>> = OnceLock::new();
     FILTER
         .get_or_init(|| {
-            let value = std::env::var(LOG_ENV).ok()?;
+            let value = crate::env::var(LOG_ENV)?;
             match value.trim() {
                 "" | "0" | "off" | "false" => None,
                 "1" | "on" | "true" => Some(EVERYTHING.to_owned()),

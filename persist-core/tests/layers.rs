@@ -3,13 +3,14 @@
 //! this test with the file, the line and the rule.
 //!
 //! ```text
-//! 6  mesh  migrate          the reference mesh; migration testing
-//! 5  runner                 what `#[persistence_test]` calls: provisioning, injection, teardown
-//! 4  assertions  adapter    domain assertions; the adapters that drive a system's API
-//! 3  inspect  http          the cross-database inspector; HTTP testing
-//! 2  system                 the seams: `System`, `Layout`, the API traits, the scripted model
-//! 1  db                     the database engine: backends, pools, templates, the catalog
-//! 0  error  env  logging    the error type, the environment, logging
+//! 7  mesh  migrate          the reference mesh; migration testing
+//! 6  runner                 what `#[persistence_test]` calls: provisioning, injection, teardown
+//! 5  assertions  adapter    domain assertions; the adapters that drive a system's API
+//! 4  inspect  http          the cross-database inspector; HTTP testing
+//! 3  system                 the seams: `System`, `Layout`, the API traits, the scripted model
+//! 2  db                     the database engine: backends, pools, templates, the catalog
+//! 1  error  logging         the error type, logging
+//! 0  env                    the environment: every variable, read in one place
 //! ```
 //!
 //! `lib.rs` sits above them all. Comments are not read: a doc link may point anywhere.
@@ -18,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 /// Floors, bottom first.
 const FLOORS: &[&[&str]] = &[
-    &["error", "env", "logging"],
+    &["env"],
+    &["error", "logging"],
     &["db"],
     &["system"],
     &["inspect", "http"],
@@ -236,4 +238,39 @@ fn the_check_reads_groups_and_ignores_comments() {
     );
     let named: Vec<_> = named_modules(&code).into_iter().map(|(_, m)| m).collect();
     assert_eq!(named, ["db", "error", "system"]);
+}
+
+/// Non-test lines of a file: everything before its `#[cfg(test)]` module.
+fn code_lines(text: &str) -> usize {
+    text.lines()
+        .take_while(|line| !line.starts_with("#[cfg(test)]"))
+        .count()
+}
+
+#[test]
+fn every_file_reads_in_one_sitting_and_only_env_reads_the_environment() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut broken = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines = code_lines(&text);
+        if lines > 500 {
+            broken.push(format!(
+                "{}: {lines} lines of non-test code; split it along its seams (at most 500)",
+                path.display()
+            ));
+        }
+        let code = code_only(&text);
+        if path.file_name().is_some_and(|f| f != "env.rs")
+            && (code.contains("std::env::var") || code.contains("use std::env"))
+        {
+            broken.push(format!(
+                "{}: reads the environment; go through `crate::env`",
+                path.display()
+            ));
+        }
+    }
+    assert!(broken.is_empty(), "\n{}\n", broken.join("\n"));
 }

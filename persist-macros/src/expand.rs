@@ -380,8 +380,23 @@ fn config_fields(config: &Config, checks: &mut Vec<TokenStream>) -> TokenStream 
     let fixtures = config.fixtures.iter().map(|fixture| {
         let path = &fixture.path;
         let agent = option(fixture.agent.as_ref().map(|a| quote! { #a }));
-        // Read at compile time: a missing file is an error on its path.
-        let file = if path.value().starts_with('/') {
+        // Read at compile time: a missing file is an error on its path, naming it as written
+        // (the resolved path would depend on where the crate is built).
+        let written = path.value();
+        let resolved = match std::env::var_os("CARGO_MANIFEST_DIR") {
+            Some(dir) if !written.starts_with('/') => std::path::Path::new(&dir).join(&written),
+            _ => std::path::PathBuf::from(&written),
+        };
+        let file = if !resolved.is_file() {
+            syn::Error::new(
+                path.span(),
+                format!(
+                    "fixture file `{written}` not found (a relative path starts at the crate's \
+                     directory, where its Cargo.toml is)"
+                ),
+            )
+            .to_compile_error()
+        } else if written.starts_with('/') {
             quote_spanned! {path.span()=> ::core::include_str!(#path) }
         } else {
             quote_spanned! {path.span()=>

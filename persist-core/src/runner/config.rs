@@ -10,8 +10,7 @@ use crate::db::ManagerBuilder;
 use crate::error::{PersistError, Result};
 use crate::system::System;
 
-/// The environment variable that overrides every test's keep policy.
-pub const KEEP_ENV: &str = "PERSIST_KEEP";
+pub use crate::env::KEEP_ENV;
 
 /// How a test reaches its system's HTTP API (the attribute's `http = "…"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,9 +76,9 @@ impl KeepPolicy {
 
     /// The policy in force: `PERSIST_KEEP` if set, else the test's own, else `Never`.
     pub fn resolve(configured: Option<KeepPolicy>) -> Result<Self> {
-        match std::env::var(KEEP_ENV) {
-            Ok(value) if !value.trim().is_empty() => KeepPolicy::parse(&value),
-            _ => Ok(configured.unwrap_or_default()),
+        match crate::env::var(KEEP_ENV) {
+            Some(value) => KeepPolicy::parse(&value),
+            None => Ok(configured.unwrap_or_default()),
         }
     }
 

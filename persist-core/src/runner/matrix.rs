@@ -34,10 +34,9 @@ pub(super) fn matrix_skip(backend: Option<&str>) -> Option<String> {
             "persist-core was built without its `{feature}` feature, so it cannot reach {kind}"
         ));
     }
-    let set = |var: &str| std::env::var(var).is_ok_and(|v| !v.trim().is_empty());
-    let run_url = std::env::var(DATABASE_URL_ENV)
-        .is_ok_and(|url| schemes.iter().any(|s| url.trim().starts_with(s)));
-    if set(env) || run_url {
+    let run_url = crate::env::var(DATABASE_URL_ENV)
+        .is_some_and(|url| schemes.iter().any(|s| url.starts_with(s)));
+    if crate::env::var(env).is_some() || run_url {
         None
     } else {
         Some(format!(
@@ -63,9 +62,7 @@ pub(super) fn backend_conflict(config: &TestConfig, chosen: &(BackendConfig, boo
             ),
         });
     }
-    if let Ok(url) = std::env::var(crate::db::backend::DATABASE_URL_ENV)
-        && !url.trim().is_empty()
-    {
+    if let Some(url) = crate::env::var(crate::env::DATABASE_URL_ENV) {
         eprintln!(
             "persist: `{}`: its setup function chooses {what}, so {} ({}) is not used for it",
             config.name,

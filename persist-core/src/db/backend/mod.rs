@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
 use serde::Serialize;
 
+use crate::env::ServerUrls;
 use crate::error::{PersistError, Result};
 
 #[cfg(feature = "sqlite")]
@@ -37,14 +38,9 @@ pub use server::{
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteFileBackend, TEST_DIR_ENV, sweep as sweep_test_directories};
 
-/// The environment variable that selects a database server for a whole run.
-pub const DATABASE_URL_ENV: &str = "PERSIST_TEST_DATABASE_URL";
-/// The server `backend = "postgres"` uses when `PERSIST_TEST_DATABASE_URL` is not a PostgreSQL
-/// URL (default: `postgres://postgres@127.0.0.1:5432/postgres`).
-pub const POSTGRES_URL_ENV: &str = "PERSIST_POSTGRES_URL";
-/// The server `backend = "mysql"` uses when `PERSIST_TEST_DATABASE_URL` is not a MySQL URL
-/// (default: `mysql://root@127.0.0.1:3306/test`).
-pub const MYSQL_URL_ENV: &str = "PERSIST_MYSQL_URL";
+pub use crate::env::DATABASE_URL_ENV;
+pub use crate::env::MYSQL_URL_ENV;
+pub use crate::env::POSTGRES_URL_ENV;
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
@@ -339,11 +335,20 @@ impl fmt::Display for BackendConfig {
 impl BackendConfig {
     /// Parses a backend name (`sqlite`, `sqlite-file`, `sqlite-memory`, `postgres`, `mysql`)
     /// or a server URL (`postgres://…`, `postgresql://…`, `mysql://…`, `mariadb://…`).
+    ///
+    /// A name gives its default server (`postgres://postgres@127.0.0.1:5432/postgres`,
+    /// `mysql://root@127.0.0.1:3306/test`); [`resolve`](Self::resolve) takes the
+    /// environment's servers into account.
     pub fn parse(value: &str) -> Result<Self> {
+        Self::parse_in(value, &ServerUrls::default())
+    }
+
+    /// Parses `value`, taking servers for `postgres` and `mysql` from `urls`.
+    fn parse_in(value: &str, urls: &ServerUrls) -> Result<Self> {
         let value = value.trim();
         let env_url = |scheme: &[&str]| {
-            std::env::var(DATABASE_URL_ENV)
-                .ok()
+            urls.run
+                .clone()
                 .filter(|url| scheme.iter().any(|s| url.starts_with(s)))
         };
         match value {
@@ -351,12 +356,12 @@ impl BackendConfig {
             "sqlite-memory" | "memory" => Ok(BackendConfig::SqliteMemory),
             "postgres" | "postgresql" => Ok(BackendConfig::Server(
                 env_url(&["postgres://", "postgresql://"])
-                    .or_else(|| std::env::var(POSTGRES_URL_ENV).ok())
+                    .or_else(|| urls.postgres.clone())
                     .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned()),
             )),
             "mysql" | "mariadb" => Ok(BackendConfig::Server(
                 env_url(&["mysql://", "mariadb://"])
-                    .or_else(|| std::env::var(MYSQL_URL_ENV).ok())
+                    .or_else(|| urls.mysql.clone())
                     .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned()),
             )),
             url if url.contains("://") => {
@@ -374,16 +379,16 @@ impl BackendConfig {
     /// if set, else SQLite files.
     pub fn resolve(configured: Option<&str>) -> Result<Self> {
         if let Some(choice) = configured {
-            return Self::parse(choice);
+            return Self::parse_in(choice, &ServerUrls::read());
         }
         Self::from_env()
     }
 
     /// `PERSIST_TEST_DATABASE_URL` if set, else SQLite files.
     pub fn from_env() -> Result<Self> {
-        match std::env::var(DATABASE_URL_ENV) {
-            Ok(url) if !url.trim().is_empty() => Self::parse(&url),
-            _ => Ok(Self::default()),
+        match crate::env::var(DATABASE_URL_ENV) {
+            Some(url) => Self::parse(&url),
+            None => Ok(Self::default()),
         }
     }
 

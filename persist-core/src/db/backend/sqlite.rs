@@ -20,8 +20,7 @@ use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, lazy_sqlite,
 use crate::error::{PersistError, Result};
 use sea_orm::{DatabaseConnection, DbErr};
 
-/// Where the private directories are made, if set (default: the system's temporary directory).
-pub const TEST_DIR_ENV: &str = "PERSIST_TEST_DIR";
+pub use crate::env::TEST_DIR_ENV;
 
 /// The prefix of every test directory.
 pub(crate) const DIR_PREFIX: &str = "persist-test-";
@@ -34,7 +33,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// The parent of test directories: `PERSIST_TEST_DIR` if set, else the temporary directory.
 pub(crate) fn default_parent() -> PathBuf {
-    std::env::var_os(TEST_DIR_ENV)
+    crate::env::var_os(TEST_DIR_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir)
 }

@@ -28,12 +28,9 @@ use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 use super::{redacted, url_for};
 use crate::error::{DbContext, PersistError, Result};
 
-/// Overrides the number of connections all tests together may hold on one server.
-pub const MAX_CONNECTIONS_ENV: &str = "PERSIST_MAX_CONNECTIONS";
-/// How long a test waits for its share of connections, in seconds (default 120).
-pub const CONNECTION_WAIT_ENV: &str = "PERSIST_CONNECTION_WAIT";
-/// How long connecting to a server may take, in seconds (default 5).
-pub const CONNECT_TIMEOUT_ENV: &str = "PERSIST_CONNECT_TIMEOUT";
+pub use crate::env::CONNECT_TIMEOUT_ENV;
+pub use crate::env::CONNECTION_WAIT_ENV;
+pub use crate::env::MAX_CONNECTIONS_ENV;
 
 const ADMIN: &str = "server admin";
 /// Advisory-lock keys: owners and slots in ranges of their own.
@@ -41,10 +38,7 @@ const OWNER_BASE: i64 = 0x7065_7273_0000_0000;
 const SLOT_BASE: i64 = 0x7065_7274_0000_0000;
 
 fn env_secs(name: &str, default: u64) -> Duration {
-    let secs = std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0);
+    let secs = crate::env::parsed::<f64>(name).filter(|v| v.is_finite() && *v >= 0.0);
     secs.map_or(Duration::from_secs(default), Duration::from_secs_f64)
 }
 
@@ -152,10 +146,7 @@ fn is_too_many_connections(cause: &str) -> bool {
 /// The number of connections all tests together may hold on the server (read once per
 /// server and process).
 async fn budget(admin: &DatabaseConnection, url: &str) -> Result<usize> {
-    if let Some(n) = std::env::var(MAX_CONNECTIONS_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-    {
+    if let Some(n) = crate::env::parsed::<usize>(MAX_CONNECTIONS_ENV) {
         return Ok(n.max(1));
     }
     static BUDGETS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();

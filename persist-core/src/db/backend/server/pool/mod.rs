@@ -34,17 +34,13 @@ use claim::{claim_first, placeholder};
 pub(crate) use reset::reset;
 pub(crate) use template::ensure_template;
 
-/// How many idle databases a pool keeps per schema (default 16; 0 turns pooling off).
-pub const POOL_SIZE_ENV: &str = "PERSIST_POOL_SIZE";
+pub use crate::env::POOL_SIZE_ENV;
 
 pub(super) const ADMIN: &str = "server admin";
 pub(super) const TEMPLATE_LOCK_BASE: i64 = 0x7065_7275_0000_0000;
 
 pub(crate) fn pool_size() -> usize {
-    std::env::var(POOL_SIZE_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(16)
+    crate::env::parsed(POOL_SIZE_ENV).unwrap_or(16)
 }
 
 /// What a template holds, as recorded when it was built.
