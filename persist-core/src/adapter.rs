@@ -42,6 +42,31 @@ impl GatewayPersistenceAdapter {
         &*self.api
     }
 
+    /// The gateway as `user_id` sees it: every call of the handle is that user's, so a user id
+    /// can never be passed where a session id goes.
+    ///
+    /// ```
+    /// use persist_core::prelude::*;
+    ///
+    /// #[persistence_test(agents = ["AgentA"])]
+    /// async fn alice_talks(gateway: GatewayPersistenceAdapter) -> Result<(), PersistError> {
+    ///     let alice = gateway.user("alice");
+    ///     let session = alice.create_session("AgentA").await?;
+    ///     alice.send_message(&session.id, "hello").await?;
+    ///     assert_eq!(alice.session_messages(&session.id).await?.len(), 2);
+    ///     // Bob does not see it: exactly like a session that does not exist.
+    ///     assert!(gateway.user("bob").get_session(&session.id).await.is_err());
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn user(&self, user_id: impl Into<String>) -> UserGateway {
+        UserGateway {
+            api: self.api.clone(),
+            user_id: user_id.into(),
+        }
+    }
+
     /// Creates a session for `user_id` with `agent_name`.
     pub async fn create_session(&self, user_id: &str, agent_name: &str) -> Result<Session> {
         self.api.create_session(user_id, agent_name).await
@@ -74,12 +99,22 @@ impl GatewayPersistenceAdapter {
     }
 
     /// A session's messages, oldest first.
-    pub async fn get_session_messages(
+    pub async fn session_messages(
         &self,
         session_id: &str,
         user_id: &str,
     ) -> Result<Vec<ChatMessage>> {
         self.api.session_messages(user_id, session_id).await
+    }
+
+    /// A session's messages, oldest first.
+    #[deprecated(note = "renamed `session_messages`, like `GatewayApi::session_messages`")]
+    pub async fn get_session_messages(
+        &self,
+        session_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<ChatMessage>> {
+        self.session_messages(session_id, user_id).await
     }
 
     /// Renames a session.
@@ -95,6 +130,73 @@ impl GatewayPersistenceAdapter {
     /// Deletes a session in the gateway and in its agent; whether the user had it.
     pub async fn delete_session(&self, session_id: &str, user_id: &str) -> Result<bool> {
         self.api.delete_session(user_id, session_id).await
+    }
+}
+
+/// The gateway as one user sees it ([`GatewayPersistenceAdapter::user`]): the same calls, with
+/// the user given once.
+#[derive(Clone)]
+pub struct UserGateway {
+    api: Arc<dyn GatewayApi>,
+    user_id: String,
+}
+
+impl fmt::Debug for UserGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserGateway")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserGateway {
+    /// The user.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// Creates a session with `agent_name`.
+    pub async fn create_session(&self, agent_name: &str) -> Result<Session> {
+        self.api.create_session(&self.user_id, agent_name).await
+    }
+
+    /// Sends `message` in a session and waits for the agent's reply.
+    pub async fn send_message(&self, session_id: &str, message: &str) -> Result<Turn> {
+        self.api
+            .send_message(&self.user_id, session_id, message)
+            .await
+    }
+
+    /// Makes a session the user's active one.
+    pub async fn switch_session(&self, session_id: &str) -> Result<Session> {
+        self.api.switch_session(&self.user_id, session_id).await
+    }
+
+    /// The user's sessions, most recently updated first.
+    pub async fn list_sessions(&self) -> Result<Vec<Session>> {
+        self.api.list_sessions(&self.user_id).await
+    }
+
+    /// One session.
+    pub async fn get_session(&self, session_id: &str) -> Result<Session> {
+        self.api.get_session(&self.user_id, session_id).await
+    }
+
+    /// A session's messages, oldest first.
+    pub async fn session_messages(&self, session_id: &str) -> Result<Vec<ChatMessage>> {
+        self.api.session_messages(&self.user_id, session_id).await
+    }
+
+    /// Renames a session.
+    pub async fn rename_session(&self, session_id: &str, name: &str) -> Result<Session> {
+        self.api
+            .rename_session(&self.user_id, session_id, name)
+            .await
+    }
+
+    /// Deletes a session in the gateway and in its agent; whether the user had it.
+    pub async fn delete_session(&self, session_id: &str) -> Result<bool> {
+        self.api.delete_session(&self.user_id, session_id).await
     }
 }
 

@@ -60,7 +60,7 @@ pub mod migrate;
 pub mod runner;
 pub mod system;
 
-pub use adapter::{AgentPersistenceAdapter, GatewayPersistenceAdapter};
+pub use adapter::{AgentPersistenceAdapter, GatewayPersistenceAdapter, UserGateway};
 pub use db::MultiDatabaseManager;
 pub use error::{PersistError, Result};
 pub use inspect::CrossDatabaseInspector;

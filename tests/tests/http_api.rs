@@ -402,7 +402,7 @@ async fn the_adapter_behaves_the_same_over_every_transport(
     let turn = gateway.send_message(&session.id, "hello", "alice").await?;
     assert_eq!(turn.session_id, session.id);
     assert!(!turn.content.is_empty());
-    let messages = gateway.get_session_messages(&session.id, "alice").await?;
+    let messages = gateway.session_messages(&session.id, "alice").await?;
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[1].message, turn.content);
     assert_eq!(messages[1].task_id.as_deref(), Some(turn.task_id.as_str()));

@@ -123,28 +123,29 @@ async fn users_never_see_each_others_data(
     gateway: GatewayPersistenceAdapter,
     inspector: CrossDatabaseInspector,
 ) {
-    let alice = gateway.create_session("alice", "AgentA").await.unwrap();
-    let bob = gateway.create_session("bob", "AgentA").await.unwrap();
-    gateway
-        .send_message(&alice.id, "alice's secret", "alice")
+    // Each user through a handle of their own: a user id cannot stand where a session id goes.
+    let (as_alice, as_bob) = (gateway.user("alice"), gateway.user("bob"));
+    let alice = as_alice.create_session("AgentA").await.unwrap();
+    let bob = as_bob.create_session("AgentA").await.unwrap();
+    as_alice
+        .send_message(&alice.id, "alice's secret")
         .await
         .unwrap();
-    gateway
-        .send_message(&bob.id, "bob's secret", "bob")
-        .await
-        .unwrap();
+    as_bob.send_message(&bob.id, "bob's secret").await.unwrap();
 
     let report = assert_no_user_data_leakage(&inspector, "alice", "bob").await;
     assert_eq!((report.sessions["alice"], report.sessions["bob"]), (1, 1));
-    assert_eq!(gateway.list_sessions("bob").await.unwrap().len(), 1);
+    assert_eq!(as_bob.list_sessions().await.unwrap().len(), 1);
     assert!(matches!(
-        gateway.get_session_messages(&alice.id, "bob").await,
+        as_bob.session_messages(&alice.id).await,
         Err(PersistError::SessionNotFound { .. })
     ));
     assert!(matches!(
-        gateway.send_message(&alice.id, "hijack", "bob").await,
+        as_bob.send_message(&alice.id, "hijack").await,
         Err(PersistError::SessionNotFound { .. })
     ));
+    assert!(!as_bob.delete_session(&alice.id).await.unwrap());
+    assert_eq!(as_alice.session_messages(&alice.id).await.unwrap().len(), 2);
     assert_gateway_message_count(&inspector, &alice.id, 2).await;
     let bobs = inspector.gateway_sessions("bob").await.unwrap();
     assert_eq!(bobs.len(), 1);

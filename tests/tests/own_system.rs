@@ -120,7 +120,7 @@ async fn the_lifecycle_through_the_gateway_adapter(
             .as_deref(),
         Some("Refunds")
     );
-    let messages = gateway.get_session_messages(&first.id, "alice").await?;
+    let messages = gateway.session_messages(&first.id, "alice").await?;
     assert_eq!(messages[0].sender_type, SenderType::User);
     assert_eq!(messages[1].sender_type, SenderType::Agent);
 

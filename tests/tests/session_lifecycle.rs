@@ -87,7 +87,7 @@ async fn messages_are_stored_and_retrieved_in_order_on_both_sides(
     );
 
     let api = gateway
-        .get_session_messages(&session.id, "alice")
+        .session_messages(&session.id, "alice")
         .await
         .unwrap();
     assert_eq!(
