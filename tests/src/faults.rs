@@ -197,6 +197,8 @@ pub trait Plant {
     const AGENT_MESSAGES: &'static str;
     /// What the system's model puts before an echoed message.
     const REPLY_PREFIX: &'static str;
+    /// The gateway's column for a session's agent, as the system names it.
+    const AGENT_COLUMN: &'static str;
     /// The model the system offers tests.
     type Model: persist_core::system::LanguageModel
         + persist_core::system::RequestLog
@@ -243,6 +245,7 @@ impl Plant for MeshPlant {
     const GATEWAY_SESSIONS: &'static str = "sessions";
     const AGENT_MESSAGES: &'static str = "agent_messages";
     const REPLY_PREFIX: &'static str = "Received: ";
+    const AGENT_COLUMN: &'static str = "agent_name";
     type Model = persist_core::system::ScriptedLlm;
 
     fn agent_session<'a>(
@@ -320,6 +323,7 @@ impl Plant for HelpdeskPlant {
     const GATEWAY_SESSIONS: &'static str = "sessions";
     const AGENT_MESSAGES: &'static str = "events";
     const REPLY_PREFIX: &'static str = "ack: ";
+    const AGENT_COLUMN: &'static str = "agent";
     type Model = crate::helpdesk::Model;
 
     fn agent_session<'a>(

@@ -552,7 +552,8 @@ macro_rules! fault_suite {
             "AgentB",
         ))
         .await;
-        assert!(m.contains("agent_name=AgentA"), "{m}");
+        // The row as the system stores it: its own name for the agent column.
+        assert!(m.contains(&format!("{}=AgentA", P::AGENT_COLUMN)), "{m}");
         let m = expect_panic(assert_agent_session_exists(
             &inspector,
             "AgentB",

@@ -184,6 +184,16 @@ async fn an_agent_driven_directly(
         .map(|m| m.role)
         .collect();
     assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+    // A row prints as the helpdesk stores it: its own table and column names.
+    let printed = agent.messages("s-1").await?[0].to_string();
+    assert!(
+        printed.starts_with("agent Support events(id=")
+            && printed.contains("session_id=s-1")
+            && printed.contains("user: \"hi\"")
+            && printed.contains("invocation_id=t1"),
+        "{printed}"
+    );
+    assert!(!printed.contains("agent_messages"), "{printed}");
     // The adapter reads what the entities wrote.
     let events = entity::event::Entity::find()
         .all(&db)

@@ -121,18 +121,8 @@ fn failure(answer: &HttpResponse, call: &Call<'_>) -> PersistError {
             reason: error.message,
         },
         (502, "model_failed") => {
-            // The reference API says "agent A: the model failed: <reason>; nothing was stored".
-            let parsed = error
-                .message
-                .strip_prefix("agent ")
-                .and_then(|rest| rest.split_once(": the model failed: "))
-                .map(|(agent, reason)| {
-                    let reason = reason
-                        .strip_suffix("; nothing was stored")
-                        .unwrap_or(reason);
-                    (agent.to_owned(), reason.to_owned())
-                });
-            let (agent, reason) = parsed.unwrap_or_else(|| (String::new(), error.message));
+            let (agent, reason) = super::api::parse_model_failed(&error.message)
+                .unwrap_or_else(|| (String::new(), error.message));
             PersistError::Llm { agent, reason }
         }
         (501, _) => PersistError::Unsupported {

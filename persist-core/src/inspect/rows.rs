@@ -1,6 +1,7 @@
 //! The rows the inspector reads, as plain data (its own types: it never uses the mesh's).
 
 use std::fmt;
+use std::sync::Arc;
 
 use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use sea_orm::{DbErr, QueryResult};
@@ -26,6 +27,9 @@ pub struct GatewaySessionRow {
     pub created_at: i64,
     /// `updated_at`, epoch milliseconds.
     pub updated_at: i64,
+    /// The real table and column names it was read by, for printing it.
+    #[serde(skip)]
+    names: Arc<Names>,
 }
 
 /// A row of the gateway's message table, read through the system's layout.
@@ -45,6 +49,9 @@ pub struct GatewayMessageRow {
     pub task_id: Option<String>,
     /// `created_at`, epoch milliseconds.
     pub created_at: i64,
+    /// The real table and column names it was read by, for printing it.
+    #[serde(skip)]
+    names: Arc<Names>,
 }
 
 /// A row of an agent's session table, read through the system's layout.
@@ -60,6 +67,9 @@ pub struct AgentSessionRow {
     pub agent_name: String,
     /// `state`.
     pub state: serde_json::Value,
+    /// The real table and column names it was read by, for printing it.
+    #[serde(skip)]
+    names: Arc<Names>,
 }
 
 /// A row of an agent's message table, read through the system's layout.
@@ -79,6 +89,9 @@ pub struct AgentMessageRow {
     pub task_id: String,
     /// `created_at`, epoch milliseconds.
     pub created_at: i64,
+    /// The real table and column names it was read by, for printing it.
+    #[serde(skip)]
+    names: Arc<Names>,
 }
 
 /// Reads a text column, or an integer one as its decimal text.
@@ -214,6 +227,7 @@ impl GatewaySessionRow {
 
     pub(crate) fn read(t: &Table, row: &QueryResult) -> Result<Self, DbErr> {
         Ok(GatewaySessionRow {
+            names: Names::of(&Self::columns(t)),
             id: text(row, "id")?,
             name: match t.title {
                 Some(_) => opt_text(row, "name")?,
@@ -246,6 +260,7 @@ impl GatewayMessageRow {
     pub(crate) fn read(t: &Table, row: &QueryResult) -> Result<Self, DbErr> {
         let raw = opt_text(row, "sender")?.unwrap_or_default();
         Ok(GatewayMessageRow {
+            names: Names::of(&Self::columns(t)),
             id: text(row, "id")?,
             session_id: text(row, "session_id")?,
             message: content(t, row)?,
@@ -279,6 +294,7 @@ impl AgentSessionRow {
         row: &QueryResult,
     ) -> Result<Self, DbErr> {
         Ok(AgentSessionRow {
+            names: Names::of(&Self::columns(t)),
             database: database.to_owned(),
             id: text(row, "id")?,
             user_id: text(row, "user_id")?,
@@ -302,6 +318,7 @@ impl AgentMessageRow {
     pub(crate) fn read(t: &Table, database: &str, row: &QueryResult) -> Result<Self, DbErr> {
         let raw = opt_text(row, "sender")?.unwrap_or_default();
         Ok(AgentMessageRow {
+            names: Names::of(&Self::columns(t)),
             database: database.to_owned(),
             id: text(row, "id")?,
             session_id: text(row, "session_id")?,
@@ -327,51 +344,130 @@ fn clip(text: &str) -> String {
 
 impl fmt::Display for GatewaySessionRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+        self.names.write(
             f,
-            "gateway sessions(id={}, user_id={}, agent_name={}, name={:?}, updated_at={})",
-            self.id, self.user_id, self.agent_name, self.name, self.updated_at
+            "gateway",
+            &[
+                ("id", self.id.clone()),
+                ("user_id", self.user_id.clone()),
+                ("agent_name", self.agent_name.clone()),
+                ("name", format!("{:?}", self.name)),
+                ("updated_at", self.updated_at.to_string()),
+            ],
         )
     }
 }
 
 impl fmt::Display for GatewayMessageRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+        let sender = match self.sender_name.as_str() {
+            "" => self.sender_type.clone(),
+            name => format!("{} {name}", self.sender_type),
+        };
+        self.names.write(
             f,
-            "gateway chat_messages(id={}, session_id={}, {} {}: {}, task_id={})",
-            self.id,
-            self.session_id,
-            self.sender_type,
-            self.sender_name,
-            clip(&self.message),
-            self.task_id.as_deref().unwrap_or("-")
+            "gateway",
+            &[
+                ("id", self.id.clone()),
+                ("session_id", self.session_id.clone()),
+                ("", format!("{sender}: {}", clip(&self.message))),
+                (
+                    "task_id",
+                    self.task_id.clone().unwrap_or_else(|| "-".into()),
+                ),
+            ],
         )
     }
 }
 
 impl fmt::Display for AgentSessionRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+        self.names.write(
             f,
-            "{} agent_sessions(id={}, user_id={}, agent_name={}, state={})",
-            self.database, self.id, self.user_id, self.agent_name, self.state
+            &self.database,
+            &[
+                ("id", self.id.clone()),
+                ("user_id", self.user_id.clone()),
+                ("agent_name", self.agent_name.clone()),
+                ("state", self.state.to_string()),
+            ],
         )
     }
 }
 
 impl fmt::Display for AgentMessageRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+        self.names.write(
             f,
-            "{} agent_messages(id={}, session_id={}, {}: {}, task_id={})",
-            self.database,
-            self.id,
-            self.session_id,
-            self.role,
-            clip(&self.content),
-            self.task_id
+            &self.database,
+            &[
+                ("id", self.id.clone()),
+                ("session_id", self.session_id.clone()),
+                ("", format!("{}: {}", self.role, clip(&self.content))),
+                ("task_id", self.task_id.clone()),
+            ],
         )
+    }
+}
+
+/// The real names a row was read by: its table, and the column behind each of its fields.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct Names {
+    table: String,
+    columns: Vec<(&'static str, String)>,
+}
+
+impl Names {
+    fn of(columns: &Columns<'_>) -> Arc<Names> {
+        Arc::new(Names {
+            table: columns.table.name.clone(),
+            columns: columns
+                .selected
+                .iter()
+                .map(|(column, alias)| (*alias, (*column).to_owned()))
+                .collect(),
+        })
+    }
+
+    /// `database table(column=value, …)`, for the fields whose column the layout names (all
+    /// of them when the names are unknown); a field without a name (`""`) is printed as it
+    /// is.
+    fn write(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        database: &str,
+        values: &[(&'static str, String)],
+    ) -> fmt::Result {
+        let table = if self.table.is_empty() {
+            "?"
+        } else {
+            &self.table
+        };
+        write!(f, "{database} {table}(")?;
+        let mut first = true;
+        for (field, value) in values {
+            let column = match self.columns.iter().find(|(alias, _)| alias == field) {
+                _ if field.is_empty() => None,
+                Some((_, column)) => Some(column.as_str()),
+                None if self.columns.is_empty() => Some(*field),
+                None => continue,
+            };
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            match column {
+                Some(column) => write!(f, "{column}={value}")?,
+                None => f.write_str(value)?,
+            }
+        }
+        f.write_str(")")
+    }
+}
+
+impl fmt::Debug for Names {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.table)
     }
 }
 

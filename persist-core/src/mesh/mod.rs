@@ -157,11 +157,16 @@ pub fn layout() -> Layout {
     .expect("the reference layout names every column it needs")
 }
 
-/// The longest message the gateway accepts, in characters.
-pub const MAX_MESSAGE_CHARS: usize = 10_000;
+pub use crate::system::{MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
 
-/// How long [`Mesh::shutdown`] waits for turns in flight to finish before it stops the agents.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long [`Mesh::shutdown`] waits for turns in flight to finish before it stops the agents
+/// (the HTTP test server's [`SHUTDOWN_GRACE`](crate::http::SHUTDOWN_GRACE), for open
+/// connections, is another wait).
+pub const TURNS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The former name of [`TURNS_GRACE`].
+#[deprecated(note = "renamed `TURNS_GRACE` (it is not the HTTP server's `SHUTDOWN_GRACE`)")]
+pub const SHUTDOWN_GRACE: std::time::Duration = TURNS_GRACE;
 
 /// A running mesh: the gateway and one agent task per agent database of a manager.
 pub struct Mesh {
@@ -223,15 +228,15 @@ impl Mesh {
         &self.model
     }
 
-    /// Waits for turns and deletes in flight to finish (up to [`SHUTDOWN_GRACE`]), refusing
+    /// Waits for turns and deletes in flight to finish (up to [`TURNS_GRACE`]), refusing
     /// new ones, then stops every agent task and waits for them to end.
     pub async fn shutdown(mut self) {
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.gateway.close())
+        if tokio::time::timeout(TURNS_GRACE, self.gateway.close())
             .await
             .is_err()
         {
             tracing::warn!(
-                "turns were still in flight {SHUTDOWN_GRACE:?} after shutdown began; they are abandoned"
+                "turns were still in flight {TURNS_GRACE:?} after shutdown began; they are abandoned"
             );
         }
         for task in &self.tasks {
@@ -265,10 +270,6 @@ pub(crate) fn now_millis() -> i64 {
         .unwrap_or_else(|last| last);
     wall.max(previous + 1)
 }
-
-/// The longest user id, agent name or session name the mesh stores, in characters: what a
-/// `VARCHAR(255)` holds on every backend.
-pub const MAX_NAME_CHARS: usize = 255;
 
 /// The longest model reply the mesh stores, in bytes. Replies are `LONGTEXT` on MySQL and
 /// MariaDB, `text` elsewhere, so every backend stores the same replies.

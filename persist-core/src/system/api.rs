@@ -12,6 +12,14 @@ use serde::Serialize;
 
 use crate::error::{PersistError, Result};
 
+/// The longest message a gateway accepts, in characters: the limit of the gateway API's
+/// contract, which the HTTP API (`/api/v1`) and the reference mesh both enforce.
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+
+/// The longest session name, user id or agent name, in characters (after trimming): what a
+/// `VARCHAR(255)` holds on every backend.
+pub const MAX_NAME_CHARS: usize = 255;
+
 /// A gateway session as users see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Session {

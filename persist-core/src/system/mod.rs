@@ -46,7 +46,10 @@ mod api;
 pub(crate) mod layout;
 mod model;
 
-pub use api::{AgentApi, AgentRequest, ChatMessage, GatewayApi, SenderType, Session, Turn};
+pub use api::{
+    AgentApi, AgentRequest, ChatMessage, GatewayApi, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, SenderType,
+    Session, Turn,
+};
 pub use layout::{Layout, Table, TimeUnit};
 pub use model::{
     ContextMessage, LanguageModel, LlmError, LlmRequest, Recording, RequestLog, ScriptedLlm,

@@ -88,6 +88,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The message of a `model_failed` answer. The error shape has no field for the agent, so the
+/// message carries it; [`parse_model_failed`] reads it back, and the two stay together here.
+fn model_failed(agent: &str, reason: &str) -> String {
+    format!("agent {agent}: the model failed: {reason}; nothing was stored")
+}
+
+/// The agent and the model's error in a `model_failed` message, if it is one.
+pub(crate) fn parse_model_failed(message: &str) -> Option<(String, String)> {
+    let (agent, reason) = message
+        .strip_prefix("agent ")?
+        .split_once(": the model failed: ")?;
+    let reason = reason
+        .strip_suffix("; nothing was stored")
+        .unwrap_or(reason);
+    Some((agent.to_owned(), reason.to_owned()))
+}
+
 impl From<PersistError> for ApiError {
     fn from(error: PersistError) -> Self {
         match error {
@@ -110,7 +127,7 @@ impl From<PersistError> for ApiError {
             PersistError::Llm { agent, reason } => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "model_failed",
-                format!("agent {agent}: the model failed: {reason}; nothing was stored"),
+                model_failed(&agent, &reason),
             ),
             PersistError::AgentUnavailable { agent } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -136,3 +153,18 @@ impl From<PersistError> for ApiError {
 }
 
 pub(super) type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_failure_reads_back_as_written() {
+        let message = model_failed("Agent: B", "timed out: 30s");
+        assert_eq!(
+            parse_model_failed(&message),
+            Some(("Agent: B".to_owned(), "timed out: 30s".to_owned()))
+        );
+        assert_eq!(parse_model_failed("something else"), None);
+    }
+}

@@ -39,14 +39,12 @@ mod routes;
 mod wire;
 
 use error::ApiError;
+pub(crate) use error::parse_model_failed;
 pub use error::{ErrorBody, ErrorDetail};
 pub use routes::{ROUTES, Route, openapi};
 pub use wire::{MessageBody, SessionBody, SessionList, TaskAnswer, TaskResult};
 
-/// The longest message a task may carry, in characters.
-pub const MAX_MESSAGE_CHARS: usize = 10_000;
-/// The longest session name, in characters (after trimming).
-pub const MAX_NAME_CHARS: usize = 255;
+pub use crate::system::{MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
 /// The longest user id an identity may carry, in characters.
 pub const MAX_USER_ID_CHARS: usize = 255;
 /// The longest id a path or body may name; longer ones are `404` without a lookup.
