@@ -118,6 +118,14 @@ pub fn spawn_test(
     Some(command.spawn().unwrap())
 }
 
+/// Writes `contents` to `path` at once: to a file beside it, then renamed, so that whoever
+/// waits for `path` (with [`wait_for`]) never reads it half-written.
+pub fn write_marker(path: &std::path::Path, contents: impl AsRef<[u8]>) {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, contents).unwrap();
+    std::fs::rename(&partial, path).unwrap();
+}
+
 /// Waits, up to a minute, for `path` to appear.
 pub fn wait_for(path: &std::path::Path) {
     let started = std::time::Instant::now();

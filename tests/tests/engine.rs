@@ -121,7 +121,10 @@ async fn driven_lives_in_another_namespace(ctx: TestContext) {
     let dir = ctx.manager().gateway_location().path.clone().unwrap();
     let marker = std::env::var_os("PERSIST_MARKER").unwrap();
     let release = std::env::var_os("PERSIST_RELEASE").unwrap();
-    std::fs::write(&marker, dir.parent().unwrap().to_string_lossy().as_bytes()).unwrap();
+    persist_tests::write_marker(
+        marker.as_ref(),
+        dir.parent().unwrap().to_string_lossy().as_bytes(),
+    );
     while !std::path::Path::new(&release).exists() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

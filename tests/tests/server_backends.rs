@@ -13,7 +13,9 @@ use persist_core::prelude::*;
 use persist_tests::server::{
     drop_by_hand, own_pool, registry_rows, run_by_hand, server_url, test_databases,
 };
-use persist_tests::{expect_failure, record_locations, recorded_locations, spawn_test, wait_for};
+use persist_tests::{
+    expect_failure, record_locations, recorded_locations, spawn_test, wait_for, write_marker,
+};
 
 fn server_or_skip(test: &str) -> Option<String> {
     let url = server_url();
@@ -162,7 +164,6 @@ fn spawn_driven(
     let env = [("PERSIST_MARKER", &*marker), ("PERSIST_RELEASE", &*release)];
     let child = spawn_test(test, &env, namespace)?;
     wait_for(&marker);
-    std::thread::sleep(Duration::from_millis(50));
     let names = std::fs::read_to_string(&marker)
         .unwrap()
         .lines()
@@ -175,7 +176,7 @@ fn spawn_driven(
 async fn hold_until_released(ctx: &TestContext) {
     let locations = record_locations(ctx);
     let marker = std::env::var("PERSIST_MARKER").unwrap();
-    std::fs::write(&marker, names(&locations).join("\n")).unwrap();
+    write_marker(marker.as_ref(), names(&locations).join("\n"));
     let release = std::env::var("PERSIST_RELEASE").unwrap();
     while !std::path::Path::new(&release).exists() {
         tokio::time::sleep(Duration::from_millis(20)).await;
