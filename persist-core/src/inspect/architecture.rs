@@ -13,7 +13,9 @@ use super::report::{DatabaseIdentity, VerificationError};
 use crate::db::{BackendKind, count_rows, list_indexes, list_tables};
 use crate::error::{DbContext, Result};
 
-/// The gateway's migrations: what the migrator has and what the database recorded.
+/// Where a database's migrations stand: what the migrator has against what the database
+/// recorded. The inspector reads it for the gateway; [`migrate::status`](crate::migrate::status)
+/// for any migrator and database.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MigrationState {
     /// The tracking table (`seaql_migrations`).
@@ -26,6 +28,8 @@ pub struct MigrationState {
     pub pending: Vec<String>,
     /// Recorded migrations the migrator does not know.
     pub unknown: Vec<String>,
+    /// Applied although a migration before them (in the migrator's order) is pending.
+    pub out_of_order: Vec<String>,
 }
 
 impl MigrationState {
@@ -34,9 +38,12 @@ impl MigrationState {
         self.applied.last().map(String::as_str)
     }
 
-    /// Every migration applied, none pending, none unknown.
+    /// Every migration applied, in order, and none unknown.
     pub fn is_current(&self) -> bool {
-        self.table_present && self.pending.is_empty() && self.unknown.is_empty()
+        self.table_present
+            && self.pending.is_empty()
+            && self.unknown.is_empty()
+            && self.out_of_order.is_empty()
     }
 }
 
@@ -384,6 +391,15 @@ pub(crate) async fn migration_state(
             );
         }
     }
+    let first_pending = known.iter().position(|m| !recorded.contains(m));
+    let out_of_order = match first_pending {
+        Some(index) => known[index..]
+            .iter()
+            .filter(|m| recorded.contains(m))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(MigrationState {
         table: table.to_owned(),
         table_present,
@@ -401,5 +417,6 @@ pub(crate) async fn migration_state(
             .into_iter()
             .filter(|m| !known.contains(m))
             .collect(),
+        out_of_order,
     })
 }

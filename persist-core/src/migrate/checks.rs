@@ -5,9 +5,10 @@ use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
 use super::allow::Allow;
-use super::failure::{MigrationStatus, db_error, failure};
+use super::failure::{db_error, failure};
 use super::snapshot::Schema;
 use crate::error::{PersistError, Result};
+use crate::inspect::MigrationState;
 
 async fn read(db: &DatabaseConnection, table: &str) -> Result<Schema> {
     Ok(Schema::read(db).await?.without(table))
@@ -183,26 +184,11 @@ async fn row_counts(
 }
 
 /// Where `db`'s tracking table stands against `M`'s migrations, without changing anything.
-pub async fn status<M: MigratorTrait>(db: &DatabaseConnection) -> Result<MigrationStatus> {
+pub async fn status<M: MigratorTrait>(db: &DatabaseConnection) -> Result<MigrationState> {
     let known: Vec<String> = M::migrations()
         .iter()
         .map(|m| m.name().to_owned())
         .collect();
     let table = M::migration_table_name().to_string();
-    let state = crate::inspect::migration_state(db, "database", &table, &known).await?;
-    let first_pending = known.iter().position(|m| state.pending.contains(m));
-    let out_of_order = match first_pending {
-        Some(index) => known[index..]
-            .iter()
-            .filter(|m| state.applied.contains(m))
-            .cloned()
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok(MigrationStatus {
-        applied: state.applied,
-        pending: state.pending,
-        unknown: state.unknown,
-        out_of_order,
-    })
+    crate::inspect::migration_state(db, "database", &table, &known).await
 }

@@ -1,32 +1,19 @@
-//! What a migration check reports: [`MigrationStatus`] and [`MigrationFailure`].
+//! What a migration check reports: [`MigrationFailure`] (and the former name of the inspector's
+//! `MigrationState`).
 
 use std::fmt;
 
 use sea_orm::DbErr;
-use serde::Serialize;
 
 use super::snapshot::SchemaDiff;
 use crate::error::PersistError;
 
-/// Where a migrator's tracking table stands against its migrations.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct MigrationStatus {
-    /// Applied, in the order they were applied.
-    pub applied: Vec<String>,
-    /// Known to the migrator and not applied.
-    pub pending: Vec<String>,
-    /// Recorded as applied but unknown to the migrator.
-    pub unknown: Vec<String>,
-    /// Applied although a migration before it (in the migrator's order) is pending.
-    pub out_of_order: Vec<String>,
-}
-
-impl MigrationStatus {
-    /// Everything applied, in order, and nothing unknown.
-    pub fn is_current(&self) -> bool {
-        self.pending.is_empty() && self.unknown.is_empty() && self.out_of_order.is_empty()
-    }
-}
+/// The former name of [`MigrationState`](crate::inspect::MigrationState), which
+/// [`status`](super::status) returns: one concept, one name.
+#[deprecated(
+    note = "renamed `persist_core::inspect::MigrationState` (it has the same fields and more)"
+)]
+pub type MigrationStatus = crate::inspect::MigrationState;
 
 /// A migration check that failed: which check, which step, and the schema difference.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -84,8 +84,10 @@ mod snapshot;
 
 pub use allow::Allow;
 pub use checks::{drift, round_trip, status, upgrade};
+pub use failure::MigrationFailure;
+#[allow(deprecated)]
+pub use failure::MigrationStatus;
 use failure::db_error;
-pub use failure::{MigrationFailure, MigrationStatus};
 pub use snapshot::{
     ColumnSchema, Difference, ForeignKeySchema, IndexSchema, Schema, SchemaDiff, TableSchema,
 };
