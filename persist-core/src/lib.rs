@@ -97,10 +97,11 @@ pub mod prelude {
 /// Not public API: what `#[persistence_test]` expands to. It may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::runner::{
+    pub use crate::runner::config::{
         Fixture, Flavor, HttpTransport, KeepPolicy, Seed, SeedFuture, Setup, SystemFactory,
-        TestConfig, TestReturn, run_test,
+        TestConfig, TestReturn,
     };
+    pub use crate::runner::run::run_test;
     use crate::runner::{Inject, TestContext, WithAgent, WithoutAgent};
     use crate::system::System;
 

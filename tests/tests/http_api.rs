@@ -1119,7 +1119,8 @@ mod server_lifetime {
 
     use persist_core::db::{AgentSchema, GatewaySchema};
     use persist_core::mesh::ReferenceMesh;
-    use persist_core::runner::{HttpTransport, TestConfig, run_test};
+    // The runner without the attribute: its plumbing, not public API.
+    use persist_core::__private::{HttpTransport, TestConfig, run_test};
     use persist_core::system::{Layout, Running, System};
     use persist_core::{MultiDatabaseManager, async_trait};
 

@@ -3,7 +3,7 @@
 #[cfg(feature = "http")]
 use std::sync::Arc;
 
-use super::HttpTransport;
+use super::config::HttpTransport;
 use crate::error::{PersistError, Result};
 #[cfg(feature = "http")]
 use crate::http::{HttpClient, HttpGateway, TestServer};
