@@ -16,18 +16,18 @@ use crate::system::{Layout, Table};
 mod architecture;
 mod report;
 mod rows;
+mod state;
 mod verify;
 
-pub(crate) use architecture::migration_state;
-pub use architecture::{
-    AgentSchemaState, ArchitectureReport, DatabaseStats, MigrationState, TableStats,
-};
+pub use architecture::{ArchitectureReport, DatabaseStats, TableStats};
 pub use report::{
     ContextIsolationReport, DatabaseIdentity, IntegrityProblem, IntegrityReport, IsolationReport,
     SessionLink, UserIsolationReport, VerificationError,
 };
 pub(crate) use rows::list;
 pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
+pub(crate) use state::migration_state;
+pub use state::{AgentSchemaState, MigrationState};
 
 /// Reads and verifies a test's databases from the outside.
 ///

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::error::PersistError;
 
-use super::architecture::{AgentSchemaState, MigrationState};
 use super::rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
+use super::state::{AgentSchemaState, MigrationState};
 
 /// A cross-database check failed.
 #[derive(Clone, Debug, thiserror::Error)]
