@@ -1,11 +1,9 @@
 //! [`ManagerBuilder`]: which agents, schemas and backend a manager provisions.
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::backend::{Backend, BackendConfig};
-use super::manager::{MultiDatabaseManager, Parts};
+use super::manager::{Attached, MultiDatabaseManager, Parts};
 use super::names::validate_agent_names;
 use super::provision::{Provisioned, provision_all, teardown};
 use super::schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
@@ -21,17 +19,6 @@ pub struct ManagerBuilder {
     custom_backend: Option<Box<dyn Backend>>,
     label: String,
     templates: bool,
-}
-
-/// Values that modules above the engine keep with a manager, one per type (the system's
-/// [`Layout`](crate::system::Layout), for the inspector). The engine never reads them.
-#[derive(Clone, Default)]
-pub(crate) struct Attached(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
-
-impl Attached {
-    pub(super) fn get<T: Send + Sync + 'static>(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
-        self.0.get(&TypeId::of::<T>())
-    }
 }
 
 // With the `mesh` feature, `Default` is the reference mesh's schemas and layout (in
@@ -85,10 +72,7 @@ impl ManagerBuilder {
     /// Keeps `value` with the manager (replacing one of its type), or removes the value of
     /// type `T` when `None`.
     pub(crate) fn attach<T: Send + Sync + 'static>(mut self, value: Option<T>) -> Self {
-        match value {
-            Some(value) => self.attached.0.insert(TypeId::of::<T>(), Arc::new(value)),
-            None => self.attached.0.remove(&TypeId::of::<T>()),
-        };
+        self.attached.set(value);
         self
     }
 
@@ -190,5 +174,22 @@ impl ManagerBuilder {
             agent_schema,
             attached: self.attached,
         }))
+    }
+}
+
+impl MultiDatabaseManager {
+    /// A builder, to choose the agents, schemas and backend.
+    pub fn builder() -> ManagerBuilder {
+        ManagerBuilder::default()
+    }
+
+    /// Sets up the reference mesh's gateway and agent databases on the default backend
+    /// (without the `mesh` feature, use [`builder`](Self::builder) and give it a system).
+    pub async fn setup<I, S>(agents: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::builder().agents(agents).setup().await
     }
 }

@@ -1,5 +1,7 @@
 //! [`MultiDatabaseManager`]: provisions, hands out, clears and removes a test's databases.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -8,13 +10,31 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use serde::Serialize;
 
 use super::backend::{Backend, BackendConfig, BackendKind, DatabaseLocation};
-use super::builder::{Attached, ManagerBuilder};
 use super::catalog::{count_rows, delete_order, foreign_keys, list_tables};
 use super::names::AgentName;
 use super::provision::{Provisioned, drop_all, teardown};
 use super::role::DatabaseRole;
 use super::schema::{AgentSchema, GatewaySchema};
 use crate::error::{DbContext, PersistError, Result};
+
+/// Values that modules above the engine keep with a manager, one per type (the system's
+/// [`Layout`](crate::system::Layout), for the inspector). The engine never reads them.
+#[derive(Clone, Default)]
+pub(crate) struct Attached(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
+
+impl Attached {
+    pub(super) fn get<T: Send + Sync + 'static>(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
+        self.0.get(&TypeId::of::<T>())
+    }
+
+    /// Keeps `value` (replacing one of its type), or removes the value of type `T`.
+    pub(super) fn set<T: Send + Sync + 'static>(&mut self, value: Option<T>) {
+        match value {
+            Some(value) => self.0.insert(TypeId::of::<T>(), Arc::new(value)),
+            None => self.0.remove(&TypeId::of::<T>()),
+        };
+    }
+}
 
 /// The number of rows in one table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -154,28 +174,13 @@ impl Drop for Inner {
 }
 
 impl MultiDatabaseManager {
-    /// A builder, to choose the agents, schemas and backend.
-    pub fn builder() -> ManagerBuilder {
-        ManagerBuilder::default()
-    }
-
-    /// Sets up the reference mesh's gateway and agent databases on the default backend
-    /// (without the `mesh` feature, use [`builder`](Self::builder) and give it a system).
-    pub async fn setup<I, S>(agents: I) -> Result<Self>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::builder().agents(agents).setup().await
-    }
-
     /// The backend's kind.
     pub fn backend_kind(&self) -> BackendKind {
         self.inner.backend.kind()
     }
 
     /// The backend configuration the databases were made with; `None` for a
-    /// [custom backend](ManagerBuilder::custom_backend).
+    /// [custom backend](crate::db::ManagerBuilder::custom_backend).
     pub fn backend_config(&self) -> Option<&BackendConfig> {
         self.inner.config.as_ref()
     }

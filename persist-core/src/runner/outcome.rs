@@ -4,8 +4,11 @@ use std::any::Any;
 use std::io::Write as _;
 use std::time::Duration;
 
-use super::run::Kept;
+use crate::db::{DatabaseLocation, DatabaseRole};
 use crate::error::Result;
+
+/// The databases a test kept, by role.
+pub(super) type Kept = Vec<(DatabaseRole, DatabaseLocation)>;
 
 /// How the body ended.
 pub(super) enum Outcome {

@@ -10,12 +10,9 @@ use futures::future::LocalBoxFuture;
 
 use super::config::{Fixture, Flavor, KEEP_ENV, KeepPolicy, TestConfig};
 use super::matrix::{backend_conflict, matrix_skip};
-use super::outcome::{Outcome, report};
+use super::outcome::{Kept, Outcome, report};
 use super::{TestContext, http};
-use crate::db::{
-    BackendConfig, BackendKind, DatabaseLocation, DatabaseRole, ManagerBuilder,
-    MultiDatabaseManager,
-};
+use crate::db::{BackendConfig, BackendKind, DatabaseRole, ManagerBuilder, MultiDatabaseManager};
 use crate::error::{PersistError, Result};
 use crate::system::Running;
 
@@ -165,8 +162,6 @@ pub(super) fn failed(config: &TestConfig, outcome: &Outcome) -> bool {
         Outcome::Failed(_) | Outcome::TimedOut(_) => true,
     }
 }
-
-pub(super) type Kept = Vec<(DatabaseRole, DatabaseLocation)>;
 
 /// Keeps or removes the databases.
 async fn finish(name: &str, manager: &MultiDatabaseManager, keep: bool) -> Result<Option<Kept>> {

@@ -11,7 +11,6 @@ use super::extract::{
     FormFields, JsonFields, QueryFields, SessionId, User, checked_agent, checked_id,
     checked_message, checked_name, page_param, required, string_field,
 };
-use super::routes::openapi;
 use super::wire::{MessageBody, SessionBody, SessionList, TaskAnswer};
 use super::{DEFAULT_PAGE_SIZE, HttpApi, MAX_PAGE, MAX_PAGE_SIZE};
 
@@ -151,8 +150,4 @@ pub(super) async fn subscribe_task(
     FormFields(fields): FormFields,
 ) -> ApiResult<Json<TaskAnswer>> {
     task(&api, &user, &fields).await.map(Json)
-}
-
-pub(super) async fn openapi_document() -> Json<Value> {
-    Json(openapi())
 }

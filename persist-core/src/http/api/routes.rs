@@ -5,8 +5,8 @@ use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
 
 use super::handlers::{
-    activate_session, create_session, delete_session, get_session, list_sessions, openapi_document,
-    rename_session, send_task, session_messages, subscribe_task,
+    activate_session, create_session, delete_session, get_session, list_sessions, rename_session,
+    send_task, session_messages, subscribe_task,
 };
 use super::{HttpApi, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
 
@@ -306,4 +306,9 @@ pub fn openapi() -> Value {
             },
         },
     })
+}
+
+/// `GET /api/v1/openapi.json`: the document.
+async fn openapi_document() -> axum::Json<Value> {
+    axum::Json(openapi())
 }
