@@ -24,6 +24,7 @@ pub use report::{
     ContextIsolationReport, DatabaseIdentity, IntegrityProblem, IntegrityReport, IsolationReport,
     SessionLink, UserIsolationReport, VerificationError,
 };
+use rows::Names;
 pub(crate) use rows::list;
 pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
 pub(crate) use state::migration_state;
@@ -124,14 +125,16 @@ impl CrossDatabaseInspector {
         filter: Option<(Field, &str)>,
     ) -> Result<Vec<GatewaySessionRow>> {
         let table = self.layout()?.gateway_sessions();
-        let mut query = GatewaySessionRow::columns(table).select();
+        let columns = GatewaySessionRow::columns(table);
+        let names = Names::of(&columns);
+        let mut query = columns.select();
         if let Some((field, value)) = filter {
             query.and_where(col(field.of(table)).eq(value));
         }
         let updated = table.updated.as_ref().map(|(c, _)| c.as_str());
         order(&mut query, updated, Order::Desc, table.id.as_deref());
         let mut rows = fetch(self.gateway(), "gateway", "sessions", &query, |row| {
-            GatewaySessionRow::read(table, row)
+            GatewaySessionRow::read(table, &names, row)
         })
         .await?;
         // Byte for byte: a collation that ignores case, accents or trailing spaces (MariaDB's
@@ -170,13 +173,11 @@ impl CrossDatabaseInspector {
         session_id: Option<&str>,
     ) -> Result<Vec<GatewayMessageRow>> {
         let table = self.layout()?.gateway_messages();
-        let query = messages_query(
-            GatewayMessageRow::columns(table).select(),
-            table,
-            session_id,
-        );
+        let columns = GatewayMessageRow::columns(table);
+        let names = Names::of(&columns);
+        let query = messages_query(columns.select(), table, session_id);
         let mut rows = fetch(self.gateway(), "gateway", "chat messages", &query, |row| {
-            GatewayMessageRow::read(table, row)
+            GatewayMessageRow::read(table, &names, row)
         })
         .await?;
         if let Some(id) = session_id {
@@ -204,14 +205,16 @@ impl CrossDatabaseInspector {
         let db = self.agent(agent)?;
         let table = self.layout()?.agent_sessions();
         let label = format!("agent {agent}");
-        let mut query = AgentSessionRow::columns(table).select();
+        let columns = AgentSessionRow::columns(table);
+        let names = Names::of(&columns);
+        let mut query = columns.select();
         let link = table.session.as_deref();
         if let (Some(id), Some(link)) = (gateway_session_id, link) {
             query.and_where(col(link).eq(id));
         }
         order(&mut query, None, Order::Asc, link);
         let mut rows = fetch(db, &label, "agent sessions", &query, |row| {
-            AgentSessionRow::read(table, agent, &label, row)
+            AgentSessionRow::read(table, &names, agent, &label, row)
         })
         .await?;
         if let (Some(id), Some(_)) = (gateway_session_id, link) {
@@ -229,13 +232,11 @@ impl CrossDatabaseInspector {
         let db = self.agent(agent)?;
         let table = self.layout()?.agent_messages();
         let label = format!("agent {agent}");
-        let query = messages_query(
-            AgentMessageRow::columns(table).select(),
-            table,
-            gateway_session_id,
-        );
+        let columns = AgentMessageRow::columns(table);
+        let names = Names::of(&columns);
+        let query = messages_query(columns.select(), table, gateway_session_id);
         let mut rows = fetch(db, &label, "agent messages", &query, |row| {
-            AgentMessageRow::read(table, &label, row)
+            AgentMessageRow::read(table, &names, &label, row)
         })
         .await?;
         if let (Some(id), Some(_)) = (gateway_session_id, table.session.as_deref()) {

@@ -225,9 +225,9 @@ impl GatewaySessionRow {
             .add(t.updated.as_ref().map(|(c, _)| c.as_str()), "updated_at")
     }
 
-    pub(crate) fn read(t: &Table, row: &QueryResult) -> Result<Self, DbErr> {
+    pub(crate) fn read(t: &Table, names: &Arc<Names>, row: &QueryResult) -> Result<Self, DbErr> {
         Ok(GatewaySessionRow {
-            names: Names::of(&Self::columns(t)),
+            names: names.clone(),
             id: text(row, "id")?,
             name: match t.title {
                 Some(_) => opt_text(row, "name")?,
@@ -257,10 +257,10 @@ impl GatewayMessageRow {
         message_columns(t).add(t.sender_name.as_deref(), "sender_name")
     }
 
-    pub(crate) fn read(t: &Table, row: &QueryResult) -> Result<Self, DbErr> {
+    pub(crate) fn read(t: &Table, names: &Arc<Names>, row: &QueryResult) -> Result<Self, DbErr> {
         let raw = opt_text(row, "sender")?.unwrap_or_default();
         Ok(GatewayMessageRow {
-            names: Names::of(&Self::columns(t)),
+            names: names.clone(),
             id: text(row, "id")?,
             session_id: text(row, "session_id")?,
             message: content(t, row)?,
@@ -289,12 +289,13 @@ impl AgentSessionRow {
 
     pub(crate) fn read(
         t: &Table,
+        names: &Arc<Names>,
         agent: &str,
         database: &str,
         row: &QueryResult,
     ) -> Result<Self, DbErr> {
         Ok(AgentSessionRow {
-            names: Names::of(&Self::columns(t)),
+            names: names.clone(),
             database: database.to_owned(),
             id: text(row, "id")?,
             user_id: text(row, "user_id")?,
@@ -315,10 +316,15 @@ impl AgentMessageRow {
         message_columns(t)
     }
 
-    pub(crate) fn read(t: &Table, database: &str, row: &QueryResult) -> Result<Self, DbErr> {
+    pub(crate) fn read(
+        t: &Table,
+        names: &Arc<Names>,
+        database: &str,
+        row: &QueryResult,
+    ) -> Result<Self, DbErr> {
         let raw = opt_text(row, "sender")?.unwrap_or_default();
         Ok(AgentMessageRow {
-            names: Names::of(&Self::columns(t)),
+            names: names.clone(),
             database: database.to_owned(),
             id: text(row, "id")?,
             session_id: text(row, "session_id")?,
@@ -412,13 +418,14 @@ impl fmt::Display for AgentMessageRow {
 
 /// The real names a row was read by: its table, and the column behind each of its fields.
 #[derive(Clone, Default, PartialEq, Eq)]
-struct Names {
+pub(crate) struct Names {
     table: String,
     columns: Vec<(&'static str, String)>,
 }
 
 impl Names {
-    fn of(columns: &Columns<'_>) -> Arc<Names> {
+    /// The names `columns` reads by: computed once per query, shared by its rows.
+    pub(crate) fn of(columns: &Columns<'_>) -> Arc<Names> {
         Arc::new(Names {
             table: columns.table.name.clone(),
             columns: columns
