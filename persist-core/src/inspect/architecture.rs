@@ -190,14 +190,20 @@ impl CrossDatabaseInspector {
         })
     }
 
-    /// Sessions and messages in every database (the layout's tables).
+    /// Sessions and messages in every database (the layout's tables). Messages are counted
+    /// as the inspector reads them: a table of turns holds two per answered turn.
     pub async fn database_stats(&self) -> Result<DatabaseStats> {
         let layout = self.layout()?;
         let gateway = self.manager().gateway_connection();
+        let gateway_messages = if layout.gateway_messages().is_turns() {
+            self.all_gateway_messages().await?.len() as u64
+        } else {
+            count(gateway, "gateway", layout.gateway_messages().name()).await?
+        };
         let mut stats = DatabaseStats {
             gateway: TableStats {
                 sessions: count(gateway, "gateway", layout.gateway_sessions().name()).await?,
-                messages: count(gateway, "gateway", layout.gateway_messages().name()).await?,
+                messages: gateway_messages,
             },
             agents: BTreeMap::new(),
         };
@@ -207,7 +213,11 @@ impl CrossDatabaseInspector {
                 agent.to_owned(),
                 TableStats {
                     sessions: count(db, &label, layout.agent_sessions().name()).await?,
-                    messages: count(db, &label, layout.agent_messages().name()).await?,
+                    messages: if layout.agent_messages().is_turns() {
+                        self.agent_messages(agent, None).await?.len() as u64
+                    } else {
+                        count(db, &label, layout.agent_messages().name()).await?
+                    },
                 },
             );
         }

@@ -4,6 +4,7 @@
 //! It reads through the system's [`Layout`]: which tables and columns hold sessions and
 //! messages. Nothing here reuses a system's entities or code.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, SelectStatement};
@@ -11,7 +12,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult};
 
 use crate::db::MultiDatabaseManager;
 use crate::error::{DbContext, PersistError, Result};
-use crate::system::{Layout, Table};
+use crate::system::{Layout, Source, Table};
 
 mod architecture;
 mod report;
@@ -24,7 +25,7 @@ pub use report::{
     ContextIsolationReport, DatabaseIdentity, IntegrityProblem, IntegrityReport, IsolationReport,
     SessionLink, UserIsolationReport, VerificationError,
 };
-use rows::Names;
+use rows::Columns;
 pub(crate) use rows::list;
 pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
 pub(crate) use state::migration_state;
@@ -65,22 +66,23 @@ fn order(query: &mut SelectStatement, by: Option<&str>, direction: Order, id: Op
     }
 }
 
-/// Runs `query` on one database and decodes every row.
+/// Runs `query` on one database and decodes every row (into one or more values).
 async fn fetch<T>(
     db: &DatabaseConnection,
     label: &str,
     what: &str,
     query: &SelectStatement,
-    decode: impl Fn(&QueryResult) -> std::result::Result<T, DbErr>,
+    decode: impl Fn(&QueryResult) -> std::result::Result<Vec<T>, DbErr>,
 ) -> Result<Vec<T>> {
     let rows = db
         .query_all(query)
         .await
         .context(label, format!("reading {what}"))?;
-    rows.iter()
-        .map(decode)
-        .collect::<std::result::Result<_, _>>()
-        .context(label, format!("decoding {what}"))
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.extend(decode(row).context(label, format!("decoding {what}"))?);
+    }
+    Ok(out)
 }
 
 impl CrossDatabaseInspector {
@@ -125,16 +127,18 @@ impl CrossDatabaseInspector {
         filter: Option<(Field, &str)>,
     ) -> Result<Vec<GatewaySessionRow>> {
         let table = self.layout()?.gateway_sessions();
-        let columns = GatewaySessionRow::columns(table);
-        let names = Names::of(&columns);
+        let columns = Columns::of(table);
+        let names = GatewaySessionRow::names(table);
         let mut query = columns.select();
-        if let Some((field, value)) = filter {
-            query.and_where(col(field.of(table)).eq(value));
+        if let Some((field, value)) = filter
+            && let Some(column) = field.of(table)
+        {
+            query.and_where(col(column).eq(value));
         }
         let updated = table.updated.as_ref().map(|(c, _)| c.as_str());
-        order(&mut query, updated, Order::Desc, table.id.as_deref());
+        order(&mut query, updated, Order::Desc, plain(&table.id));
         let mut rows = fetch(self.gateway(), "gateway", "sessions", &query, |row| {
-            GatewaySessionRow::read(table, &names, row)
+            GatewaySessionRow::read(&columns, &names, row).map(|r| vec![r])
         })
         .await?;
         // Byte for byte: a collation that ignores case, accents or trailing spaces (MariaDB's
@@ -173,11 +177,11 @@ impl CrossDatabaseInspector {
         session_id: Option<&str>,
     ) -> Result<Vec<GatewayMessageRow>> {
         let table = self.layout()?.gateway_messages();
-        let columns = GatewayMessageRow::columns(table);
-        let names = Names::of(&columns);
-        let query = messages_query(columns.select(), table, session_id);
+        let columns = Columns::of(table);
+        let names = GatewayMessageRow::names(table);
+        let query = messages_query(columns.select(), table, plain(&table.session), session_id);
         let mut rows = fetch(self.gateway(), "gateway", "chat messages", &query, |row| {
-            GatewayMessageRow::read(table, &names, row)
+            GatewayMessageRow::read(&columns, &names, row)
         })
         .await?;
         if let Some(id) = session_id {
@@ -186,7 +190,8 @@ impl CrossDatabaseInspector {
         Ok(rows)
     }
 
-    /// A session's messages in the gateway, oldest first.
+    /// A session's messages in the gateway, oldest first (a table of turns gives each turn's
+    /// two messages, the user's first).
     pub async fn gateway_messages(&self, session_id: &str) -> Result<Vec<GatewayMessageRow>> {
         self.gateway_messages_where(Some(session_id)).await
     }
@@ -205,25 +210,30 @@ impl CrossDatabaseInspector {
         let db = self.agent(agent)?;
         let table = self.layout()?.agent_sessions();
         let label = format!("agent {agent}");
-        let columns = AgentSessionRow::columns(table);
-        let names = Names::of(&columns);
+        let columns = Columns::of(table);
+        let names = AgentSessionRow::names(table);
         let mut query = columns.select();
-        let link = table.session.as_deref();
+        let link = plain(&table.session);
         if let (Some(id), Some(link)) = (gateway_session_id, link) {
             query.and_where(col(link).eq(id));
         }
-        order(&mut query, None, Order::Asc, link);
+        order(&mut query, None, Order::Asc, link.or(plain(&table.key)));
         let mut rows = fetch(db, &label, "agent sessions", &query, |row| {
-            AgentSessionRow::read(table, &names, agent, &label, row)
+            AgentSessionRow::read(&columns, &names, agent, &label, row).map(|r| vec![r])
         })
         .await?;
-        if let (Some(id), Some(_)) = (gateway_session_id, link) {
+        if let Some(id) = gateway_session_id {
             rows.retain(|r| r.id == id);
+        }
+        if link.is_none() {
+            rows.sort_by(|a, b| (&a.id, &a.key).cmp(&(&b.id, &b.key)));
         }
         Ok(rows)
     }
 
-    /// An agent's messages for one gateway session (or all of them), oldest first.
+    /// An agent's messages for one gateway session (or all of them), oldest first. Messages
+    /// that name the agent's own session ([`Table::agent_session`]) are given the gateway
+    /// session that session is linked to.
     pub async fn agent_messages(
         &self,
         agent: &str,
@@ -232,18 +242,38 @@ impl CrossDatabaseInspector {
         let db = self.agent(agent)?;
         let table = self.layout()?.agent_messages();
         let label = format!("agent {agent}");
-        let columns = AgentMessageRow::columns(table);
-        let names = Names::of(&columns);
-        let query = messages_query(columns.select(), table, gateway_session_id);
+        let columns = Columns::of(table);
+        let names = AgentMessageRow::names(table);
+        let joined = table.agent_session.is_some();
+        let filter = if joined { None } else { gateway_session_id };
+        let query = messages_query(columns.select(), table, plain(&table.session), filter);
         let mut rows = fetch(db, &label, "agent messages", &query, |row| {
-            AgentMessageRow::read(table, &names, &label, row)
+            AgentMessageRow::read(&columns, &names, &label, row)
         })
         .await?;
-        if let (Some(id), Some(_)) = (gateway_session_id, table.session.as_deref()) {
+        if joined {
+            let links: HashMap<String, String> = self
+                .agent_sessions(agent, None)
+                .await?
+                .into_iter()
+                .map(|s| (s.key, s.id))
+                .collect();
+            for row in &mut rows {
+                if let Some(gateway) = links.get(&row.session_id) {
+                    row.session_id = gateway.clone();
+                }
+            }
+        }
+        if let Some(id) = gateway_session_id {
             rows.retain(|r| r.session_id == id);
         }
         Ok(rows)
     }
+}
+
+/// A part's column, when the part is a whole column (so SQL can filter and sort on it).
+fn plain(source: &Option<Source>) -> Option<&str> {
+    source.as_ref().and_then(Source::plain)
 }
 
 /// The columns a query filters on.
@@ -254,13 +284,13 @@ enum Field {
 }
 
 impl Field {
-    fn of(self, table: &Table) -> &str {
-        let column = match self {
+    /// The plain column to filter on in SQL, if the part is one (else rows are filtered as
+    /// they are read).
+    fn of(self, table: &Table) -> Option<&str> {
+        plain(match self {
             Field::Id => &table.id,
             Field::User => &table.user,
-        };
-        // `Layout::new` requires both on the gateway's session table.
-        column.as_deref().unwrap_or_default()
+        })
     }
 }
 
@@ -268,12 +298,13 @@ impl Field {
 fn messages_query(
     mut query: SelectStatement,
     table: &Table,
+    session: Option<&str>,
     session_id: Option<&str>,
 ) -> SelectStatement {
-    if let (Some(id), Some(column)) = (session_id, table.session.as_deref()) {
+    if let (Some(id), Some(column)) = (session_id, session) {
         query.and_where(col(column).eq(id));
     }
     let created = table.created.as_ref().map(|(c, _)| c.as_str());
-    order(&mut query, created, Order::Asc, table.id.as_deref());
+    order(&mut query, created, Order::Asc, plain(&table.id));
     query
 }

@@ -7,8 +7,8 @@ use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use sea_orm::{DbErr, QueryResult};
 use serde::Serialize;
 
-use crate::system::layout::Senders;
-use crate::system::{Table, TimeUnit};
+use crate::system::layout::{Senders, Shape};
+use crate::system::{Source, Table, TimeUnit};
 
 /// A row of the gateway's session table, read through the system's
 /// [`Layout`](crate::system::Layout). Columns the layout does not name read as `None`, empty
@@ -47,6 +47,8 @@ pub struct GatewayMessageRow {
     pub sender_name: String,
     /// `task_id`.
     pub task_id: Option<String>,
+    /// The user the row is stored under, when the layout names a user column.
+    pub user_id: Option<String>,
     /// `created_at`, epoch milliseconds.
     pub created_at: i64,
     /// The real table and column names it was read by, for printing it.
@@ -61,6 +63,9 @@ pub struct AgentSessionRow {
     pub database: String,
     /// `id` (the gateway session id).
     pub id: String,
+    /// The agent's own key for the session (the gateway session id when the layout names no
+    /// key).
+    pub key: String,
     /// `user_id`.
     pub user_id: String,
     /// `agent_name`.
@@ -79,7 +84,9 @@ pub struct AgentMessageRow {
     pub database: String,
     /// `id`.
     pub id: String,
-    /// `session_id`.
+    /// The gateway session it belongs to (`session_id`); for messages that name the agent's
+    /// own session, the one that session is linked to, or the agent's key when it is linked
+    /// to none.
     pub session_id: String,
     /// Who sent it: `user`, `assistant` or `system` (the layout maps the stored values).
     pub role: String,
@@ -87,16 +94,13 @@ pub struct AgentMessageRow {
     pub content: String,
     /// The turn (empty when the layout names no turn column).
     pub task_id: String,
+    /// The user the row is stored under, when the layout names a user column.
+    pub user_id: Option<String>,
     /// `created_at`, epoch milliseconds.
     pub created_at: i64,
     /// The real table and column names it was read by, for printing it.
     #[serde(skip)]
     names: Arc<Names>,
-}
-
-/// Reads a text column, or an integer one as its decimal text.
-pub(crate) fn text(row: &QueryResult, column: &str) -> Result<String, DbErr> {
-    opt_text(row, column)?.ok_or_else(|| DbErr::Type(format!("`{column}` is NULL")))
 }
 
 /// Reads a nullable text column, or an integer one as its decimal text.
@@ -110,15 +114,21 @@ pub(crate) fn opt_text(row: &QueryResult, column: &str) -> Result<Option<String>
                 row.try_get::<Option<i32>>("", column)
                     .map(|v| v.map(|n| n.to_string()))
             })
+            .or_else(|_| {
+                row.try_get::<Option<uuid::Uuid>>("", column)
+                    .map(|v| v.map(|n| n.to_string()))
+            })
             .map_err(|_| text_error),
     }
 }
 
-/// Reads a time column as epoch milliseconds (0 when NULL).
+/// Reads a time column as epoch milliseconds (0 when NULL): a number in `unit`, a native
+/// date-time of any backend, or text holding either.
 pub(crate) fn time(row: &QueryResult, column: &str, unit: TimeUnit) -> Result<i64, DbErr> {
+    use sea_orm::prelude::{DateTime, DateTimeUtc, DateTimeWithTimeZone};
     let scale = match unit {
-        TimeUnit::Millis => 1.0,
         TimeUnit::Seconds => 1000.0,
+        TimeUnit::Millis | TimeUnit::DateTime => 1.0,
     };
     if let Ok(value) = row.try_get::<Option<i64>>("", column) {
         return Ok((value.unwrap_or(0) as f64 * scale) as i64);
@@ -126,8 +136,46 @@ pub(crate) fn time(row: &QueryResult, column: &str, unit: TimeUnit) -> Result<i6
     if let Ok(value) = row.try_get::<Option<i32>>("", column) {
         return Ok((f64::from(value.unwrap_or(0)) * scale) as i64);
     }
-    let value: Option<f64> = row.try_get("", column)?;
-    Ok((value.unwrap_or(0.0) * scale).round() as i64)
+    if let Ok(value) = row.try_get::<Option<f64>>("", column) {
+        return Ok((value.unwrap_or(0.0) * scale).round() as i64);
+    }
+    if let Ok(value) = row.try_get::<Option<DateTimeUtc>>("", column) {
+        return Ok(value.map_or(0, |t| t.timestamp_millis()));
+    }
+    if let Ok(value) = row.try_get::<Option<DateTimeWithTimeZone>>("", column) {
+        return Ok(value.map_or(0, |t| t.timestamp_millis()));
+    }
+    if let Ok(value) = row.try_get::<Option<DateTime>>("", column) {
+        return Ok(value.map_or(0, |t| t.and_utc().timestamp_millis()));
+    }
+    match row.try_get::<Option<String>>("", column)? {
+        None => Ok(0),
+        Some(text) => parse_time(&text, scale)
+            .ok_or_else(|| DbErr::Type(format!("`{column}`: {text:?} is not a time"))),
+    }
+}
+
+/// A time kept as text: a number, RFC 3339, or `YYYY-MM-DD HH:MM:SS[.f][zone]`.
+fn parse_time(text: &str, scale: f64) -> Option<i64> {
+    use sea_orm::prelude::{DateTime, DateTimeWithTimeZone};
+    let text = text.trim();
+    if let Ok(number) = text.parse::<f64>() {
+        return Some((number * scale).round() as i64);
+    }
+    if let Ok(t) = DateTimeWithTimeZone::parse_from_rfc3339(text) {
+        return Some(t.timestamp_millis());
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(t) = DateTimeWithTimeZone::parse_from_str(text, format) {
+            return Some(t.timestamp_millis());
+        }
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.and_utc().timestamp_millis());
+        }
+    }
+    None
 }
 
 /// Reads a JSON column (or text holding JSON); `Null` when NULL.
@@ -142,69 +190,126 @@ pub(crate) fn json(row: &QueryResult, column: &str) -> Result<serde_json::Value,
     }
 }
 
-/// A table's columns under the names the rows are read by.
+/// The value at a JSON pointer as text: a string as it is, `null` or a missing value as
+/// `None`, anything else as its JSON text.
+fn at_pointer(value: &serde_json::Value, pointer: &str) -> Option<String> {
+    match value.pointer(pointer)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The columns a table's rows are read by: each column the layout names, selected once
+/// under an alias of its own, whatever parts are read from it.
 pub(crate) struct Columns<'a> {
     pub(crate) table: &'a Table,
-    pub(crate) selected: Vec<(&'a str, &'static str)>,
+    columns: Vec<&'a str>,
 }
 
 impl<'a> Columns<'a> {
-    fn new(table: &'a Table) -> Self {
-        Columns {
-            table,
-            selected: Vec::new(),
+    /// Every column `table` names.
+    pub(crate) fn of(table: &'a Table) -> Self {
+        let mut columns: Vec<&'a str> = Vec::new();
+        let sources = [
+            &table.id,
+            &table.key,
+            &table.session,
+            &table.agent_session,
+            &table.user,
+            &table.agent,
+            &table.title,
+            &table.sender_name,
+            &table.turn,
+        ];
+        let mut names: Vec<&'a str> = sources.into_iter().flatten().map(Source::column).collect();
+        match &table.shape {
+            Shape::Messages { content, sender } => {
+                names.extend(content.iter().map(Source::column));
+                names.extend(sender.iter().map(|s| s.source.column()));
+            }
+            Shape::Turns {
+                user,
+                reply,
+                answered_by,
+            } => {
+                names.extend([user.column(), reply.column()]);
+                names.extend(answered_by.iter().map(Source::column));
+            }
         }
+        names.extend(table.state.as_deref());
+        names.extend(table.created.iter().map(|(c, _)| c.as_str()));
+        names.extend(table.updated.iter().map(|(c, _)| c.as_str()));
+        for name in names {
+            if !columns.contains(&name) {
+                columns.push(name);
+            }
+        }
+        Columns { table, columns }
     }
 
-    fn add(mut self, column: Option<&'a str>, alias: &'static str) -> Self {
-        if let Some(column) = column {
-            self.selected.push((column, alias));
-        }
-        self
+    fn alias(&self, column: &str) -> String {
+        let index = self.columns.iter().position(|c| *c == column);
+        format!("c{}", index.unwrap_or(usize::MAX))
     }
 
     /// `SELECT column AS alias, … FROM table`.
     pub(crate) fn select(&self) -> SelectStatement {
         let mut query = Query::select();
-        for (column, alias) in &self.selected {
-            query.expr_as(Expr::col(Alias::new(*column)), Alias::new(*alias));
+        for column in &self.columns {
+            query.expr_as(
+                Expr::col(Alias::new(*column)),
+                Alias::new(self.alias(column)),
+            );
         }
         query.from(Alias::new(&self.table.name)).to_owned()
     }
-}
 
-fn created(table: &Table) -> Option<&str> {
-    table.created.as_ref().map(|(c, _)| c.as_str())
-}
-
-fn read_time(
-    row: &QueryResult,
-    column: &Option<(String, TimeUnit)>,
-    alias: &str,
-) -> Result<i64, DbErr> {
-    match column {
-        Some((_, unit)) => time(row, alias, *unit),
-        None => Ok(0),
-    }
-}
-
-fn content(table: &Table, row: &QueryResult) -> Result<String, DbErr> {
-    match &table.content {
-        Some((_, Some(pointer))) => {
-            let value = json(row, "content")?;
-            Ok(match value.pointer(pointer) {
-                Some(serde_json::Value::String(text)) => text.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            })
+    /// A part's value in `row`; `None` when the part is not named, NULL, or not in the JSON.
+    pub(crate) fn get(
+        &self,
+        row: &QueryResult,
+        source: Option<&Source>,
+    ) -> Result<Option<String>, DbErr> {
+        let Some(source) = source else {
+            return Ok(None);
+        };
+        let alias = self.alias(source.column());
+        match source.pointer() {
+            None => opt_text(row, &alias),
+            Some(pointer) => Ok(at_pointer(&json(row, &alias)?, pointer)),
         }
-        _ => Ok(opt_text(row, "content")?.unwrap_or_default()),
+    }
+
+    /// A part's value that must be there.
+    fn need(&self, row: &QueryResult, source: Option<&Source>) -> Result<String, DbErr> {
+        self.get(row, source)?.ok_or_else(|| {
+            let which = source.map_or_else(String::new, Source::label);
+            DbErr::Type(format!(
+                "`{}`: `{which}` is NULL or missing",
+                self.table.name
+            ))
+        })
+    }
+
+    fn time(&self, row: &QueryResult, column: &Option<(String, TimeUnit)>) -> Result<i64, DbErr> {
+        match column {
+            Some((column, unit)) => time(row, &self.alias(column), *unit),
+            None => Ok(0),
+        }
+    }
+
+    fn state(&self, row: &QueryResult) -> Result<serde_json::Value, DbErr> {
+        match &self.table.state {
+            Some(column) => json(row, &self.alias(column)),
+            None => Ok(serde_json::Value::Null),
+        }
     }
 }
 
 /// `user`, `agent` or `system`, as the table's sender values say.
-fn sender(table: &Table, raw: &str, agent_word: &'static str) -> String {
-    match &table.sender {
+fn sender(senders: Option<&Senders>, raw: &str, agent_word: &'static str) -> String {
+    match senders {
         Some(senders) if raw == senders.user => "user".to_owned(),
         Some(Senders { agent: None, .. }) => agent_word.to_owned(),
         Some(Senders {
@@ -214,128 +319,222 @@ fn sender(table: &Table, raw: &str, agent_word: &'static str) -> String {
     }
 }
 
+/// One message as a table holds it, before it is typed for its side.
+#[derive(Clone)]
+struct Message {
+    id: String,
+    session: String,
+    text: String,
+    /// The raw sender value (one message per row) or the sender's name (turns).
+    sender: String,
+    sender_name: Option<String>,
+    user: Option<String>,
+    turn: Option<String>,
+    created: i64,
+}
+
+/// The messages of one row of a message table: one, or in a table of turns, the user's and
+/// (when there is one) the reply.
+fn messages(
+    columns: &Columns<'_>,
+    row: &QueryResult,
+    agent_word: &'static str,
+) -> Result<Vec<Message>, DbErr> {
+    let t = columns.table;
+    let session = t.agent_session.as_ref().or(t.session.as_ref());
+    let base = || -> Result<Message, DbErr> {
+        Ok(Message {
+            id: columns.need(row, t.id.as_ref())?,
+            session: columns.need(row, session)?,
+            text: String::new(),
+            sender: String::new(),
+            sender_name: columns.get(row, t.sender_name.as_ref())?,
+            user: columns.get(row, t.user.as_ref())?,
+            turn: columns.get(row, t.turn_source())?,
+            created: columns.time(row, &t.created)?,
+        })
+    };
+    match &t.shape {
+        Shape::Messages {
+            content,
+            sender: senders,
+        } => {
+            let raw = columns
+                .get(row, senders.as_ref().map(|s| &s.source))?
+                .unwrap_or_default();
+            let kind = sender(senders.as_ref(), &raw, agent_word);
+            Ok(vec![Message {
+                text: columns.get(row, content.as_ref())?.unwrap_or_default(),
+                sender: kind,
+                ..base()?
+            }])
+        }
+        Shape::Turns {
+            user,
+            reply,
+            answered_by,
+        } => {
+            let asked = base()?;
+            let mut out = vec![Message {
+                text: columns.get(row, Some(user))?.unwrap_or_default(),
+                sender: "user".into(),
+                sender_name: asked.sender_name.clone().or_else(|| asked.user.clone()),
+                ..asked.clone()
+            }];
+            if let Some(text) = columns.get(row, Some(reply))? {
+                out.push(Message {
+                    text,
+                    sender: agent_word.into(),
+                    sender_name: columns.get(row, answered_by.as_ref())?,
+                    ..asked
+                });
+            }
+            Ok(out)
+        }
+    }
+}
+
 impl GatewaySessionRow {
-    pub(crate) fn columns(t: &Table) -> Columns<'_> {
-        Columns::new(t)
-            .add(t.id.as_deref(), "id")
-            .add(t.title.as_deref(), "name")
-            .add(t.user.as_deref(), "user_id")
-            .add(t.agent.as_deref(), "agent_name")
-            .add(created(t), "created_at")
-            .add(t.updated.as_ref().map(|(c, _)| c.as_str()), "updated_at")
+    pub(crate) fn names(t: &Table) -> Arc<Names> {
+        Names::new(
+            t,
+            [
+                ("id", t.id.as_ref()),
+                ("name", t.title.as_ref()),
+                ("user_id", t.user.as_ref()),
+                ("agent_name", t.agent.as_ref()),
+            ],
+            [("updated_at", &t.updated)],
+        )
     }
 
-    pub(crate) fn read(t: &Table, names: &Arc<Names>, row: &QueryResult) -> Result<Self, DbErr> {
+    pub(crate) fn read(
+        c: &Columns<'_>,
+        names: &Arc<Names>,
+        row: &QueryResult,
+    ) -> Result<Self, DbErr> {
+        let t = c.table;
         Ok(GatewaySessionRow {
             names: names.clone(),
-            id: text(row, "id")?,
-            name: match t.title {
-                Some(_) => opt_text(row, "name")?,
-                None => None,
-            },
-            user_id: text(row, "user_id")?,
-            agent_name: text(row, "agent_name")?,
-            created_at: read_time(row, &t.created, "created_at")?,
-            updated_at: read_time(row, &t.updated, "updated_at")?,
+            id: c.need(row, t.id.as_ref())?,
+            name: c.get(row, t.title.as_ref())?,
+            user_id: c.need(row, t.user.as_ref())?,
+            agent_name: c.need(row, t.agent.as_ref())?,
+            created_at: c.time(row, &t.created)?,
+            updated_at: c.time(row, &t.updated)?,
         })
     }
 }
 
-/// The columns both sides' message tables are read by.
-fn message_columns(t: &Table) -> Columns<'_> {
-    Columns::new(t)
-        .add(t.id.as_deref(), "id")
-        .add(t.session.as_deref(), "session_id")
-        .add(t.content.as_ref().map(|(c, _)| c.as_str()), "content")
-        .add(t.sender.as_ref().map(|s| s.column.as_str()), "sender")
-        .add(t.turn.as_deref(), "task_id")
-        .add(created(t), "created_at")
+/// The names both sides' message rows print.
+fn message_names(t: &Table) -> Arc<Names> {
+    let session = t.agent_session.as_ref().or(t.session.as_ref());
+    Names::new(
+        t,
+        [
+            ("id", t.id.as_ref()),
+            ("session_id", session),
+            ("task_id", t.turn_source()),
+            ("user_id", t.user.as_ref()),
+        ],
+        [],
+    )
 }
 
 impl GatewayMessageRow {
-    pub(crate) fn columns(t: &Table) -> Columns<'_> {
-        message_columns(t).add(t.sender_name.as_deref(), "sender_name")
+    pub(crate) fn names(t: &Table) -> Arc<Names> {
+        message_names(t)
     }
 
-    pub(crate) fn read(t: &Table, names: &Arc<Names>, row: &QueryResult) -> Result<Self, DbErr> {
-        let raw = opt_text(row, "sender")?.unwrap_or_default();
-        Ok(GatewayMessageRow {
-            names: names.clone(),
-            id: text(row, "id")?,
-            session_id: text(row, "session_id")?,
-            message: content(t, row)?,
-            sender_type: sender(t, &raw, "agent"),
-            sender_name: match t.sender_name {
-                Some(_) => opt_text(row, "sender_name")?.unwrap_or_default(),
-                None => String::new(),
-            },
-            task_id: match t.turn {
-                Some(_) => opt_text(row, "task_id")?,
-                None => None,
-            },
-            created_at: read_time(row, &t.created, "created_at")?,
-        })
+    pub(crate) fn read(
+        c: &Columns<'_>,
+        names: &Arc<Names>,
+        row: &QueryResult,
+    ) -> Result<Vec<Self>, DbErr> {
+        Ok(messages(c, row, "agent")?
+            .into_iter()
+            .map(|m| GatewayMessageRow {
+                names: names.clone(),
+                id: m.id,
+                session_id: m.session,
+                message: m.text,
+                sender_type: m.sender,
+                sender_name: m.sender_name.unwrap_or_default(),
+                task_id: m.turn,
+                user_id: m.user,
+                created_at: m.created,
+            })
+            .collect())
     }
 }
 
 impl AgentSessionRow {
-    pub(crate) fn columns(t: &Table) -> Columns<'_> {
-        Columns::new(t)
-            .add(t.session.as_deref(), "id")
-            .add(t.user.as_deref(), "user_id")
-            .add(t.agent.as_deref(), "agent_name")
-            .add(t.state.as_deref(), "state")
+    pub(crate) fn names(t: &Table) -> Arc<Names> {
+        Names::new(
+            t,
+            [
+                ("key", t.key.as_ref()),
+                ("id", t.session.as_ref()),
+                ("user_id", t.user.as_ref()),
+                ("agent_name", t.agent.as_ref()),
+            ],
+            [],
+        )
+        .with_state(t.state.as_deref())
     }
 
     pub(crate) fn read(
-        t: &Table,
+        c: &Columns<'_>,
         names: &Arc<Names>,
         agent: &str,
         database: &str,
         row: &QueryResult,
     ) -> Result<Self, DbErr> {
+        let t = c.table;
+        let id = c.need(row, t.session.as_ref())?;
         Ok(AgentSessionRow {
             names: names.clone(),
             database: database.to_owned(),
-            id: text(row, "id")?,
-            user_id: text(row, "user_id")?,
+            key: match t.key {
+                Some(_) => c.need(row, t.key.as_ref())?,
+                None => id.clone(),
+            },
+            id,
+            user_id: c.need(row, t.user.as_ref())?,
             agent_name: match t.agent {
-                Some(_) => text(row, "agent_name")?,
+                Some(_) => c.need(row, t.agent.as_ref())?,
                 None => agent.to_owned(),
             },
-            state: match t.state {
-                Some(_) => json(row, "state")?,
-                None => serde_json::Value::Null,
-            },
+            state: c.state(row)?,
         })
     }
 }
 
 impl AgentMessageRow {
-    pub(crate) fn columns(t: &Table) -> Columns<'_> {
-        message_columns(t)
+    pub(crate) fn names(t: &Table) -> Arc<Names> {
+        message_names(t)
     }
 
     pub(crate) fn read(
-        t: &Table,
+        c: &Columns<'_>,
         names: &Arc<Names>,
         database: &str,
         row: &QueryResult,
-    ) -> Result<Self, DbErr> {
-        let raw = opt_text(row, "sender")?.unwrap_or_default();
-        Ok(AgentMessageRow {
-            names: names.clone(),
-            database: database.to_owned(),
-            id: text(row, "id")?,
-            session_id: text(row, "session_id")?,
-            role: sender(t, &raw, "assistant"),
-            content: content(t, row)?,
-            task_id: match t.turn {
-                Some(_) => opt_text(row, "task_id")?.unwrap_or_default(),
-                None => String::new(),
-            },
-            created_at: read_time(row, &t.created, "created_at")?,
-        })
+    ) -> Result<Vec<Self>, DbErr> {
+        Ok(messages(c, row, "assistant")?
+            .into_iter()
+            .map(|m| AgentMessageRow {
+                names: names.clone(),
+                database: database.to_owned(),
+                id: m.id,
+                session_id: m.session,
+                role: m.sender,
+                content: m.text,
+                task_id: m.turn.unwrap_or_default(),
+                user_id: m.user,
+                created_at: m.created,
+            })
+            .collect())
     }
 }
 
@@ -381,6 +580,7 @@ impl fmt::Display for GatewayMessageRow {
                     "task_id",
                     self.task_id.clone().unwrap_or_else(|| "-".into()),
                 ),
+                ("user_id", self.user_id.clone().unwrap_or_default()),
             ],
         )
     }
@@ -392,6 +592,7 @@ impl fmt::Display for AgentSessionRow {
             f,
             &self.database,
             &[
+                ("key", self.key.clone()),
                 ("id", self.id.clone()),
                 ("user_id", self.user_id.clone()),
                 ("agent_name", self.agent_name.clone()),
@@ -411,6 +612,7 @@ impl fmt::Display for AgentMessageRow {
                 ("session_id", self.session_id.clone()),
                 ("", format!("{}: {}", self.role, clip(&self.content))),
                 ("task_id", self.task_id.clone()),
+                ("user_id", self.user_id.clone().unwrap_or_default()),
             ],
         )
     }
@@ -424,16 +626,31 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    /// The names `columns` reads by: computed once per query, shared by its rows.
-    pub(crate) fn of(columns: &Columns<'_>) -> Arc<Names> {
+    /// The names of a table's parts (each field's column, or `column/pointer`) and times.
+    fn new<const P: usize, const T: usize>(
+        table: &Table,
+        parts: [(&'static str, Option<&Source>); P],
+        times: [(&'static str, &Option<(String, TimeUnit)>); T],
+    ) -> Arc<Names> {
+        let mut columns: Vec<(&'static str, String)> = parts
+            .into_iter()
+            .filter_map(|(field, source)| source.map(|s| (field, s.label())))
+            .collect();
+        columns.extend(
+            times
+                .into_iter()
+                .filter_map(|(field, time)| time.as_ref().map(|(c, _)| (field, c.clone()))),
+        );
         Arc::new(Names {
-            table: columns.table.name.clone(),
-            columns: columns
-                .selected
-                .iter()
-                .map(|(column, alias)| (*alias, (*column).to_owned()))
-                .collect(),
+            table: table.name.clone(),
+            columns,
         })
+    }
+
+    fn with_state(self: Arc<Self>, state: Option<&str>) -> Arc<Names> {
+        let mut names = Arc::unwrap_or_clone(self);
+        names.columns.extend(state.map(|c| ("state", c.to_owned())));
+        Arc::new(names)
     }
 
     /// `database table(column=value, …)`, for the fields whose column the layout names (all

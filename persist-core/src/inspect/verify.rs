@@ -18,11 +18,19 @@ impl CrossDatabaseInspector {
     /// Whether both sides record turns, so a message can be traced to its turn.
     fn turns_known(&self) -> Result<bool> {
         let layout = self.layout()?;
-        Ok(layout.gateway_messages().turn.is_some() && layout.agent_messages().turn.is_some())
+        Ok(layout.gateway_messages().turn_source().is_some()
+            && layout.agent_messages().turn_source().is_some())
+    }
+
+    /// Whether the gateway's messages name their sender.
+    fn senders_named(&self) -> Result<bool> {
+        let table = self.layout()?.gateway_messages();
+        Ok(table.sender_name.is_some() || (table.is_turns() && table.user.is_some()))
     }
 
     /// Checks that a gateway session and the agent's session for it exist and agree on id,
-    /// agent and user.
+    /// agent and user, and that no message the agent keeps for it is stored under another
+    /// user (where the agent's message table names its user).
     pub async fn verify_session_linking(
         &self,
         session_id: &str,
@@ -67,6 +75,19 @@ impl CrossDatabaseInspector {
             return Err(fail(format!(
                 "the agent row names agent {}",
                 agent_row.agent_name
+            ))
+            .into());
+        }
+        let messages = self.agent_messages(agent, Some(session_id)).await?;
+        if let Some(stray) = messages.iter().find(|m| {
+            m.user_id
+                .as_ref()
+                .is_some_and(|u| *u != gateway_row.user_id)
+        }) {
+            return Err(fail(format!(
+                "the agent stores a message of user {}'s session under user {}: {stray}",
+                gateway_row.user_id,
+                stray.user_id.as_deref().unwrap_or_default()
             ))
             .into());
         }
@@ -210,7 +231,7 @@ impl CrossDatabaseInspector {
         user_b: &str,
     ) -> Result<UserIsolationReport> {
         let turns_known = self.turns_known()?;
-        let names_known = self.layout()?.gateway_messages().sender_name.is_some();
+        let names_known = self.senders_named()?;
         let mut leaks = Vec::new();
         let mut sessions = BTreeMap::new();
         for user in [user_a, user_b] {
@@ -222,6 +243,10 @@ impl CrossDatabaseInspector {
                         leaks.push(format!(
                             "user {}'s message in user {user}'s session: {message}",
                             message.sender_name
+                        ));
+                    } else if let Some(other) = message.user_id.as_ref().filter(|u| *u != user) {
+                        leaks.push(format!(
+                            "a row of user {user}'s session stored under user {other}: {message}"
                         ));
                     }
                 }
@@ -254,6 +279,10 @@ impl CrossDatabaseInspector {
                     if turns_known && !turns.contains(message.task_id.as_str()) {
                         leaks.push(format!(
                             "a message from outside user {user}'s turns in their session: {message}"
+                        ));
+                    } else if let Some(other) = message.user_id.as_ref().filter(|u| *u != user) {
+                        leaks.push(format!(
+                            "the agent stores a message of user {user}'s session under user {other}: {message}"
                         ));
                     }
                 }

@@ -50,7 +50,7 @@ pub use api::{
     AgentApi, AgentRequest, ChatMessage, GatewayApi, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, SenderType,
     Session, Turn,
 };
-pub use layout::{Layout, Table, TimeUnit};
+pub use layout::{Layout, Source, Table, TimeUnit};
 pub use model::{
     ContextMessage, LanguageModel, LlmError, LlmRequest, Recording, RequestLog, ScriptedLlm,
 };

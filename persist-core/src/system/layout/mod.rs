@@ -1,0 +1,274 @@
+//! [`Layout`]: where a system keeps its sessions and messages, so that the inspector and the
+//! assertions can read any system's tables, not one fixed set of names.
+
+use std::sync::Arc;
+
+use crate::db::{ManagerBuilder, MultiDatabaseManager};
+use crate::error::Result;
+use crate::system::System;
+
+mod table;
+
+pub(crate) use table::{Senders, Shape};
+pub use table::{Source, Table, TimeUnit};
+
+/// Where a system keeps its sessions and messages: four tables, two in the gateway's database
+/// and two in every agent's. Every inspector check and assertion reads through it.
+///
+/// | table | needs | may have |
+/// |-------|-------|----------|
+/// | gateway sessions | `id`, `user`, `agent` | `title`, `created`, `updated` |
+/// | gateway messages | `id`, `session`, and `content` + `sender` or `turns` | `user`, `sender_name`, `turn`, `created`, `answered_by` |
+/// | agent sessions | `session` (the gateway session id), `user` | `key`, `agent`, `state` |
+/// | agent messages | `id`, `session` or `agent_session`, and `content` + `sender` or `turns` | `user`, `turn`, `created`, `answered_by` |
+///
+/// A message table keeps one message per row (`content` and `sender`), or one turn per row
+/// holding both sides ([`Table::turns`]). Any part may be a value inside a JSON column
+/// ([`Source::json`]); times may be epoch numbers or native date-times ([`TimeUnit`]). Agent
+/// messages that name the agent's own session rather than the gateway's
+/// ([`Table::agent_session`]) are joined to it through the agent's session table, which then
+/// needs a [`key`](Table::key).
+///
+/// ```
+/// use persist_core::system::{Layout, Source, Table, TimeUnit};
+///
+/// let layout = Layout::new(
+///     Table::new("sessions").id("id").user("user_id").agent("agent").title("title")
+///         .updated("updated_ms", TimeUnit::Millis),
+///     Table::new("chat_messages").id("id").session("session_id").content("body")
+///         .sender_values("author_kind", "human", "bot").turn("turn_id")
+///         .created("created_ms", TimeUnit::Millis),
+///     Table::new("sessions").session("id").user("user_id").agent("app_name").state("state"),
+///     Table::new("events").id("id").session("session_id")
+///         .content_json("content", "/parts/0/text").sender("author").turn("invocation_id")
+///         .created("timestamp", TimeUnit::DateTime),
+/// )?;
+/// assert_eq!(layout.agent_messages().name(), "events");
+///
+/// // An agent session table whose own ids are not the gateway's: the link is in its state.
+/// let agent_sessions = Table::new("sessions").key("id")
+///     .session(Source::json("state", "/gateway_session_id")).user("user_id");
+/// let events = Table::new("events").id("id").agent_session("session_id")
+///     .content_json("content", "/parts/0/text").sender("author");
+/// let joined = Layout::new(
+///     layout.gateway_sessions().clone(), layout.gateway_messages().clone(), agent_sessions, events,
+/// )?;
+/// assert!(joined.agent_messages().name() == "events");
+/// # Ok::<(), persist_core::PersistError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    gateway_sessions: Table,
+    gateway_messages: Table,
+    agent_sessions: Table,
+    agent_messages: Table,
+}
+
+impl Layout {
+    /// A layout from its four tables; an error names a table that lacks a column it needs.
+    pub fn new(
+        gateway_sessions: Table,
+        gateway_messages: Table,
+        agent_sessions: Table,
+        agent_messages: Table,
+    ) -> Result<Self> {
+        const GS: &str = "gateway sessions table";
+        const GM: &str = "gateway messages table";
+        const AS: &str = "agent sessions table";
+        const AM: &str = "agent messages table";
+        let t = &gateway_sessions;
+        t.check_names(GS)?;
+        t.require(GS, "an id column", t.id.is_some())?;
+        t.require(GS, "a user column", t.user.is_some())?;
+        t.require(GS, "an agent column", t.agent.is_some())?;
+        for (role, t) in [(GM, &gateway_messages), (AM, &agent_messages)] {
+            t.check_names(role)?;
+            t.require(role, "an id column", t.id.is_some())?;
+            if let Shape::Messages { content, sender } = &t.shape {
+                t.require(role, "a content column (or `turns`)", content.is_some())?;
+                t.require(role, "a sender column (or `turns`)", sender.is_some())?;
+            }
+        }
+        let t = &gateway_messages;
+        t.require(GM, "a session column", t.session.is_some())?;
+        let t = &agent_messages;
+        t.require(
+            AM,
+            "a session column (or `agent_session`)",
+            t.session.is_some() || t.agent_session.is_some(),
+        )?;
+        let t = &agent_sessions;
+        t.check_names(AS)?;
+        t.require(AS, "a session column", t.session.is_some())?;
+        t.require(AS, "a user column", t.user.is_some())?;
+        if agent_messages.agent_session.is_some() {
+            t.require(
+                AS,
+                "a key column: the agent's messages name their session by `agent_session`",
+                t.key.is_some(),
+            )?;
+        }
+        Ok(Layout {
+            gateway_sessions,
+            gateway_messages,
+            agent_sessions,
+            agent_messages,
+        })
+    }
+
+    /// The gateway's session table.
+    pub fn gateway_sessions(&self) -> &Table {
+        &self.gateway_sessions
+    }
+
+    /// The gateway's message table.
+    pub fn gateway_messages(&self) -> &Table {
+        &self.gateway_messages
+    }
+
+    /// Each agent's session table.
+    pub fn agent_sessions(&self) -> &Table {
+        &self.agent_sessions
+    }
+
+    /// Each agent's message table.
+    pub fn agent_messages(&self) -> &Table {
+        &self.agent_messages
+    }
+}
+
+impl ManagerBuilder {
+    /// Takes the schemas and layout of `system` (what `#[persistence_test(system = "…")]`
+    /// does). Later calls can still replace any of them.
+    pub fn system(self, system: &dyn System) -> Self {
+        self.schemas(system.gateway_schema(), system.agent_schema())
+            .attach(system.layout())
+    }
+
+    /// Where the system keeps sessions and messages, for the inspector.
+    pub fn layout(self, layout: Layout) -> Self {
+        self.attach(Some(layout))
+    }
+}
+
+impl MultiDatabaseManager {
+    /// Where the system keeps sessions and messages, if it said.
+    pub fn layout(&self) -> Option<&Layout> {
+        self.attached()
+    }
+
+    /// The layout, shared.
+    pub(crate) fn shared_layout(&self) -> Option<Arc<Layout>> {
+        self.attached_shared()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> [Table; 4] {
+        [
+            Table::new("s").id("id").user("u").agent("a"),
+            Table::new("m")
+                .id("id")
+                .session("s")
+                .content("c")
+                .sender("k"),
+            Table::new("as").session("id").user("u"),
+            Table::new("am")
+                .id("id")
+                .session("s")
+                .content("c")
+                .sender("r"),
+        ]
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let [gs, gm, agent_sessions, am] = valid();
+        assert!(Layout::new(gs.clone(), gm.clone(), agent_sessions.clone(), am.clone()).is_ok());
+        let error = Layout::new(
+            gs.clone(),
+            Table::new("m").id("id").session("s").content("c"),
+            agent_sessions.clone(),
+            am.clone(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid layout: gateway messages table `m`: it needs a sender column (or `turns`)"
+        );
+        let error = Layout::new(gs, gm, Table::new("as").session("id"), am).unwrap_err();
+        assert!(error.to_string().contains("needs a user column"), "{error}");
+    }
+
+    #[test]
+    fn blank_names_and_bad_pointers_are_refused() {
+        let [gs, gm, agent_sessions, _] = valid();
+        let am = Table::new("am")
+            .id("id")
+            .session("s")
+            .content_json("c", "parts/0")
+            .sender("r");
+        let error = Layout::new(gs.clone(), gm.clone(), agent_sessions.clone(), am).unwrap_err();
+        assert!(error.to_string().contains("JSON pointer"), "{error}");
+        let am = Table::new("am")
+            .id(" ")
+            .session("s")
+            .content("c")
+            .sender("r");
+        let error = Layout::new(gs, gm, agent_sessions, am).unwrap_err();
+        assert!(error.to_string().contains("blank"), "{error}");
+    }
+
+    #[test]
+    fn turns_and_joined_sessions_are_checked() {
+        let [gs, _, agent_sessions, am] = valid();
+        let turns = Table::new("tasks")
+            .id("id")
+            .session("s")
+            .turns(Source::json("b", "/0/text"), Source::json("b", "/1/text"));
+        assert!(turns.is_turns());
+        assert!(
+            Layout::new(
+                gs.clone(),
+                turns.clone(),
+                agent_sessions.clone(),
+                am.clone()
+            )
+            .is_ok()
+        );
+        // `answered_by` before `turns` is kept; alone, it is refused.
+        let later = Table::new("tasks")
+            .id("id")
+            .session("s")
+            .answered_by("agent")
+            .turns("u", "r");
+        let Shape::Turns { answered_by, .. } = &later.shape else {
+            panic!("a table of turns")
+        };
+        assert_eq!(answered_by.as_ref().map(Source::column), Some("agent"));
+        let alone = Table::new("tasks").id("id").session("s").answered_by("a");
+        let error = Layout::new(gs.clone(), alone, agent_sessions.clone(), am.clone()).unwrap_err();
+        assert!(
+            error.to_string().contains("`turns` does not say"),
+            "{error}"
+        );
+        // Messages joined through the agent's sessions need the sessions' key.
+        let joined = Table::new("am")
+            .id("id")
+            .agent_session("sid")
+            .content("c")
+            .sender("r");
+        let error = Layout::new(
+            gs.clone(),
+            turns.clone(),
+            agent_sessions.clone(),
+            joined.clone(),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("needs a key column"), "{error}");
+        assert!(Layout::new(gs, turns, agent_sessions.key("id"), joined).is_ok());
+    }
+}

@@ -1,0 +1,452 @@
+//! One table of a [`Layout`](super::Layout): which column (or which value inside a JSON column)
+//! plays which part.
+
+use crate::error::{PersistError, Result};
+
+/// How a time column stores its instant. Whatever the unit, a column of a native date-time
+/// type is read as one; the unit says how to read numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// Integer milliseconds since the Unix epoch (the default).
+    #[default]
+    Millis,
+    /// Seconds since the Unix epoch, integer or floating point.
+    Seconds,
+    /// A native date-time column: `TIMESTAMP`, `TIMESTAMPTZ`, `DATETIME`, with or without
+    /// fractional seconds, or the text SQLite keeps them as. A time without a zone is UTC.
+    DateTime,
+}
+
+/// Where a value is kept: a column, or the value at a JSON pointer inside a column.
+///
+/// A `&str` or `String` converts to a column, so every [`Table`] method takes a column name
+/// as it is; [`Source::json`] names a value inside a JSON (or text holding JSON) column.
+///
+/// ```
+/// use persist_core::system::Source;
+///
+/// let turn = Source::json("custom_metadata", "/task_id");
+/// assert_eq!(turn.column(), "custom_metadata");
+/// assert_eq!(turn.pointer(), Some("/task_id"));
+/// assert_eq!(Source::from("id").pointer(), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Source {
+    column: String,
+    pointer: Option<String>,
+}
+
+impl Source {
+    /// The value at `pointer` (RFC 6901, like `/parts/0/text`) of the JSON in `column`.
+    /// Strings are read as they are; numbers and other values as their JSON text.
+    pub fn json(column: impl Into<String>, pointer: impl Into<String>) -> Self {
+        Source {
+            column: column.into(),
+            pointer: Some(pointer.into()),
+        }
+    }
+
+    /// The column it reads.
+    pub fn column(&self) -> &str {
+        &self.column
+    }
+
+    /// The JSON pointer inside the column, if any.
+    pub fn pointer(&self) -> Option<&str> {
+        self.pointer.as_deref()
+    }
+
+    /// The plain column, when the value is the whole column (so SQL can filter on it).
+    pub(crate) fn plain(&self) -> Option<&str> {
+        self.pointer.is_none().then_some(self.column.as_str())
+    }
+
+    /// `column` or `column/pointer`, for printing rows.
+    pub(crate) fn label(&self) -> String {
+        match &self.pointer {
+            Some(pointer) => format!("{}{pointer}", self.column),
+            None => self.column.clone(),
+        }
+    }
+}
+
+impl From<&str> for Source {
+    fn from(column: &str) -> Self {
+        Source {
+            column: column.to_owned(),
+            pointer: None,
+        }
+    }
+}
+
+impl From<String> for Source {
+    fn from(column: String) -> Self {
+        Source {
+            column,
+            pointer: None,
+        }
+    }
+}
+
+impl From<&String> for Source {
+    fn from(column: &String) -> Self {
+        Source::from(column.as_str())
+    }
+}
+
+/// How a value of a sender (or role, or author) maps to who sent the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Senders {
+    pub(crate) source: Source,
+    pub(crate) user: String,
+    /// `None`: every value other than `user` is the agent's.
+    pub(crate) agent: Option<String>,
+}
+
+/// What a message table's row holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// One message per row: its text, and who sent it.
+    Messages {
+        content: Option<Source>,
+        sender: Option<Senders>,
+    },
+    /// One turn per row: the user's text and the reply (absent while the turn has none).
+    Turns {
+        user: Source,
+        reply: Source,
+        answered_by: Option<Source>,
+    },
+}
+
+/// One table of a [`Layout`](super::Layout): its name and which column plays which part.
+/// Only the parts a table needs are required (see [`Layout::new`](super::Layout::new)); the
+/// rest are optional.
+///
+/// Every part takes a column name or a [`Source`]: a value inside a JSON column. Column names
+/// are used as given (quoted for the backend), so they may be any identifier.
+///
+/// ```
+/// use persist_core::system::{Source, Table, TimeUnit};
+///
+/// // One row per message, as an agent framework's event store keeps them.
+/// let events = Table::new("events")
+///     .id("id")
+///     .agent_session("session_id")
+///     .user("user_id")
+///     .content_json("content", "/parts/0/text")
+///     .sender("author")
+///     .turn(Source::json("custom_metadata", "/task_id"))
+///     .created("timestamp", TimeUnit::DateTime);
+/// assert_eq!(events.name(), "events");
+///
+/// // One row per turn, both sides' text in one JSON column.
+/// let tasks = Table::new("chat_tasks")
+///     .id("id")
+///     .session("session_id")
+///     .user("user_id")
+///     .turns(Source::json("bubbles", "/0/text"), Source::json("bubbles", "/1/text"))
+///     .answered_by(Source::json("metadata", "/agent_name"))
+///     .created("created_time", TimeUnit::Millis);
+/// assert!(tasks.is_turns());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub(crate) name: String,
+    pub(crate) id: Option<Source>,
+    pub(crate) key: Option<Source>,
+    pub(crate) session: Option<Source>,
+    pub(crate) agent_session: Option<Source>,
+    pub(crate) user: Option<Source>,
+    pub(crate) agent: Option<Source>,
+    pub(crate) title: Option<Source>,
+    pub(crate) state: Option<String>,
+    pub(crate) shape: Shape,
+    pub(crate) sender_name: Option<Source>,
+    pub(crate) turn: Option<Source>,
+    pub(crate) created: Option<(String, TimeUnit)>,
+    pub(crate) updated: Option<(String, TimeUnit)>,
+}
+
+impl Table {
+    /// A table named `name`, with no columns described yet.
+    pub fn new(name: impl Into<String>) -> Self {
+        Table {
+            name: name.into(),
+            id: None,
+            key: None,
+            session: None,
+            agent_session: None,
+            user: None,
+            agent: None,
+            title: None,
+            state: None,
+            shape: Shape::Messages {
+                content: None,
+                sender: None,
+            },
+            sender_name: None,
+            turn: None,
+            created: None,
+            updated: None,
+        }
+    }
+
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether it keeps one row per turn (see [`turns`](Self::turns)).
+    pub fn is_turns(&self) -> bool {
+        matches!(self.shape, Shape::Turns { .. })
+    }
+
+    /// The row's own id. Text or integer columns are read as text.
+    pub fn id(mut self, source: impl Into<Source>) -> Self {
+        self.id = Some(source.into());
+        self
+    }
+
+    /// In an agent's session table, the agent's own key for a session, when it is not the
+    /// gateway's session id: its messages name the session by this key (see
+    /// [`agent_session`](Self::agent_session)).
+    pub fn key(mut self, source: impl Into<Source>) -> Self {
+        self.key = Some(source.into());
+        self
+    }
+
+    /// The gateway session id: in a message table, the session it belongs to; in an agent's
+    /// session table, the gateway session it is linked to.
+    pub fn session(mut self, source: impl Into<Source>) -> Self {
+        self.session = Some(source.into());
+        self
+    }
+
+    /// In an agent's message table, the agent's own session [`key`](Self::key) a message
+    /// belongs to, for messages that do not carry the gateway session id: they are joined to
+    /// the gateway session through the agent's session table.
+    pub fn agent_session(mut self, source: impl Into<Source>) -> Self {
+        self.agent_session = Some(source.into());
+        self
+    }
+
+    /// The owning user. In a message table, the user the row is stored under: a row under
+    /// another user than its session's is a linking failure. In a table of turns, it also
+    /// names the sender of the user's side.
+    pub fn user(mut self, source: impl Into<Source>) -> Self {
+        self.user = Some(source.into());
+        self
+    }
+
+    /// The agent: in the gateway's session table, the agent a session talks to; in an agent's
+    /// session table, the agent that stored it. Without it, an agent's rows are taken to be
+    /// its own.
+    pub fn agent(mut self, source: impl Into<Source>) -> Self {
+        self.agent = Some(source.into());
+        self
+    }
+
+    /// A session's display name.
+    pub fn title(mut self, source: impl Into<Source>) -> Self {
+        self.title = Some(source.into());
+        self
+    }
+
+    /// An agent session's working state (JSON, or text holding JSON).
+    pub fn state(mut self, column: impl Into<String>) -> Self {
+        self.state = Some(column.into());
+        self
+    }
+
+    fn messages(&mut self) -> (&mut Option<Source>, &mut Option<Senders>) {
+        if self.is_turns() {
+            self.shape = Shape::Messages {
+                content: None,
+                sender: None,
+            };
+        }
+        match &mut self.shape {
+            Shape::Messages { content, sender } => (content, sender),
+            Shape::Turns { .. } => unreachable!("set to messages above"),
+        }
+    }
+
+    /// A message's text (one message per row).
+    pub fn content(mut self, source: impl Into<Source>) -> Self {
+        *self.messages().0 = Some(source.into());
+        self
+    }
+
+    /// A message's text inside a JSON value: the same as
+    /// `content(Source::json(column, pointer))`.
+    pub fn content_json(self, column: impl Into<String>, pointer: impl Into<String>) -> Self {
+        self.content(Source::json(column, pointer))
+    }
+
+    /// Who sent a message: the value `user` is the user, any other value the agent. See
+    /// [`sender_values`](Self::sender_values) to name both.
+    pub fn sender(mut self, source: impl Into<Source>) -> Self {
+        *self.messages().1 = Some(Senders {
+            source: source.into(),
+            user: "user".into(),
+            agent: None,
+        });
+        self
+    }
+
+    /// Who sent a message, with the value that means the user and the one that means the
+    /// agent; any other value is a system message.
+    pub fn sender_values(
+        mut self,
+        source: impl Into<Source>,
+        user: impl Into<String>,
+        agent: impl Into<String>,
+    ) -> Self {
+        *self.messages().1 = Some(Senders {
+            source: source.into(),
+            user: user.into(),
+            agent: Some(agent.into()),
+        });
+        self
+    }
+
+    /// One row per turn, holding both sides: the user's text and the reply. Each row is read
+    /// as two messages, the user's then the agent's (only the user's while the reply is
+    /// absent or null). The turn is the row's id unless [`turn`](Self::turn) names one.
+    pub fn turns(mut self, user: impl Into<Source>, reply: impl Into<Source>) -> Self {
+        let answered_by = match &self.shape {
+            Shape::Turns { answered_by, .. } => answered_by.clone(),
+            Shape::Messages { .. } => None,
+        };
+        self.shape = Shape::Turns {
+            user: user.into(),
+            reply: reply.into(),
+            answered_by,
+        };
+        self
+    }
+
+    /// In a table of [`turns`](Self::turns), who answered: the reply's sender name.
+    pub fn answered_by(mut self, source: impl Into<Source>) -> Self {
+        if let Shape::Turns { answered_by, .. } = &mut self.shape {
+            *answered_by = Some(source.into());
+        } else {
+            // Kept until `turns` is called, so the order of the calls does not matter.
+            self.shape = Shape::Turns {
+                user: Source::from(""),
+                reply: Source::from(""),
+                answered_by: Some(source.into()),
+            };
+        }
+        self
+    }
+
+    /// The sender's name (the user id, or the agent's name).
+    pub fn sender_name(mut self, source: impl Into<Source>) -> Self {
+        self.sender_name = Some(source.into());
+        self
+    }
+
+    /// The turn (task, invocation) a message belongs to, shared by the gateway's and the
+    /// agent's messages of one turn.
+    pub fn turn(mut self, source: impl Into<Source>) -> Self {
+        self.turn = Some(source.into());
+        self
+    }
+
+    /// When the row was created; messages are ordered by it (then by id).
+    pub fn created(mut self, column: impl Into<String>, unit: TimeUnit) -> Self {
+        self.created = Some((column.into(), unit));
+        self
+    }
+
+    /// When the row was last updated; a user's sessions are listed most recent first by it.
+    pub fn updated(mut self, column: impl Into<String>, unit: TimeUnit) -> Self {
+        self.updated = Some((column.into(), unit));
+        self
+    }
+
+    /// The turn of a message: the named one, or in a table of turns, the row's id.
+    pub(crate) fn turn_source(&self) -> Option<&Source> {
+        self.turn
+            .as_ref()
+            .or_else(|| self.is_turns().then_some(self.id.as_ref()).flatten())
+    }
+
+    pub(crate) fn require(&self, role: &str, which: &str, present: bool) -> Result<()> {
+        if present {
+            Ok(())
+        } else {
+            Err(PersistError::InvalidLayout {
+                table: format!("{role} `{}`", self.name),
+                reason: format!("it needs {which}"),
+            })
+        }
+    }
+
+    /// Every source it names.
+    fn sources(&self) -> Vec<&Source> {
+        let mut sources: Vec<&Source> = [
+            &self.id,
+            &self.key,
+            &self.session,
+            &self.agent_session,
+            &self.user,
+            &self.agent,
+            &self.title,
+            &self.sender_name,
+            &self.turn,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match &self.shape {
+            Shape::Messages { content, sender } => {
+                sources.extend(content);
+                sources.extend(sender.iter().map(|s| &s.source));
+            }
+            Shape::Turns {
+                user,
+                reply,
+                answered_by,
+            } => {
+                sources.extend([user, reply]);
+                sources.extend(answered_by);
+            }
+        }
+        sources
+    }
+
+    pub(crate) fn check_names(&self, role: &str) -> Result<()> {
+        let bad = |reason: String| PersistError::InvalidLayout {
+            table: format!("{role} `{}`", self.name),
+            reason,
+        };
+        if self.name.trim().is_empty() {
+            return Err(bad("the table name is blank".into()));
+        }
+        let mut columns: Vec<&str> = self.sources().iter().map(|s| s.column()).collect();
+        columns.extend(self.state.as_deref());
+        columns.extend(self.created.iter().map(|(c, _)| c.as_str()));
+        columns.extend(self.updated.iter().map(|(c, _)| c.as_str()));
+        if let Shape::Turns { user, .. } = &self.shape
+            && user.column().is_empty()
+        {
+            return Err(bad(
+                "`answered_by` names who answered a turn, but `turns` does not say where the turn's two sides are".into(),
+            ));
+        }
+        if columns.iter().any(|c| c.trim().is_empty()) {
+            return Err(bad("a column name is blank".into()));
+        }
+        for pointer in self.sources().iter().filter_map(|s| s.pointer()) {
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                return Err(bad(format!(
+                    "the JSON pointer {pointer:?} must be empty or start with `/`"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
