@@ -6,6 +6,7 @@ pub mod catalog;
 mod fingerprint;
 mod manager;
 mod names;
+mod plant;
 mod provision;
 mod role;
 mod schema;

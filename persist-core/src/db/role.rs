@@ -14,6 +14,13 @@ pub enum DatabaseRole {
     Agent(String),
 }
 
+impl DatabaseRole {
+    /// The database of agent `name`.
+    pub fn agent(name: impl Into<String>) -> Self {
+        DatabaseRole::Agent(name.into())
+    }
+}
+
 impl fmt::Display for DatabaseRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // `pad`, so that width and alignment (`{role:<20}`) work.

@@ -4,7 +4,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use futures::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::sea_query::IndexCreateStatement;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait};
 use sea_orm_migration::MigratorTrait;
 
 /// The gateway's schema: a list of migrations and a way to apply them.
@@ -102,9 +103,33 @@ type Register = fn(sea_orm::SchemaBuilder) -> sea_orm::SchemaBuilder;
 /// let schema = EntitySchema::new().entity::<agent_session::Entity>();
 /// assert_eq!(schema.tables(), ["agent_sessions"]);
 /// ```
+///
+/// Indexes entities cannot declare (descending, partial, on an expression) are added with
+/// [`index`](EntitySchema::index) or [`sql`](EntitySchema::sql), after the tables:
+///
+/// ```
+/// use persist_core::db::{AgentSchema, EntitySchema};
+/// use persist_core::mesh::entity::agent_message;
+/// use sea_orm::sea_query::{Alias, Index, IndexOrder};
+///
+/// let schema = EntitySchema::new()
+///     .entity::<agent_message::Entity>()
+///     .index(
+///         Index::create()
+///             .name("idx_agent_messages_recent")
+///             .table(Alias::new("agent_messages"))
+///             .col((Alias::new("session_id"), IndexOrder::Asc))
+///             .col((Alias::new("created_at"), IndexOrder::Desc))
+///             .to_owned(),
+///     )
+///     .sql("CREATE INDEX idx_agent_messages_tasks ON agent_messages (task_id) WHERE task_id <> ''");
+/// assert_eq!(schema.tables(), ["agent_messages"]);
+/// ```
 #[derive(Clone, Default)]
 pub struct EntitySchema {
     entities: Vec<(String, &'static str, Register)>,
+    indexes: Vec<IndexCreateStatement>,
+    statements: Vec<String>,
 }
 
 impl EntitySchema {
@@ -123,12 +148,30 @@ impl EntitySchema {
         ));
         self
     }
+
+    /// Adds an index, built with sea-query so it is written for each backend: descending
+    /// columns, a kind of index, a prefix length. Created after every table.
+    pub fn index(mut self, index: IndexCreateStatement) -> Self {
+        self.indexes.push(index);
+        self
+    }
+
+    /// Adds a statement run as written after the tables and indexes, for what sea-query
+    /// cannot build: a partial index (`… WHERE …`, not on MySQL or MariaDB), an index on an
+    /// expression (`((lower(name)))`, not on MariaDB). It runs on every backend the schema
+    /// is used with.
+    pub fn sql(mut self, statement: impl Into<String>) -> Self {
+        self.statements.push(statement.into());
+        self
+    }
 }
 
 impl fmt::Debug for EntitySchema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EntitySchema")
             .field("tables", &self.tables())
+            .field("indexes", &self.indexes.len())
+            .field("statements", &self.statements)
             .finish()
     }
 }
@@ -141,7 +184,16 @@ impl AgentSchema for EntitySchema {
             .fold(db.get_schema_builder(), |builder, (_, _, register)| {
                 register(builder)
             });
-        Box::pin(builder.apply(db))
+        Box::pin(async move {
+            builder.apply(db).await?;
+            for index in &self.indexes {
+                db.execute(index).await?;
+            }
+            for statement in &self.statements {
+                db.execute_unprepared(statement).await?;
+            }
+            Ok(())
+        })
     }
 
     fn tables(&self) -> Vec<String> {
@@ -154,6 +206,13 @@ impl AgentSchema for EntitySchema {
     fn process_key(&self) -> Option<String> {
         // Entity types fix their tables for the life of the process.
         let types: Vec<&str> = self.entities.iter().map(|(_, ty, _)| *ty).collect();
-        Some(format!("entities:{}", types.join(",")))
+        let mut key = format!("entities:{}", types.join(","));
+        for index in &self.indexes {
+            key.push_str(&format!(";{index:?}"));
+        }
+        for statement in &self.statements {
+            key.push_str(&format!(";{statement}"));
+        }
+        Some(key)
     }
 }

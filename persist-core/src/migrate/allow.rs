@@ -66,3 +66,72 @@ fn glob(pattern: &str, text: &str) -> bool {
         }
     }
 }
+
+/// A loss of rows an upgrade makes on purpose, said out loud: at one step, one table may
+/// lose rows or go (its rows moved elsewhere, or dropped by design). Any other loss still
+/// fails the [`upgrade`](super::upgrade_allowing) check.
+///
+/// ```
+/// use persist_core::migrate::Loss;
+///
+/// // The third migration folds `chat_messages` into `chat_tasks` and drops it.
+/// let by_number = Loss::at(3, "chat_messages");
+/// let by_name = Loss::at("m20250301_000003_chat_tasks", "chat_messages");
+/// assert_ne!(by_number, by_name);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loss {
+    pub(crate) step: MigrationStep,
+    pub(crate) table: String,
+}
+
+/// A migration step: its number (the first migration is step 1) or its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MigrationStep {
+    /// The `n`th migration, from 1.
+    Number(usize),
+    /// The migration of this name.
+    Name(String),
+}
+
+impl From<usize> for MigrationStep {
+    fn from(n: usize) -> Self {
+        MigrationStep::Number(n)
+    }
+}
+
+impl From<&str> for MigrationStep {
+    fn from(name: &str) -> Self {
+        MigrationStep::Name(name.to_owned())
+    }
+}
+
+impl From<String> for MigrationStep {
+    fn from(name: String) -> Self {
+        MigrationStep::Name(name)
+    }
+}
+
+impl Loss {
+    /// At `step`, `table` may lose rows or be dropped.
+    pub fn at(step: impl Into<MigrationStep>, table: impl Into<String>) -> Self {
+        Loss {
+            step: step.into(),
+            table: table.into(),
+        }
+    }
+
+    /// The step's index among `names` (the migrator's), or why it names none.
+    pub(crate) fn index(&self, names: &[String]) -> std::result::Result<usize, String> {
+        match &self.step {
+            MigrationStep::Number(n) if (1..=names.len()).contains(n) => Ok(n - 1),
+            MigrationStep::Number(n) => Err(format!(
+                "step {n} does not exist: the migrator has steps 1 to {}",
+                names.len()
+            )),
+            MigrationStep::Name(name) => names.iter().position(|m| m == name).ok_or_else(|| {
+                format!("no migration is named {name:?}; the migrator has {names:?}")
+            }),
+        }
+    }
+}

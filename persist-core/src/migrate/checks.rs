@@ -4,7 +4,7 @@ use futures::future::LocalBoxFuture;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
-use super::allow::Allow;
+use super::allow::{Allow, Loss};
 use super::failure::{db_error, failure};
 use super::snapshot::Schema;
 use crate::error::{PersistError, Result};
@@ -116,8 +116,25 @@ pub async fn drift<M: MigratorTrait>(
 /// Migrates the empty database `db` to step `from` (how many migrations), runs `seed` on it,
 /// then migrates to the latest, one step at a time. A step after which a table that held rows
 /// holds fewer, or is gone, fails the check, naming the step and the tables; the test then
-/// checks that what is left was not mangled.
+/// checks that what is left was not mangled. See [`upgrade_allowing`] for an upgrade that
+/// loses rows on purpose.
 pub async fn upgrade<M, F>(db: &DatabaseConnection, from: usize, seed: F) -> Result<()>
+where
+    M: MigratorTrait,
+    F: for<'c> FnOnce(&'c DatabaseConnection) -> LocalBoxFuture<'c, Result<()>>,
+{
+    upgrade_allowing::<M, F>(db, from, &[], seed).await
+}
+
+/// [`upgrade`], letting through the losses `allowed` declares: at its step, its table may
+/// lose rows or go. Any other loss fails the check as before. A loss naming a step that
+/// does not exist, or one the upgrade does not run (at or before `from`), is refused.
+pub async fn upgrade_allowing<M, F>(
+    db: &DatabaseConnection,
+    from: usize,
+    allowed: &[Loss],
+    seed: F,
+) -> Result<()>
 where
     M: MigratorTrait,
     F: for<'c> FnOnce(&'c DatabaseConnection) -> LocalBoxFuture<'c, Result<()>>,
@@ -129,6 +146,28 @@ where
             reason: format!("the migrator has {steps} steps; cannot start at step {from}"),
         });
     }
+    let names: Vec<String> = M::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let mut allowed_at: Vec<(usize, &str)> = Vec::new();
+    for loss in allowed {
+        let index = loss.index(&names).map_err(|reason| PersistError::InvalidInput {
+            field: "allowed",
+            reason,
+        })?;
+        if index < from {
+            return Err(PersistError::InvalidInput {
+                field: "allowed",
+                reason: format!(
+                    "{} is step {}, which the upgrade from step {from} does not run",
+                    names[index],
+                    index + 1
+                ),
+            });
+        }
+        allowed_at.push((index, loss.table.as_str()));
+    }
     if from > 0 {
         M::up(db, Some(from as u32))
             .await
@@ -136,12 +175,8 @@ where
     }
     seed(db).await?;
     let table = M::migration_table_name().to_string();
-    let names: Vec<String> = M::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
     let mut counts = row_counts(db, &table).await?;
-    for name in &names[from..] {
+    for (index, name) in names.iter().enumerate().skip(from) {
         let step = Some(name.as_str());
         M::up(db, Some(1))
             .await
@@ -150,6 +185,7 @@ where
         let lost: Vec<String> = counts
             .iter()
             .filter(|(_, before)| **before > 0)
+            .filter(|(t, _)| !allowed_at.contains(&(index, t.as_str())))
             .filter_map(|(t, before)| match after.get(t) {
                 None => Some(format!("{t} ({before} rows) is gone")),
                 Some(now) if now < before => Some(format!("{t} had {before} rows, has {now}")),

@@ -82,8 +82,8 @@ mod checks;
 mod failure;
 mod snapshot;
 
-pub use allow::Allow;
-pub use checks::{drift, round_trip, status, upgrade};
+pub use allow::{Allow, Loss, MigrationStep};
+pub use checks::{drift, round_trip, status, upgrade, upgrade_allowing};
 pub use failure::MigrationFailure;
 #[allow(deprecated)]
 pub use failure::MigrationStatus;
@@ -113,6 +113,7 @@ impl GatewaySchema for Empty {
 /// injected into a `#[persistence_test]`), each made and removed by the check.
 pub struct MigrationCheck<M> {
     backend: BackendConfig,
+    losses: Vec<Loss>,
     migrator: PhantomData<fn() -> M>,
 }
 
@@ -120,6 +121,7 @@ impl<M> Clone for MigrationCheck<M> {
     fn clone(&self) -> Self {
         MigrationCheck {
             backend: self.backend.clone(),
+            losses: self.losses.clone(),
             migrator: PhantomData,
         }
     }
@@ -130,6 +132,7 @@ impl<M> fmt::Debug for MigrationCheck<M> {
         f.debug_struct("MigrationCheck")
             .field("migrator", &std::any::type_name::<M>())
             .field("backend", &self.backend.to_string())
+            .field("losses", &self.losses)
             .finish()
     }
 }
@@ -139,8 +142,16 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
     pub fn new(backend: BackendConfig) -> Self {
         MigrationCheck {
             backend,
+            losses: Vec::new(),
             migrator: PhantomData,
         }
+    }
+
+    /// The same checks, with `loss` declared intended: [`upgrade`](Self::upgrade) lets it
+    /// through (and still fails on any other).
+    pub fn allowing_loss(mut self, loss: Loss) -> Self {
+        self.losses.push(loss);
+        self
     }
 
     /// Checks on the backend `PERSIST_TEST_DATABASE_URL` names (SQLite files without it).
@@ -195,7 +206,8 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
         finish(manager, result).await
     }
 
-    /// [`upgrade`] on a fresh database, then `verify` on the upgraded one.
+    /// [`upgrade`] on a fresh database (letting through the losses declared with
+    /// [`allowing_loss`](Self::allowing_loss)), then `verify` on the upgraded one.
     pub async fn upgrade<S, V>(&self, from: usize, seed: S, verify: V) -> Result<()>
     where
         S: for<'c> FnOnce(&'c DatabaseConnection) -> LocalBoxFuture<'c, Result<()>>,
@@ -205,7 +217,7 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
         let result = async {
             let db = one_connection(&manager).await?;
             let result = async {
-                upgrade::<M, S>(&db, from, seed).await?;
+                upgrade_allowing::<M, S>(&db, from, &self.losses, seed).await?;
                 verify(&db).await
             }
             .await;
