@@ -413,3 +413,137 @@ impl Plant for HelpdeskPlant {
         })
     }
 }
+
+/// The relay's rows (see [`crate::relay`]).
+pub struct RelayPlant;
+
+/// The relay agent's own key (`app_name`, `user_id`, `id`) for the session linked to gateway
+/// session `session_id`; for a session no agent session serves, `session_id` itself under a
+/// made-up app and user (so the row is an orphan).
+async fn relay_key(
+    db: &DatabaseConnection,
+    session_id: &str,
+) -> Result<(String, String, String), DbErr> {
+    let query = Query::select()
+        .columns(["app_name", "user_id", "id", "state"].map(Alias::new))
+        .from(Alias::new("sessions"))
+        .to_owned();
+    for row in db.query_all(&query).await? {
+        let state: serde_json::Value = row.try_get("", "state")?;
+        if state["gateway_session_id"] == session_id {
+            return Ok((
+                row.try_get("", "app_name")?,
+                row.try_get("", "user_id")?,
+                row.try_get("", "id")?,
+            ));
+        }
+    }
+    Ok(("planted".into(), "planted".into(), session_id.to_owned()))
+}
+
+impl Plant for RelayPlant {
+    const GATEWAY_SESSIONS: &'static str = "sessions";
+    const AGENT_MESSAGES: &'static str = "events";
+    const REPLY_PREFIX: &'static str = "ack: ";
+    const AGENT_COLUMN: &'static str = "agent_id";
+    type Model = crate::relay::Model;
+
+    fn agent_session<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        user_id: &'a str,
+        agent_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        let at = sea_orm::prelude::DateTime::from_timestamp_opt(1_700_000_000, 0);
+        Box::pin(insert(
+            db,
+            "sessions",
+            vec![
+                ("app_name", agent_name.into()),
+                ("user_id", user_id.into()),
+                ("id", format!("planted-{id}").into()),
+                (
+                    "state",
+                    serde_json::json!({"gateway_session_id": id, "planted": true}).into(),
+                ),
+                ("create_time", at.into()),
+                ("update_time", at.into()),
+            ],
+        ))
+    }
+
+    fn agent_message<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        session_id: &'a str,
+        role: &'a str,
+        content: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        let author = if role == "user" {
+            "user"
+        } else {
+            "planted-agent"
+        };
+        let content = serde_json::json!({"role": role, "parts": [{"text": content}]});
+        Box::pin(async move {
+            let (app, user, key) = relay_key(db, session_id).await?;
+            insert(
+                db,
+                "events",
+                vec![
+                    ("id", id.into()),
+                    ("app_name", app.into()),
+                    ("user_id", user.into()),
+                    ("session_id", key.into()),
+                    ("invocation_id", "e-planted".into()),
+                    ("author", author.into()),
+                    ("timestamp", chrono::Utc::now().into()),
+                    ("content", content.into()),
+                    (
+                        "custom_metadata",
+                        serde_json::json!({ "task_id": task_id }).into(),
+                    ),
+                ],
+            )
+            .await
+        })
+    }
+
+    fn gateway_message<'a>(
+        db: &'a DatabaseConnection,
+        id: &'a str,
+        session_id: &'a str,
+        sender_type: &'a str,
+        sender_name: &'a str,
+        message: &'a str,
+        _task_id: &'a str,
+    ) -> BoxFuture<'a, Result<String, DbErr>> {
+        // A turn of its own: the user's side alone, or an unasked reply.
+        let (bubbles, metadata) = if sender_type == "agent" {
+            (
+                serde_json::json!([{"type": "user", "text": ""}, {"type": "agent", "text": message}]),
+                Some(serde_json::json!({ "agent_name": sender_name }).to_string()),
+            )
+        } else {
+            (serde_json::json!([{"type": "user", "text": message}]), None)
+        };
+        Box::pin(async move {
+            insert(
+                db,
+                "chat_tasks",
+                vec![
+                    ("id", id.into()),
+                    ("session_id", session_id.into()),
+                    ("user_id", sender_name.into()),
+                    ("user_message", message.into()),
+                    ("message_bubbles", bubbles.to_string().into()),
+                    ("task_metadata", metadata.into()),
+                    ("created_time", now().into()),
+                ],
+            )
+            .await
+            .map(|()| id.to_owned())
+        })
+    }
+}

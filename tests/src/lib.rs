@@ -3,6 +3,7 @@
 pub mod faults;
 pub mod faulty_migrations;
 pub mod helpdesk;
+pub mod relay;
 pub mod server;
 pub mod shaped_migrations;
 pub mod workload;

@@ -1,9 +1,11 @@
 //! Every verification and assertion, shown to catch a fault planted directly in a database
 //! (or in what the model was shown). A check that cannot fail would be a defect.
 //!
-//! The suite runs on two systems shaped differently: the reference mesh and the helpdesk
+//! The suite runs on three systems shaped differently: the reference mesh, the helpdesk
 //! (`persist_tests::helpdesk`), whose tables, columns, ids, times and message formats are all
-//! other than the mesh's. The inspector reads both through their layouts.
+//! other than the mesh's, and the relay (`persist_tests::relay`), whose gateway keeps one row
+//! per turn and whose agents keep sessions of their own, linked through JSON, with native
+//! times. The inspector reads all three through their layouts.
 
 use persist_core::assertions::*;
 use persist_core::db::{AgentSchema, Backend, BackendKind, DatabaseLocation, EntitySchema};
@@ -612,6 +614,7 @@ macro_rules! fault_suite {
 
 fault_suite!(mesh, "persist_core::mesh::ReferenceMesh", MeshPlant);
 fault_suite!(helpdesk, "persist_tests::helpdesk::Helpdesk", HelpdeskPlant);
+fault_suite!(relay, "persist_tests::relay::Relay", RelayPlant);
 
 /// A backend that wrongly gives every role the same file.
 #[derive(Debug)]

@@ -152,10 +152,12 @@ where
         .collect();
     let mut allowed_at: Vec<(usize, &str)> = Vec::new();
     for loss in allowed {
-        let index = loss.index(&names).map_err(|reason| PersistError::InvalidInput {
-            field: "allowed",
-            reason,
-        })?;
+        let index = loss
+            .index(&names)
+            .map_err(|reason| PersistError::InvalidInput {
+                field: "allowed",
+                reason,
+            })?;
         if index < from {
             return Err(PersistError::InvalidInput {
                 field: "allowed",

@@ -25,6 +25,7 @@ pub mod migration;
 mod model;
 
 pub use agent::HelpdeskAgent;
+pub(crate) use agent::failed;
 pub use gateway::HelpdeskGateway;
 pub use model::CannedModel;
 
