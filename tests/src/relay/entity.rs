@@ -103,7 +103,8 @@ pub mod task_event {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// An agent's session, keyed by (`app_name`, `user_id`, `id`): its own id, with the gateway
+/// An agent's session, keyed by (`app_name`, `user_id`, `id`; 128 characters each, so the
+/// composite keys fit MySQL's key length): its own id, with the gateway
 /// session it serves in its JSON `state`.
 pub mod adk_session {
     use sea_orm::entity::prelude::*;
@@ -112,11 +113,23 @@ pub mod adk_session {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "sessions")]
     pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub app_name: String,
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub user_id: String,
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub id: String,
         pub state: Json,
         pub create_time: DateTime,
@@ -147,13 +160,29 @@ pub mod adk_event {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "events")]
     pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub id: String,
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub app_name: String,
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub user_id: String,
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub session_id: String,
         pub invocation_id: String,
         pub author: String,
@@ -190,7 +219,11 @@ pub mod app_state {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "app_states")]
     pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub app_name: String,
         pub state: Json,
         pub update_time: DateTime,
@@ -210,9 +243,17 @@ pub mod user_state {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "user_states")]
     pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub app_name: String,
-        #[sea_orm(primary_key, auto_increment = false)]
+        #[sea_orm(
+            primary_key,
+            auto_increment = false,
+            column_type = "String(StringLen::N(128))"
+        )]
         pub user_id: String,
         pub state: Json,
         pub update_time: DateTime,
