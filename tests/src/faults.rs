@@ -454,7 +454,7 @@ impl Plant for RelayPlant {
         user_id: &'a str,
         agent_name: &'a str,
     ) -> BoxFuture<'a, Result<(), DbErr>> {
-        let at = sea_orm::prelude::DateTime::from_timestamp_opt(1_700_000_000, 0);
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).map(|t| t.naive_utc());
         Box::pin(insert(
             db,
             "sessions",

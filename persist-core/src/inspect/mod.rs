@@ -15,17 +15,18 @@ use crate::error::{DbContext, PersistError, Result};
 use crate::system::{Layout, Source, Table};
 
 mod architecture;
+mod read;
 mod report;
 mod rows;
 mod state;
 mod verify;
 
 pub use architecture::{ArchitectureReport, DatabaseStats, TableStats};
+use read::Columns;
 pub use report::{
     ContextIsolationReport, DatabaseIdentity, IntegrityProblem, IntegrityReport, IsolationReport,
     SessionLink, UserIsolationReport, VerificationError,
 };
-use rows::Columns;
 pub(crate) use rows::list;
 pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
 pub(crate) use state::migration_state;
