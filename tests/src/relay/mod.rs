@@ -12,7 +12,7 @@
 //!   composite foreign key, native `timestamp` with its zone, JSON `content`, the gateway's
 //!   task id inside `custom_metadata`; `app_states`, `user_states`; and an index entities
 //!   cannot declare (newest events first).
-//! - Its model is the helpdesk's [`CannedModel`](crate::helpdesk::CannedModel).
+//! - Its model is the helpdesk's [`CannedModel`].
 
 use std::sync::Arc;
 
