@@ -4,11 +4,13 @@
 //! runs when `PERSIST_TEST_DATABASE_URL` names one. For each backend it measures, in the same
 //! run, a test's databases (a gateway and four agents) made the way a person would by hand
 //! (migrate and create tables in every database) and the framework's way (a template copy on
-//! SQLite, a warm pool on a server), and prints medians, p95 and the ratio.
+//! SQLite, a warm pool on a server), each with the same query on every database, and prints
+//! medians, p95 and the ratio; then where a queried test's time goes (setup, the first query
+//! on each database, the same again, teardown).
 
 use std::time::{Duration, Instant};
 
-use persist_core::db::BackendConfig;
+use persist_core::db::{BackendConfig, DatabaseRole, count_rows};
 use persist_core::{MultiDatabaseManager, PersistError};
 
 const AGENTS: [&str; 4] = ["AgentA", "AgentB", "AgentC", "AgentD"];
@@ -30,15 +32,38 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     }
 }
 
+/// The query a test makes on each database: a count of its first table.
+async fn query_each(manager: &MultiDatabaseManager) -> Result<(), PersistError> {
+    for (role, _) in manager.locations() {
+        let table = match role {
+            DatabaseRole::Gateway => "sessions",
+            DatabaseRole::Agent(_) => "agent_sessions",
+        };
+        count_rows(manager.connection(&role)?, table).await?;
+    }
+    Ok(())
+}
+
+/// One test's phases, each timed.
+#[derive(Default)]
+struct Phases {
+    total: Vec<Duration>,
+    setup: Vec<Duration>,
+    first: Vec<Duration>,
+    again: Vec<Duration>,
+    cleanup: Vec<Duration>,
+}
+
 /// Setup + teardown of one test's databases, `rounds` times after two warm-up rounds; with
-/// `touch`, also a query on every database in between (connections open on first use).
+/// `touch`, also a query on every database in between (and, timed apart, the same queries
+/// again: the first pays for opening connections).
 async fn measure(
     backend: &BackendConfig,
     templates: bool,
     touch: bool,
     rounds: usize,
-) -> Result<Stats, PersistError> {
-    let mut samples = Vec::new();
+) -> Result<Phases, PersistError> {
+    let mut phases = Phases::default();
     for round in 0..rounds + 2 {
         let started = Instant::now();
         let manager = MultiDatabaseManager::builder()
@@ -48,17 +73,27 @@ async fn measure(
             .label("setup_bench")
             .setup()
             .await?;
+        let set_up = Instant::now();
+        let (mut first, mut again) = (Duration::ZERO, Duration::ZERO);
         if touch {
-            for (role, _) in manager.locations() {
-                manager.table_counts(&role).await?;
-            }
+            query_each(&manager).await?;
+            first = set_up.elapsed();
+            let second = Instant::now();
+            query_each(&manager).await?;
+            again = second.elapsed();
         }
+        let closing = Instant::now();
         manager.cleanup().await?;
         if round >= 2 {
-            samples.push(started.elapsed());
+            // The second round of queries is not part of a test's cost.
+            phases.total.push(started.elapsed() - again);
+            phases.setup.push(set_up - started);
+            phases.first.push(first);
+            phases.again.push(again);
+            phases.cleanup.push(closing.elapsed());
         }
     }
-    Ok(stats(samples))
+    Ok(phases)
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -80,30 +115,48 @@ async fn main() -> Result<(), PersistError> {
         backends.push((name, BackendConfig::Server(url)));
     }
     println!(
-        "{rounds} rounds per row, a gateway + {} agents per test, setup + teardown",
+        "{rounds} rounds per row, a gateway + {} agents per test, medians (p95)",
         AGENTS.len()
     );
     println!(
-        "{:<14} {:>24} {:>22} {:>7} {:>28}",
+        "{:<14} {:>30} {:>30} {:>7} {:>30}",
         "backend",
-        "migrate per test p50/p95",
-        "persist p50/p95",
+        "a query on each db: by hand",
+        "persist",
         "ratio",
-        "persist + a query on each db"
+        "setup + teardown: by hand / persist"
     );
+    let mut profiles = Vec::new();
     for (name, backend) in backends {
         let by_hand = measure(&backend, false, false, rounds).await?;
         let framework = measure(&backend, true, false, rounds).await?;
-        let touched = measure(&backend, true, true, rounds).await?;
+        let by_hand_queried = measure(&backend, false, true, rounds).await?;
+        let queried = measure(&backend, true, true, rounds).await?;
+        let (h, q) = (stats(by_hand_queried.total), stats(queried.total.clone()));
         println!(
-            "{name:<14} {:>11.2} / {:>7.2} ms {:>9.2} / {:>7.2} ms {:>6.1}x {:>16.2} / {:>7.2} ms",
-            ms(by_hand.p50),
-            ms(by_hand.p95),
-            ms(framework.p50),
-            ms(framework.p95),
-            ms(by_hand.p50) / ms(framework.p50),
-            ms(touched.p50),
-            ms(touched.p95),
+            "{name:<14} {:>18.2} ({:>7.2}) ms {:>18.2} ({:>7.2}) ms {:>6.1}x {:>14.2} / {:.2} ms",
+            ms(h.p50),
+            ms(h.p95),
+            ms(q.p50),
+            ms(q.p95),
+            ms(h.p50) / ms(q.p50),
+            ms(stats(by_hand.total).p50),
+            ms(stats(framework.total).p50),
+        );
+        profiles.push((name, queried));
+    }
+    println!("\nwhere a queried test's time goes (persist, medians)");
+    println!(
+        "{:<14} {:>10} {:>24} {:>18} {:>10}",
+        "backend", "setup", "first query on each db", "the same again", "teardown"
+    );
+    for (name, p) in profiles {
+        println!(
+            "{name:<14} {:>7.2} ms {:>21.2} ms {:>15.2} ms {:>7.2} ms",
+            ms(stats(p.setup).p50),
+            ms(stats(p.first).p50),
+            ms(stats(p.again).p50),
+            ms(stats(p.cleanup).p50),
         );
     }
     Ok(())

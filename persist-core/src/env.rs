@@ -8,6 +8,8 @@
 //! | [`LOG_ENV`] | turns logging on |
 //! | [`TEST_DIR_ENV`] | where SQLite test directories are made |
 //! | [`POOL_SIZE_ENV`] | idle databases a server pool keeps per schema |
+//! | [`POOL_MAX_IDLE_ENV`] | idle pool databases a server keeps in all, whatever the schema |
+//! | [`POOL_UNUSED_SECS_ENV`] | how long a schema's pool may go unused before it is drained |
 //! | [`MAX_CONNECTIONS_ENV`], [`CONNECTION_WAIT_ENV`], [`CONNECT_TIMEOUT_ENV`] | a server's connection budget and timeouts |
 
 use std::ffi::OsString;
@@ -29,6 +31,12 @@ pub const LOG_ENV: &str = "PERSIST_LOG";
 pub const TEST_DIR_ENV: &str = "PERSIST_TEST_DIR";
 /// How many idle databases a pool keeps per schema (default 16; 0 turns pooling off).
 pub const POOL_SIZE_ENV: &str = "PERSIST_POOL_SIZE";
+/// How many idle pool databases a server keeps in all, across every schema (default 32):
+/// returning one beyond it drops the least recently used schema's idle ones first.
+pub const POOL_MAX_IDLE_ENV: &str = "PERSIST_POOL_MAX_IDLE";
+/// How long, in seconds, a schema's template and pool may go unused before the next run
+/// drains them (default 3600).
+pub const POOL_UNUSED_SECS_ENV: &str = "PERSIST_POOL_UNUSED_SECS";
 /// Overrides the number of connections all tests together may hold on one server.
 pub const MAX_CONNECTIONS_ENV: &str = "PERSIST_MAX_CONNECTIONS";
 /// How long a test waits for its share of connections, in seconds (default 120).

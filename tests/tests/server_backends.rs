@@ -14,7 +14,8 @@ use persist_tests::server::{
     drop_by_hand, own_pool, registry_rows, run_by_hand, server_url, test_databases,
 };
 use persist_tests::{
-    expect_failure, record_locations, recorded_locations, spawn_test, wait_for, write_marker,
+    expect_failure, output_text, record_locations, recorded_locations, run_ignored, spawn_test,
+    wait_for, write_marker,
 };
 
 fn server_or_skip(test: &str) -> Option<String> {
@@ -402,4 +403,59 @@ fn a_live_run_in_another_pid_namespace_is_never_swept() {
     assert!(live.iter().all(|n| present.contains(n)));
     std::fs::write(files.path().join("release"), b"").unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+fn bounded_pool(builder: ManagerBuilder) -> ManagerBuilder {
+    own_pool(builder, "bounded")
+}
+
+#[persistence_test(agents = ["AgentA", "AgentB"], setup = "bounded_pool")]
+#[ignore = "driven by another test in this file"]
+async fn driven_with_no_room_for_idle_databases(
+    ctx: TestContext,
+    gateway: GatewayPersistenceAdapter,
+) {
+    let names: Vec<String> = names(&record_locations(&ctx));
+    let marker = std::env::var("BOUND_MARKER").expect("the driver names a marker file");
+    write_marker(std::path::Path::new(&marker), names.join("\n"));
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    gateway
+        .send_message(&session.id, "hi", "alice")
+        .await
+        .unwrap();
+}
+
+#[test]
+fn idle_databases_beyond_the_servers_bound_are_dropped_not_kept() {
+    let Some(url) = server_or_skip("idle_databases_beyond_the_servers_bound_are_dropped_not_kept")
+    else {
+        return;
+    };
+    // With no room for idle databases, a test's databases are dropped at cleanup, not
+    // returned: nothing of its own pool is left idle on the server.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("names");
+    let output = run_ignored(
+        "driven_with_no_room_for_idle_databases",
+        &[
+            (persist_core::env::POOL_MAX_IDLE_ENV, "0"),
+            ("BOUND_MARKER", marker.to_str().unwrap()),
+        ],
+    );
+    assert!(output.status.success(), "{}", output_text(&output));
+    let created: Vec<String> = std::fs::read_to_string(&marker)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(created.len(), 3);
+    let left = block_on(test_databases(&url));
+    let rows = block_on(registry_rows(&url, &created));
+    for name in &created {
+        assert!(!left.contains(name), "{name} is still on the server");
+        assert!(
+            rows.iter().all(|(n, _)| n != name),
+            "{name} is still recorded: {rows:?}"
+        );
+    }
 }

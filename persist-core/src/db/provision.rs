@@ -263,10 +263,14 @@ pub(crate) async fn teardown<'a>(
         .map(|r| r.unwrap_or(false))
         .collect()
     };
-    for db in databases.clone() {
-        // A connection still borrowed elsewhere delays `close`; don't let it block teardown.
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, db.connection.close_by_ref()).await;
-    }
+    // All at once: each close waits for its connection's own thread (SQLite) or server.
+    // A connection still borrowed elsewhere delays `close`; don't let it block teardown.
+    futures::future::join_all(
+        databases
+            .clone()
+            .map(|db| tokio::time::timeout(CLOSE_TIMEOUT, db.connection.close_by_ref())),
+    )
+    .await;
     let locations: Vec<&DatabaseLocation> = databases
         .zip(recycled)
         .filter(|(_, recycled)| !recycled)

@@ -32,8 +32,8 @@ pub use memory::SqliteMemoryBackend;
 pub use registry::{REGISTRY_TABLE, RegisteredDatabase, list_databases, sweep_leaked};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use server::{
-    CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV, POOL_SIZE_ENV, STALE_POOL_AFTER,
-    ServerBackend, drain_pools,
+    CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV, POOL_MAX_IDLE_ENV,
+    POOL_SIZE_ENV, POOL_UNUSED_SECS_ENV, STALE_POOL_AFTER, ServerBackend, drain_pools,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteFileBackend, TEST_DIR_ENV, sweep as sweep_test_directories};
@@ -449,8 +449,22 @@ pub(crate) fn lazy_sqlite(
         .max_connections(connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(30))
+        // A connection to a local file cannot go stale: no ping before each query.
+        .test_before_acquire(false)
         .connect_lazy_with(options);
     Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+#[cfg(feature = "sqlite")]
+/// Starts opening `db`'s first connection without waiting for it: the opening runs on the
+/// driver's own thread, alongside the other databases' and the test's setup, and the test's
+/// first query finds it open (or waits only for the rest). Outside a Tokio runtime, or if the
+/// opening fails, nothing happens: the first query opens it (and reports the error).
+pub(crate) fn connect_ahead(db: &DatabaseConnection) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let pool = db.get_sqlite_connection_pool().clone();
+        runtime.spawn(async move { drop(pool.acquire().await) });
+    }
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -16,7 +16,9 @@ use futures::future::BoxFuture;
 use tempfile::TempDir;
 
 use super::template::{forget, io, sweep_templates, template_dir, template_file};
-use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, lazy_sqlite, short_label};
+use super::{
+    Backend, BackendKind, DatabaseLocation, SchemaTemplate, connect_ahead, lazy_sqlite, short_label,
+};
 use crate::error::{PersistError, Result};
 use sea_orm::{DatabaseConnection, DbErr};
 
@@ -167,7 +169,11 @@ impl Backend for SqliteFileBackend {
         // A test database needs no protection from power loss: writes go to the operating
         // system without waiting for the disk. A crashing test process loses nothing, and a
         // kept database is as complete as ever.
-        Box::pin(async move { lazy_sqlite(&location.url, true, 1) })
+        Box::pin(async move {
+            let db = lazy_sqlite(&location.url, true, 1)?;
+            connect_ahead(&db);
+            Ok(db)
+        })
     }
 
     fn connect_one<'a>(

@@ -24,7 +24,7 @@ mod session;
 
 pub(crate) use connect::{admin_connection, admin_connection_to, owner_connection};
 use connect::{lazy_pool, url_for};
-pub use pool::{POOL_SIZE_ENV, STALE_POOL_AFTER};
+pub use pool::{POOL_MAX_IDLE_ENV, POOL_SIZE_ENV, POOL_UNUSED_SECS_ENV, STALE_POOL_AFTER};
 pub use session::{CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV};
 use session::{Session, on_engine};
 
@@ -379,7 +379,10 @@ impl Backend for ServerBackend {
     }
 }
 
-/// Returns reset pool databases to their pool, dropping those beyond its size.
+/// Returns reset pool databases to their pool, dropping those beyond its size. The server's
+/// idle pool databases stay within [`pool::max_idle`] in all: room is made by dropping other
+/// schemas' idle ones (the least recently used schema's first), and what still does not fit
+/// is dropped.
 async fn give_back(
     admin: &DatabaseConnection,
     owner: i64,
@@ -401,6 +404,19 @@ async fn give_back(
         surplus.extend(names.split_off(room.min(names.len())));
         back.extend(names);
     }
+    // Within the server's bound: the schema just used stays, the least recently used goes.
+    let bound = pool::max_idle();
+    surplus.extend(back.split_off(bound.min(back.len())));
+    let mut idle = pool::total_ready(admin).await?;
+    while !back.is_empty() && idle + back.len() > bound {
+        let Some(name) = pool::claim_evictable(admin, owner, &keys).await? else {
+            break;
+        };
+        registry::drop_owned(admin, &name, owner).await?;
+        idle = idle.saturating_sub(1);
+    }
+    let room = bound.saturating_sub(idle);
+    surplus.extend(back.split_off(room.min(back.len())));
     registry::set_state(admin, &back, owner, "ready", 0).await?;
     for name in surplus {
         registry::drop_owned(admin, &name, owner).await?;

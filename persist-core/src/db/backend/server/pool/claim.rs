@@ -13,14 +13,23 @@ use crate::db::backend::registry::{self, Kind, REGISTRY_TABLE};
 use crate::db::backend::server::{admin_connection_to, create_statement};
 use crate::error::{DbContext, Result};
 
-/// How long a template may go unused before a sweep drops it and its pool.
-pub const STALE_POOL_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a template may go unused, by default, before a sweep drops it and its pool (see
+/// [`POOL_UNUSED_SECS_ENV`](crate::env::POOL_UNUSED_SECS_ENV)).
+pub const STALE_POOL_AFTER: Duration = Duration::from_secs(3600);
 
-/// Drops the templates no process has used for [`STALE_POOL_AFTER`] (a schema that changed
-/// leaves its old one behind), with their idle pool databases.
+/// How long a template may go unused before a sweep drops it and its pool.
+pub(crate) fn stale_after() -> Duration {
+    crate::env::parsed(crate::env::POOL_UNUSED_SECS_ENV)
+        .map(Duration::from_secs)
+        .unwrap_or(STALE_POOL_AFTER)
+}
+
+/// Drops the templates no process has used for [`stale_after`] (a schema that changed leaves
+/// its old one behind; a project not tested for a while leaves its pools), with their idle
+/// pool databases.
 pub(crate) async fn sweep_stale(admin: &DatabaseConnection, owner: i64) -> Result<Vec<String>> {
     let backend = admin.get_database_backend();
-    let cutoff = registry::now_millis() - STALE_POOL_AFTER.as_millis() as i64;
+    let cutoff = registry::now_millis() - stale_after().as_millis() as i64;
     let sql = format!(
         "SELECT pool_key FROM {REGISTRY_TABLE} WHERE kind = 'template' AND state = 'ready' AND created_at < {}",
         placeholder(admin)
@@ -172,6 +181,10 @@ pub(crate) async fn refill_if_low(
     }
     let ready = ready_counts(admin, &[&template.key]).await.ok()?;
     if ready.get(&template.key).copied().unwrap_or(0) >= REFILL_BELOW {
+        return None;
+    }
+    // The server's idle databases stay within their bound.
+    if super::total_ready(admin).await.ok()? >= super::max_idle() {
         return None;
     }
     if !refilling

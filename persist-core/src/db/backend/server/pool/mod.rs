@@ -43,6 +43,79 @@ pub(crate) fn pool_size() -> usize {
     crate::env::parsed(POOL_SIZE_ENV).unwrap_or(16)
 }
 
+pub use crate::env::{POOL_MAX_IDLE_ENV, POOL_UNUSED_SECS_ENV};
+
+/// How many idle pool databases a server keeps in all (see [`POOL_MAX_IDLE_ENV`]).
+pub(crate) fn max_idle() -> usize {
+    crate::env::parsed(POOL_MAX_IDLE_ENV).unwrap_or(32)
+}
+
+/// How many ready pool databases the server holds, whatever their schema.
+pub(crate) async fn total_ready(admin: &DatabaseConnection) -> Result<usize> {
+    let backend = admin.get_database_backend();
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM {REGISTRY_TABLE} WHERE kind = 'pool' AND state = 'ready'"
+    );
+    let row = admin
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .context(ADMIN, "counting pool databases")?;
+    let n: i64 = match row {
+        Some(row) => row
+            .try_get("", "n")
+            .context(ADMIN, "counting pool databases")?,
+        None => 0,
+    };
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Claims an idle pool database of a schema other than `keep`'s, that of the template used
+/// least recently first: what makes room under [`max_idle`].
+pub(crate) async fn claim_evictable(
+    admin: &DatabaseConnection,
+    owner: i64,
+    keep: &[&str],
+) -> Result<Option<String>> {
+    let backend = admin.get_database_backend();
+    let mut filter = format!(
+        "kind = 'pool' AND pool_key NOT IN ({})",
+        (1..=keep.len().max(1))
+            .map(|n| if backend == DbBackend::Postgres {
+                format!("${n}")
+            } else {
+                "?".to_owned()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    filter.push_str(&format!(
+        " AND pool_key IN (SELECT t.pool_key FROM (SELECT pool_key, created_at FROM {REGISTRY_TABLE} \
+         WHERE kind = 'template' ORDER BY created_at LIMIT 1) t)"
+    ));
+    let mut values: Vec<sea_orm::Value> = keep.iter().map(|k| (*k).into()).collect();
+    if values.is_empty() {
+        values.push("".into());
+    }
+    if let Some(name) = claim_first(
+        admin,
+        owner,
+        &filter,
+        values.clone(),
+        "an idle database",
+        None,
+    )
+    .await?
+    {
+        return Ok(Some(name));
+    }
+    // No template older than the rest holds idle databases: any other schema's will do.
+    let filter = filter[..filter
+        .find(" AND pool_key IN (SELECT")
+        .unwrap_or(filter.len())]
+        .to_owned();
+    claim_first(admin, owner, &filter, values, "an idle database", None).await
+}
+
 /// What a template holds, as recorded when it was built.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct TemplateInfo {
@@ -61,8 +134,11 @@ pub(crate) fn template_name(key: &str) -> String {
     format!("pt_t_{key}")
 }
 
-pub(super) fn known() -> &'static Mutex<HashMap<(String, String), TemplateInfo>> {
-    static KNOWN: OnceLock<Mutex<HashMap<(String, String), TemplateInfo>>> = OnceLock::new();
+/// The templates this process has looked up, with when it last touched each.
+type Known = HashMap<(String, String), (TemplateInfo, std::time::Instant)>;
+
+pub(super) fn known() -> &'static Mutex<Known> {
+    static KNOWN: OnceLock<Mutex<Known>> = OnceLock::new();
     KNOWN.get_or_init(Default::default)
 }
 
@@ -151,5 +227,5 @@ pub(crate) fn known_template(admin_url: &str, key: &str) -> Option<TemplateInfo>
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .get(&(admin_url.to_owned(), key.to_owned()))
-        .cloned()
+        .map(|(info, _)| info.clone())
 }

@@ -19,23 +19,15 @@ pub(crate) async fn ensure_template(
     template: &SchemaTemplate,
 ) -> Result<TemplateInfo> {
     let memo_key = (admin_url.to_owned(), template.key.clone());
-    if let Some(info) = known()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&memo_key)
-    {
-        return Ok(info.clone());
+    if let Some(info) = fresh(&memo_key) {
+        return Ok(info);
     }
     // One build per schema in this process: the server's lock is re-entrant for a session,
     // so two databases of one test (two agents) must not both take it.
     static ENSURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _ensuring = ENSURING.lock().await;
-    if let Some(info) = known()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&memo_key)
-    {
-        return Ok(info.clone());
+    if let Some(info) = fresh(&memo_key) {
+        return Ok(info);
     }
     let backend = admin.get_database_backend();
     let name = template_name(&template.key);
@@ -69,8 +61,17 @@ pub(crate) async fn ensure_template(
     known()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(memo_key, info.clone());
+        .insert(memo_key, (info.clone(), std::time::Instant::now()));
     Ok(info)
+}
+
+/// What this process knows of a template, while it was touched recently enough that no sweep
+/// of unused pools can have dropped it (half the time one waits); after that, it is looked up
+/// (and touched) again.
+fn fresh(memo_key: &(String, String)) -> Option<TemplateInfo> {
+    let known = known().lock().unwrap_or_else(|p| p.into_inner());
+    let (info, touched) = known.get(memo_key)?;
+    (touched.elapsed() < super::claim::stale_after() / 2).then(|| info.clone())
 }
 
 /// The template as published in the registry, if it is.
