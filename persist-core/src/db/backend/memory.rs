@@ -18,7 +18,9 @@ use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 use super::sqlite::default_parent;
 use super::template::template_file;
-use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, lazy_sqlite, short_label};
+use super::{
+    Backend, BackendKind, DatabaseLocation, SchemaTemplate, connect_ahead, lazy_sqlite, short_label,
+};
 use crate::error::{PersistError, Result};
 use sea_orm::{DatabaseConnection, DbErr};
 
@@ -196,8 +198,13 @@ impl Backend for SqliteMemoryBackend {
         &'a self,
         location: &'a DatabaseLocation,
     ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
-        // The anchor holds each database; the pool connects on first use.
-        Box::pin(async move { lazy_sqlite(&location.url, false, 4) })
+        // The anchor holds each database; the pool's first connection opens ahead, on the
+        // driver's thread, while the test sets up.
+        Box::pin(async move {
+            let db = lazy_sqlite(&location.url, false, 4)?;
+            connect_ahead(&db);
+            Ok(db)
+        })
     }
 
     fn connect_one<'a>(
