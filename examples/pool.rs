@@ -61,5 +61,11 @@ async fn list(url: &str) -> Result<(), PersistError> {
         databases.len(),
         total as f64 / 1e6
     );
+    let idle = databases
+        .iter()
+        .filter(|db| db.kind == "pool" && db.state == "ready")
+        .count();
+    let bound = persist_core::db::backend::pool_max_idle();
+    println!("{idle} idle pool databases (a run keeps at most {bound})");
     Ok(())
 }

@@ -38,6 +38,7 @@ pub use registry::{REGISTRY_TABLE, RegisteredDatabase, list_databases, sweep_lea
 pub use server::{
     CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV, POOL_MAX_IDLE_ENV,
     POOL_SIZE_ENV, POOL_UNUSED_SECS_ENV, STALE_POOL_AFTER, ServerBackend, drain_pools,
+    max_idle as pool_max_idle,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteFileBackend, TEST_DIR_ENV, sweep as sweep_test_directories};

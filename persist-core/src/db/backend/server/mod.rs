@@ -24,7 +24,9 @@ mod session;
 
 pub(crate) use connect::{admin_connection, admin_connection_to, owner_connection};
 use connect::{lazy_pool, url_for};
-pub use pool::{POOL_MAX_IDLE_ENV, POOL_SIZE_ENV, POOL_UNUSED_SECS_ENV, STALE_POOL_AFTER};
+pub use pool::{
+    POOL_MAX_IDLE_ENV, POOL_SIZE_ENV, POOL_UNUSED_SECS_ENV, STALE_POOL_AFTER, max_idle,
+};
 pub use session::{CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV};
 use session::{Session, on_engine};
 

@@ -45,8 +45,8 @@ pub(crate) fn pool_size() -> usize {
 
 pub use crate::env::{POOL_MAX_IDLE_ENV, POOL_UNUSED_SECS_ENV};
 
-/// How many idle pool databases a server keeps in all (see [`POOL_MAX_IDLE_ENV`]).
-pub(crate) fn max_idle() -> usize {
+/// How many idle pool databases a server keeps in all: [`POOL_MAX_IDLE_ENV`] if set, else 32.
+pub fn max_idle() -> usize {
     crate::env::parsed(POOL_MAX_IDLE_ENV).unwrap_or(32)
 }
 
