@@ -2,7 +2,8 @@
 //! with two agents (WeatherAgent, TravelAgent) answering through a scripted model.
 //!
 //! Run it with `cargo run --example serve` (or `… -- 8080` for a fixed port), then talk to it
-//! with curl as the README shows. Ctrl-C stops it; `--keep` leaves the databases behind and
+//! with curl as the README shows. Ctrl-C or SIGTERM (a process manager's or `timeout`'s stop)
+//! stops it, and its databases are cleaned up either way; `--keep` leaves them behind and
 //! prints where they are.
 
 use persist_core::http::HttpApi;
@@ -51,7 +52,7 @@ async fn main() -> Result<(), PersistError> {
     println!("gateway API on http://{addr}/api/v1 (agents: WeatherAgent, TravelAgent)");
     println!("  try: curl -s -H 'X-User-Id: alice' http://{addr}/api/v1/sessions");
     println!("  the OpenAPI document: http://{addr}/api/v1/openapi.json");
-    println!("Ctrl-C stops it.");
+    println!("Ctrl-C (or SIGTERM) stops it.");
 
     let served = axum_serve(listener, app).await;
     mesh.shutdown().await;
@@ -65,7 +66,31 @@ async fn main() -> Result<(), PersistError> {
     served
 }
 
-/// Serves until Ctrl-C, then lets open requests finish.
+/// Until Ctrl-C, or (on Unix) SIGTERM: what a process manager or `timeout` sends.
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Serves until asked to stop (Ctrl-C or SIGTERM), then lets open requests finish; the
+/// databases are cleaned up (or kept) either way.
 async fn axum_serve(
     listener: tokio::net::TcpListener,
     app: persist_core::http::Router,
@@ -73,7 +98,7 @@ async fn axum_serve(
     let addr = listener.local_addr().ok();
     persist_core::http::serve(listener, app)
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            stop_requested().await;
             println!("\nstopping");
         })
         .await

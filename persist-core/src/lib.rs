@@ -70,6 +70,10 @@ pub use system::System;
 /// `#[async_trait]`, to implement [`System`], [`system::GatewayApi`], [`system::AgentApi`] and
 /// [`system::LanguageModel`].
 pub use async_trait::async_trait;
+/// The futures crate this one is built on: the [`BoxFuture`](futures::future::BoxFuture) that
+/// [`db::AgentSchema::create`] and [`db::GatewaySchema::migrate`] return, without a matching
+/// dependency of your own.
+pub use futures;
 /// The SeaORM this crate is built on, so that an injected connection can be queried (and
 /// entities defined) without adding a matching `sea-orm` dependency.
 pub use sea_orm;
