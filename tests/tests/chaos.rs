@@ -1,0 +1,301 @@
+//! Proven under faults: processes of tests are killed at random moments and no test ever sees a
+//! database that is not pristine, no live database is taken from under a test, and what the
+//! killed ones leave is cleaned up by a later run.
+//!
+//! Workers (processes of this binary) run tests back to back: each test sets up a gateway and
+//! four agents, checks first thing that every database is there, with its tables, and empty,
+//! writes to some, holds them a moment, checks they are all still there, and cleans up. The
+//! driver SIGKILLs a random worker at random moments (during setup, a claim, the body, a reset,
+//! a return, a refill or the template's build: the schema is new to each run, so the first
+//! tests build its template while others are killed) and starts another. On a server, a
+//! sweeper process clears dead owners' databases without pause, as every new test process
+//! does. Afterwards a sweep runs, and nothing but idle pool databases, templates and the
+//! databases of live processes may be left. The driver reports the tests run, the kills and
+//! every failure with its cause. (A server restart mid-run is not part of it.)
+//!
+//! Size: `PERSIST_CHAOS=<seconds>x<workers>` (default `6x3`, what CI runs); the full size:
+//!
+//! ```sh
+//! PERSIST_CHAOS=60x6 cargo test -p persist-tests --test chaos -- --nocapture
+//! PERSIST_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres PERSIST_CHAOS=60x6 \
+//!   cargo test -p persist-tests --test chaos -- --nocapture
+//! ```
+//!
+//! On SQLite files it always runs; on a server when `PERSIST_TEST_DATABASE_URL` names one.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use persist_core::db::{BackendConfig, MultiDatabaseManager};
+use persist_tests::server::{own_pool, server_url};
+use sea_orm::ConnectionTrait as _;
+
+const AGENTS: [&str; 4] = ["AgentA", "AgentB", "AgentC", "AgentD"];
+
+/// `(seconds, workers)`.
+fn size() -> (u64, usize) {
+    let text = std::env::var("PERSIST_CHAOS").unwrap_or_else(|_| "6x3".into());
+    let parts: Vec<u64> = text
+        .split('x')
+        .map(|p| {
+            p.trim()
+                .parse()
+                .expect("PERSIST_CHAOS is <seconds>x<workers>")
+        })
+        .collect();
+    assert_eq!(parts.len(), 2, "PERSIST_CHAOS is <seconds>x<workers>");
+    (parts[0], parts[1] as usize)
+}
+
+fn next(seed: &mut u64, max: u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed % max.max(1)
+}
+
+/// The backend the workers use: the run's server, or SQLite files under `dir`.
+fn backend() -> BackendConfig {
+    match server_url() {
+        Some(url) => BackendConfig::Server(url),
+        None => BackendConfig::SqliteFile,
+    }
+}
+
+/// Checks every database is there, with its tables, and empty (but the migration history).
+async fn check_pristine(manager: &MultiDatabaseManager) -> Result<(), String> {
+    for (role, location) in manager.locations() {
+        let db = manager.connection(&role).map_err(|e| e.to_string())?;
+        let tables = persist_core::db::list_tables(db)
+            .await
+            .map_err(|e| format!("{role} database {}: {e}", location.name))?;
+        if tables.is_empty() {
+            return Err(format!("{role} database {} has no tables", location.name));
+        }
+        for table in tables.iter().filter(|t| !t.contains("migration")) {
+            let rows = persist_core::db::count_rows(db, table)
+                .await
+                .map_err(|e| format!("{role} database {}: {e}", location.name))?;
+            if rows != 0 {
+                return Err(format!(
+                    "{role} database {} was handed out with {rows} rows in {table}",
+                    location.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a worker process of the chaos test in this file"]
+async fn driven_chaos_worker() {
+    let tag: &'static str = Box::leak(std::env::var("PERSIST_CHAOS_TAG").unwrap().into_boxed_str());
+    let stop = PathBuf::from(std::env::var_os("PERSIST_CHAOS_STOP").unwrap());
+    let mut seed = u64::from(std::process::id()) | 1;
+    let mut n = 0;
+    while !stop.exists() {
+        let builder = MultiDatabaseManager::builder()
+            .backend(backend())
+            .label("chaos")
+            .agents(AGENTS);
+        let manager = own_pool(builder, tag)
+            .setup()
+            .await
+            .unwrap_or_else(|e| panic!("VIOLATION setup of test {n} failed: {e}"));
+        let result = async {
+            check_pristine(&manager).await?;
+            if n % 2 == 0 {
+                let sql = format!(
+                    "INSERT INTO sessions (id, name, user_id, agent_name, created_at, updated_at) \
+                     VALUES ('s{n}', NULL, 'u', 'AgentA', 1, 1)"
+                );
+                manager
+                    .gateway_connection()
+                    .execute_unprepared(&sql)
+                    .await
+                    .map_err(|e| format!("writing: {e}"))?;
+            }
+            tokio::time::sleep(Duration::from_millis(next(&mut seed, 30))).await;
+            for (role, location) in manager.locations() {
+                let db = manager.connection(&role).map_err(|e| e.to_string())?;
+                persist_core::db::list_tables(db)
+                    .await
+                    .map_err(|e| format!("{role} database {} vanished: {e}", location.name))?;
+            }
+            Ok::<_, String>(())
+        }
+        .await;
+        if let Err(e) = result {
+            panic!("VIOLATION test {n}: {e}");
+        }
+        manager
+            .cleanup()
+            .await
+            .unwrap_or_else(|e| panic!("VIOLATION cleanup of test {n} failed: {e}"));
+        println!("ok {n}");
+        n += 1;
+    }
+}
+
+#[tokio::test]
+#[ignore = "a sweeper process of the chaos test in this file"]
+async fn driven_chaos_sweeper() {
+    let url = server_url().expect("the driver passes the server");
+    let stop = PathBuf::from(std::env::var_os("PERSIST_CHAOS_STOP").unwrap());
+    while !stop.exists() {
+        persist_core::db::backend::sweep_leaked(&url)
+            .await
+            .expect("a sweep fails only on a broken server");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn spawn(test: &str, env: &[(&str, String)], log: &Path) -> Child {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", test, "--ignored", "--nocapture"])
+        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
+        .stderr(std::fs::File::create(log).unwrap());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().unwrap()
+}
+
+/// What a worker's logs say: tests it finished, and the violation it reported, if any.
+fn outcome(log: &Path) -> (usize, Option<String>) {
+    let out = std::fs::read_to_string(log.with_extension("out")).unwrap_or_default();
+    let done = out.lines().filter(|l| l.starts_with("ok ")).count();
+    let err = std::fs::read_to_string(log).unwrap_or_default();
+    let violation = err
+        .lines()
+        .chain(out.lines())
+        .find(|l| l.contains("VIOLATION"))
+        .map(str::to_owned);
+    (done, violation)
+}
+
+#[test]
+fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
+    let (seconds, workers) = size();
+    let dir = tempfile::tempdir().unwrap();
+    let test_dir = dir.path().join("tests");
+    std::fs::create_dir(&test_dir).unwrap();
+    let stop = dir.path().join("stop");
+    let tag = format!("chaos{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let mut env = vec![
+        ("PERSIST_CHAOS_TAG", tag.clone()),
+        ("PERSIST_CHAOS_STOP", stop.display().to_string()),
+        // SQLite test directories of their own, so the sweep afterwards sees only theirs.
+        ("PERSIST_TEST_DIR", test_dir.display().to_string()),
+    ];
+    let url = server_url();
+    if let Some(url) = &url {
+        env.push(("PERSIST_TEST_DATABASE_URL", url.clone()));
+    }
+    let mut seed = u64::from(std::process::id()) | 1;
+    let sweeper = url.as_ref().map(|_| {
+        let log = dir.path().join("sweeper");
+        (spawn("driven_chaos_sweeper", &env, &log), log)
+    });
+    let mut spawned = 0;
+    let mut start = |spawned: &mut usize| {
+        let log = dir.path().join(format!("worker-{spawned}"));
+        *spawned += 1;
+        (spawn("driven_chaos_worker", &env, &log), log)
+    };
+    let mut running: Vec<(Child, PathBuf)> = (0..workers).map(|_| start(&mut spawned)).collect();
+    let mut finished: Vec<PathBuf> = Vec::new();
+    let mut failures = Vec::new();
+    let mut kills = 0;
+    // Kills spaced so that some tests finish between them: a server's tests are slower.
+    let (least, spread) = if url.is_some() { (150, 900) } else { (20, 300) };
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(least + next(&mut seed, spread)));
+        let victim = next(&mut seed, running.len() as u64) as usize;
+        let (mut child, log) = running.swap_remove(victim);
+        // SIGKILL: no cleanup, no destructor, as nextest's timeout kills a test.
+        let _ = child.kill();
+        let _ = child.wait();
+        kills += 1;
+        finished.push(log);
+        running.push(start(&mut spawned));
+    }
+    std::fs::write(&stop, b"").unwrap();
+    for (mut child, log) in running {
+        let status = child.wait().unwrap();
+        if !status.success() {
+            let (_, violation) = outcome(&log);
+            failures.push(violation.unwrap_or_else(|| format!("a worker failed: {status}")));
+        }
+        finished.push(log);
+    }
+    if let Some((mut sweeper, log)) = sweeper {
+        if !sweeper.wait().unwrap().success() {
+            failures.push(format!(
+                "the sweeper failed: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ));
+        }
+    }
+    let mut tests = 0;
+    for log in &finished {
+        let (done, violation) = outcome(log);
+        tests += done;
+        // A killed worker may have reported a violation before it died.
+        if let Some(violation) = violation
+            && !failures.contains(&violation)
+        {
+            failures.push(violation);
+        }
+    }
+
+    // A later run cleans up what the killed ones left.
+    let leftovers: Vec<String> = match &url {
+        Some(url) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                persist_core::db::backend::sweep_leaked(url).await.unwrap();
+                persist_core::db::backend::list_databases(url)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    // This run's only (other tests share the server); idle pools and
+                    // templates stay on purpose.
+                    .filter(|db| db.label.starts_with("chaos"))
+                    .filter(|db| db.state != "ready" && db.state != "kept" && !db.owner_alive)
+                    .map(|db| format!("{} ({} {}, {})", db.name, db.kind, db.state, db.label))
+                    .collect()
+            })
+        }
+        None => {
+            persist_core::db::backend::sweep_test_directories(&test_dir);
+            std::fs::read_dir(&test_dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| !name.starts_with("persist-templates-"))
+                .collect()
+        }
+    };
+    eprintln!(
+        "chaos on {}: {seconds} s, {workers} workers, {tests} tests, {kills} kills, {} failures, \
+         {} left after a sweep",
+        if url.is_some() {
+            "a server"
+        } else {
+            "SQLite files"
+        },
+        failures.len(),
+        leftovers.len()
+    );
+    assert!(tests > 0, "no test finished: the workers never got going");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(leftovers.is_empty(), "left after a sweep: {leftovers:?}");
+}
