@@ -201,7 +201,7 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
         (spawn("driven_chaos_sweeper", &env, &log), log)
     });
     let mut spawned = 0;
-    let mut start = |spawned: &mut usize| {
+    let start = |spawned: &mut usize| {
         let log = dir.path().join(format!("worker-{spawned}"));
         *spawned += 1;
         (spawn("driven_chaos_worker", &env, &log), log)
@@ -233,13 +233,13 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
         }
         finished.push(log);
     }
-    if let Some((mut sweeper, log)) = sweeper {
-        if !sweeper.wait().unwrap().success() {
-            failures.push(format!(
-                "the sweeper failed: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            ));
-        }
+    if let Some((mut sweeper, log)) = sweeper
+        && !sweeper.wait().unwrap().success()
+    {
+        failures.push(format!(
+            "the sweeper failed: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        ));
     }
     let mut tests = 0;
     for log in &finished {
