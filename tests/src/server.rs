@@ -64,6 +64,24 @@ pub async fn registry_rows(url: &str, names: &[String]) -> Vec<(String, String)>
     found
 }
 
+/// Registry rows for the given databases once none is passing through another process's
+/// hands: a database being dropped to keep the server's idle databases within their bound is
+/// `claimed` by the process dropping it for a moment. Waits up to five seconds, then returns
+/// what it sees (so a database left claimed for good still fails the caller).
+pub async fn settled_rows(url: &str, names: &[String]) -> Vec<(String, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let rows = registry_rows(url, names).await;
+        let moving = rows
+            .iter()
+            .any(|(_, state)| state == "claimed" || state == "dropping");
+        if !moving || std::time::Instant::now() > deadline {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Runs one statement on the server's administration database, as a person at a console.
 pub async fn run_by_hand(url: &str, sql: &str) {
     let url = url.replacen("mariadb://", "mysql://", 1);

@@ -261,17 +261,27 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                persist_core::db::backend::sweep_leaked(url).await.unwrap();
-                persist_core::db::backend::list_databases(url)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    // This run's only (other tests share the server); idle pools and
-                    // templates stay on purpose.
-                    .filter(|db| db.label.starts_with("chaos"))
-                    .filter(|db| db.state != "ready" && db.state != "kept" && !db.owner_alive)
-                    .map(|db| format!("{} ({} {}, {})", db.name, db.kind, db.state, db.label))
-                    .collect()
+                // The server may take a moment to see a killed process's sessions end: sweep
+                // again while something is left, for a few seconds.
+                let mut left = Vec::new();
+                for _ in 0..10 {
+                    persist_core::db::backend::sweep_leaked(url).await.unwrap();
+                    left = persist_core::db::backend::list_databases(url)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        // This run's only (other tests share the server); idle pools and
+                        // templates stay on purpose.
+                        .filter(|db| db.label.starts_with("chaos"))
+                        .filter(|db| db.state != "ready" && db.state != "kept" && !db.owner_alive)
+                        .map(|db| format!("{} ({} {}, {})", db.name, db.kind, db.state, db.label))
+                        .collect::<Vec<_>>();
+                    if left.is_empty() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                left
             })
         }
         None => {

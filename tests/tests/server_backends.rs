@@ -11,7 +11,7 @@ use persist_core::db::ManagerBuilder;
 use persist_core::db::backend::{RegisteredDatabase, list_databases, sweep_leaked};
 use persist_core::prelude::*;
 use persist_tests::server::{
-    drop_by_hand, own_pool, registry_rows, run_by_hand, server_url, test_databases,
+    drop_by_hand, own_pool, registry_rows, run_by_hand, server_url, settled_rows, test_databases,
 };
 use persist_tests::{
     expect_failure, output_text, record_locations, recorded_locations, run_ignored, spawn_test,
@@ -89,9 +89,9 @@ fn each_test_gets_its_own_databases_and_cleanup_drops_them() {
     let failed = names(&recorded_locations("driven_panics_on_server"));
 
     // Each database is either gone, or back in its pool: ready, owned by nobody.
-    let left = block_on(test_databases(&url));
     let all: Vec<String> = created.iter().chain(&failed).cloned().collect();
-    let rows = block_on(registry_rows(&url, &all));
+    let rows = block_on(settled_rows(&url, &all));
+    let left = block_on(test_databases(&url));
     for name in &all {
         let state = rows
             .iter()
@@ -374,7 +374,7 @@ fn pool_databases_come_back_pristine_or_not_at_all() {
     for _ in 0..3 {
         driven_expects_pristine();
     }
-    let rows = block_on(registry_rows(&url, &filled));
+    let rows = block_on(settled_rows(&url, &filled));
     assert!(rows.iter().all(|(_, state)| state == "ready"), "{rows:?}");
 }
 
@@ -457,5 +457,80 @@ fn idle_databases_beyond_the_servers_bound_are_dropped_not_kept() {
             rows.iter().all(|(n, _)| n != name),
             "{name} is still recorded: {rows:?}"
         );
+    }
+}
+
+fn older_pool(builder: ManagerBuilder) -> ManagerBuilder {
+    own_pool(builder, "older")
+}
+
+fn newer_pool(builder: ManagerBuilder) -> ManagerBuilder {
+    own_pool(builder, "newer")
+}
+
+/// Records its databases' names in the file `BOUND_MARKER` names, then has one turn.
+async fn mark_and_use(ctx: &TestContext, gateway: &GatewayPersistenceAdapter) {
+    let names: Vec<String> = names(&record_locations(ctx));
+    let marker = std::env::var("BOUND_MARKER").expect("the driver names a marker file");
+    write_marker(std::path::Path::new(&marker), names.join("\n"));
+    let session = gateway.create_session("alice", "AgentA").await.unwrap();
+    gateway
+        .send_message(&session.id, "hi", "alice")
+        .await
+        .unwrap();
+}
+
+#[persistence_test(agents = ["AgentA", "AgentB"], setup = "older_pool")]
+#[ignore = "driven by another test in this file"]
+async fn driven_older_schema(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
+    mark_and_use(&ctx, &gateway).await;
+}
+
+#[persistence_test(agents = ["AgentA", "AgentB"], setup = "newer_pool")]
+#[ignore = "driven by another test in this file"]
+async fn driven_newer_schema(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
+    mark_and_use(&ctx, &gateway).await;
+}
+
+/// Runs `test` in a child with `env`, and returns the names of the databases it used.
+fn run_marked(test: &str, env: &[(&str, &str)]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("names");
+    let mut env = env.to_vec();
+    env.push(("BOUND_MARKER", marker.to_str().unwrap()));
+    let output = run_ignored(test, &env);
+    assert!(output.status.success(), "{}", output_text(&output));
+    std::fs::read_to_string(&marker)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn returning_beyond_the_bound_leaves_nothing_half_returned() {
+    let Some(url) = server_or_skip("returning_beyond_the_bound_leaves_nothing_half_returned")
+    else {
+        return;
+    };
+    // An older schema's databases go back idle (the default bound has room)...
+    let older = run_marked("driven_older_schema", &[]);
+    assert_eq!(older.len(), 3);
+    // ...then a test of a newer schema returns its three with room for three in all. Other
+    // schemas' idle databases make room only once unused for half a minute (the older one was
+    // used just now), so it looks for some and drops its own surplus, and cleans up without an
+    // error. What becomes of each database is up to the other tests sharing the server, so
+    // each is only checked to be idle or gone: never left claimed, or recorded without its
+    // database.
+    let newer = run_marked(
+        "driven_newer_schema",
+        &[(persist_core::env::POOL_MAX_IDLE_ENV, "3")],
+    );
+    assert_eq!(newer.len(), 3);
+    let rows = block_on(settled_rows(&url, &newer));
+    let left = block_on(test_databases(&url));
+    for (name, state) in rows {
+        assert_eq!(state, "ready", "{name}");
+        assert!(left.contains(&name), "{name} is idle but gone");
     }
 }

@@ -302,6 +302,20 @@ pub(crate) async fn take_abandoned(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether the registry records database `name`, in any state.
+pub(crate) async fn is_recorded(admin: &impl ConnectionTrait, name: &str) -> Result<bool> {
+    let backend = admin.get_database_backend();
+    let sql = format!(
+        "SELECT db_name FROM {REGISTRY_TABLE} WHERE db_name = {}",
+        placeholder(backend)
+    );
+    let row = admin
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+        .await
+        .context(ADMIN, format!("looking up {name}"))?;
+    Ok(row.is_some())
+}
+
 /// Drops database `name` if owner `me` (holding its lock on `admin`'s connection) holds it,
 /// and forgets it. `false`, and nothing dropped, when the registry says it is not `me`'s.
 ///

@@ -412,6 +412,8 @@ async fn give_back(
     let mut idle = pool::total_ready(admin).await?;
     while !back.is_empty() && idle + back.len() > bound {
         let Some(name) = pool::claim_evictable(admin, owner, &keys).await? else {
+            // None left to drop: count again, others may have claimed some meanwhile.
+            idle = pool::total_ready(admin).await?;
             break;
         };
         registry::drop_owned(admin, &name, owner).await?;

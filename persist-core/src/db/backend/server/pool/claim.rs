@@ -93,10 +93,23 @@ pub(super) async fn claim_first(
     what: &str,
     label: Option<&str>,
 ) -> Result<Option<String>> {
+    claim_first_by(admin, owner, filter, "kind", values, what, label).await
+}
+
+/// [`claim_first`], taking the first by `order` (an `ORDER BY` list on the registry).
+pub(super) async fn claim_first_by(
+    admin: &DatabaseConnection,
+    owner: i64,
+    filter: &str,
+    order: &str,
+    values: Vec<sea_orm::Value>,
+    what: &str,
+    label: Option<&str>,
+) -> Result<Option<String>> {
     let backend = admin.get_database_backend();
     let select = format!(
         "SELECT db_name FROM {REGISTRY_TABLE} WHERE state = 'ready' AND {filter} \
-         ORDER BY kind LIMIT 1 FOR UPDATE SKIP LOCKED"
+         ORDER BY {order} LIMIT 1 FOR UPDATE SKIP LOCKED"
     );
     let operation = format!("claiming {what}");
     let txn = admin.begin().await.context(ADMIN, &operation)?;

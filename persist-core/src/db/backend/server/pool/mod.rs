@@ -69,51 +69,55 @@ pub(crate) async fn total_ready(admin: &DatabaseConnection) -> Result<usize> {
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
-/// Claims an idle pool database of a schema other than `keep`'s, that of the template used
-/// least recently first: what makes room under [`max_idle`].
+/// How long a schema must have gone unused before its idle databases make room for others.
+const EVICT_UNUSED_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Claims an idle pool database of a schema other than `keep`'s and unused for
+/// [`EVICT_UNUSED_FOR`], of the schema whose template was used least recently first: what
+/// makes room under [`max_idle`].
 pub(crate) async fn claim_evictable(
     admin: &DatabaseConnection,
     owner: i64,
     keep: &[&str],
 ) -> Result<Option<String>> {
     let backend = admin.get_database_backend();
-    let mut filter = format!(
-        "kind = 'pool' AND pool_key NOT IN ({})",
-        (1..=keep.len().max(1))
-            .map(|n| if backend == DbBackend::Postgres {
-                format!("${n}")
-            } else {
-                "?".to_owned()
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    filter.push_str(&format!(
-        " AND pool_key IN (SELECT t.pool_key FROM (SELECT pool_key, created_at FROM {REGISTRY_TABLE} \
-         WHERE kind = 'template' ORDER BY created_at LIMIT 1) t)"
-    ));
     let mut values: Vec<sea_orm::Value> = keep.iter().map(|k| (*k).into()).collect();
     if values.is_empty() {
         values.push("".into());
     }
-    if let Some(name) = claim_first(
+    let placeholders: Vec<String> = (1..=values.len())
+        .map(|n| {
+            if backend == DbBackend::Postgres {
+                format!("${n}")
+            } else {
+                "?".to_owned()
+            }
+        })
+        .collect();
+    // Only a schema no process has used for a while: evicting an active one's idle databases
+    // would take them from under its next test's claim for nothing (and a process killed
+    // between its claim and its drop would leave the other run's pool a database short).
+    let cutoff = crate::db::backend::registry::now_millis() - EVICT_UNUSED_FOR.as_millis() as i64;
+    let filter = format!(
+        "kind = 'pool' AND pool_key NOT IN ({}) AND pool_key NOT IN (SELECT u.pool_key FROM \
+         (SELECT pool_key FROM {REGISTRY_TABLE} WHERE kind = 'template' AND created_at >= {cutoff}) u)",
+        placeholders.join(", ")
+    );
+    // A pool whose template is gone sorts first.
+    let order = format!(
+        "COALESCE((SELECT t.created_at FROM {REGISTRY_TABLE} t WHERE t.kind = 'template' \
+         AND t.pool_key = {REGISTRY_TABLE}.pool_key ORDER BY t.created_at LIMIT 1), 0)"
+    );
+    claim::claim_first_by(
         admin,
         owner,
         &filter,
-        values.clone(),
+        &order,
+        values,
         "an idle database",
         None,
     )
-    .await?
-    {
-        return Ok(Some(name));
-    }
-    // No template older than the rest holds idle databases: any other schema's will do.
-    let filter = filter[..filter
-        .find(" AND pool_key IN (SELECT")
-        .unwrap_or(filter.len())]
-        .to_owned();
-    claim_first(admin, owner, &filter, values, "an idle database", None).await
+    .await
 }
 
 /// What a template holds, as recorded when it was built.

@@ -100,9 +100,20 @@ async fn build_template(
     name: &str,
 ) -> Result<TemplateInfo> {
     let backend = admin.get_database_backend();
-    // A build whose process died half-way left its database and record: start again.
-    if registry::take_abandoned(admin, name, owner).await? {
-        registry::drop_owned(admin, name, owner).await?;
+    // A build whose process died half-way left its database and record: start again. Holding
+    // the template's lock means its builder is gone, but the server may not show its owner
+    // lock free for a moment yet (it sees a killed process's sessions end one by one).
+    let mut waited = 0;
+    loop {
+        if registry::take_abandoned(admin, name, owner).await? {
+            registry::drop_owned(admin, name, owner).await?;
+            break;
+        }
+        if !registry::is_recorded(admin, name).await? || waited >= 100 {
+            break;
+        }
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     registry::record(
         admin,
