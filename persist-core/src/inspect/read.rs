@@ -34,23 +34,38 @@ pub(crate) fn time(row: &QueryResult, column: &str, unit: TimeUnit) -> Result<i6
         TimeUnit::Seconds => 1000.0,
         TimeUnit::Millis | TimeUnit::DateTime => 1.0,
     };
-    if let Ok(value) = row.try_get::<Option<i64>>("", column) {
-        return Ok((value.unwrap_or(0) as f64 * scale) as i64);
-    }
-    if let Ok(value) = row.try_get::<Option<i32>>("", column) {
-        return Ok((f64::from(value.unwrap_or(0)) * scale) as i64);
-    }
-    if let Ok(value) = row.try_get::<Option<f64>>("", column) {
-        return Ok((value.unwrap_or(0.0) * scale).round() as i64);
-    }
-    if let Ok(value) = row.try_get::<Option<DateTimeUtc>>("", column) {
-        return Ok(value.map_or(0, |t| t.timestamp_millis()));
-    }
-    if let Ok(value) = row.try_get::<Option<DateTimeWithTimeZone>>("", column) {
-        return Ok(value.map_or(0, |t| t.timestamp_millis()));
-    }
-    if let Ok(value) = row.try_get::<Option<DateTime>>("", column) {
-        return Ok(value.map_or(0, |t| t.and_utc().timestamp_millis()));
+    let number = |row: &QueryResult| {
+        if let Ok(value) = row.try_get::<Option<i64>>("", column) {
+            return Some((value.unwrap_or(0) as f64 * scale) as i64);
+        }
+        if let Ok(value) = row.try_get::<Option<i32>>("", column) {
+            return Some((f64::from(value.unwrap_or(0)) * scale) as i64);
+        }
+        if let Ok(value) = row.try_get::<Option<f64>>("", column) {
+            return Some((value.unwrap_or(0.0) * scale).round() as i64);
+        }
+        None
+    };
+    let native = |row: &QueryResult| {
+        if let Ok(value) = row.try_get::<Option<DateTimeUtc>>("", column) {
+            return Some(value.map_or(0, |t| t.timestamp_millis()));
+        }
+        if let Ok(value) = row.try_get::<Option<DateTimeWithTimeZone>>("", column) {
+            return Some(value.map_or(0, |t| t.timestamp_millis()));
+        }
+        if let Ok(value) = row.try_get::<Option<DateTime>>("", column) {
+            return Some(value.map_or(0, |t| t.and_utc().timestamp_millis()));
+        }
+        None
+    };
+    // The declared kind first: each wrong guess is a failed decode.
+    let found = if unit == TimeUnit::DateTime {
+        native(row).or_else(|| number(row))
+    } else {
+        number(row).or_else(|| native(row))
+    };
+    if let Some(millis) = found {
+        return Ok(millis);
     }
     match row.try_get::<Option<String>>("", column)? {
         None => Ok(0),
@@ -108,13 +123,14 @@ fn at_pointer(value: &serde_json::Value, pointer: &str) -> Option<String> {
 /// under an alias of its own, whatever parts are read from it.
 pub(crate) struct Columns<'a> {
     pub(crate) table: &'a Table,
-    columns: Vec<&'a str>,
+    /// Each column, with the alias it is selected under.
+    columns: Vec<(&'a str, String)>,
 }
 
 impl<'a> Columns<'a> {
     /// Every column `table` names.
     pub(crate) fn of(table: &'a Table) -> Self {
-        let mut columns: Vec<&'a str> = Vec::new();
+        let mut columns: Vec<(&'a str, String)> = Vec::new();
         let sources = [
             &table.id,
             &table.key,
@@ -124,6 +140,7 @@ impl<'a> Columns<'a> {
             &table.agent,
             &table.title,
             &table.sender_name,
+            &table.answered_by,
             &table.turn,
         ];
         let mut names: Vec<&'a str> = sources.into_iter().flatten().map(Source::column).collect();
@@ -132,39 +149,33 @@ impl<'a> Columns<'a> {
                 names.extend(content.iter().map(Source::column));
                 names.extend(sender.iter().map(|s| s.source.column()));
             }
-            Shape::Turns {
-                user,
-                reply,
-                answered_by,
-            } => {
-                names.extend([user.column(), reply.column()]);
-                names.extend(answered_by.iter().map(Source::column));
-            }
+            Shape::Turns { user, reply } => names.extend([user.column(), reply.column()]),
         }
         names.extend(table.state.as_deref());
         names.extend(table.created.iter().map(|(c, _)| c.as_str()));
         names.extend(table.updated.iter().map(|(c, _)| c.as_str()));
         for name in names {
-            if !columns.contains(&name) {
-                columns.push(name);
+            if !columns.iter().any(|(c, _)| *c == name) {
+                let alias = format!("c{}", columns.len());
+                columns.push((name, alias));
             }
         }
         Columns { table, columns }
     }
 
-    fn alias(&self, column: &str) -> String {
-        let index = self.columns.iter().position(|c| *c == column);
-        format!("c{}", index.unwrap_or(usize::MAX))
+    /// The alias `column` is selected under (every column the table names has one).
+    fn alias(&self, column: &str) -> &str {
+        self.columns
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map_or("", |(_, alias)| alias.as_str())
     }
 
     /// `SELECT column AS alias, … FROM table`.
     pub(crate) fn select(&self) -> SelectStatement {
         let mut query = Query::select();
-        for column in &self.columns {
-            query.expr_as(
-                Expr::col(Alias::new(*column)),
-                Alias::new(self.alias(column)),
-            );
+        for (column, alias) in &self.columns {
+            query.expr_as(Expr::col(Alias::new(*column)), Alias::new(alias.as_str()));
         }
         query.from(Alias::new(&self.table.name)).to_owned()
     }
@@ -180,8 +191,8 @@ impl<'a> Columns<'a> {
         };
         let alias = self.alias(source.column());
         match source.pointer() {
-            None => opt_text(row, &alias),
-            Some(pointer) => Ok(at_pointer(&json(row, &alias)?, pointer)),
+            None => opt_text(row, alias),
+            Some(pointer) => Ok(at_pointer(&json(row, alias)?, pointer)),
         }
     }
 
@@ -202,14 +213,14 @@ impl<'a> Columns<'a> {
         column: &Option<(String, TimeUnit)>,
     ) -> Result<i64, DbErr> {
         match column {
-            Some((column, unit)) => time(row, &self.alias(column), *unit),
+            Some((column, unit)) => time(row, self.alias(column), *unit),
             None => Ok(0),
         }
     }
 
     pub(crate) fn state(&self, row: &QueryResult) -> Result<serde_json::Value, DbErr> {
         match &self.table.state {
-            Some(column) => json(row, &self.alias(column)),
+            Some(column) => json(row, self.alias(column)),
             None => Ok(serde_json::Value::Null),
         }
     }
@@ -277,11 +288,7 @@ pub(crate) fn messages(
                 ..base()?
             }])
         }
-        Shape::Turns {
-            user,
-            reply,
-            answered_by,
-        } => {
+        Shape::Turns { user, reply } => {
             let asked = base()?;
             let mut out = vec![Message {
                 text: columns.get(row, Some(user))?.unwrap_or_default(),
@@ -293,7 +300,7 @@ pub(crate) fn messages(
                 out.push(Message {
                     text,
                     sender: agent_word.into(),
-                    sender_name: columns.get(row, answered_by.as_ref())?,
+                    sender_name: columns.get(row, t.answered_by.as_ref())?,
                     ..asked
                 });
             }

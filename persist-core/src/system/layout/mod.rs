@@ -245,10 +245,11 @@ mod tests {
             .session("s")
             .answered_by("agent")
             .turns("u", "r");
-        let Shape::Turns { answered_by, .. } = &later.shape else {
-            panic!("a table of turns")
-        };
-        assert_eq!(answered_by.as_ref().map(Source::column), Some("agent"));
+        assert!(later.is_turns());
+        assert_eq!(
+            later.answered_by.as_ref().map(Source::column),
+            Some("agent")
+        );
         let alone = Table::new("tasks").id("id").session("s").answered_by("a");
         let error = Layout::new(gs.clone(), alone, agent_sessions.clone(), am.clone()).unwrap_err();
         assert!(

@@ -112,11 +112,7 @@ pub(crate) enum Shape {
         sender: Option<Senders>,
     },
     /// One turn per row: the user's text and the reply (absent while the turn has none).
-    Turns {
-        user: Source,
-        reply: Source,
-        answered_by: Option<Source>,
-    },
+    Turns { user: Source, reply: Source },
 }
 
 /// One table of a [`Layout`](super::Layout): its name and which column plays which part.
@@ -163,6 +159,8 @@ pub struct Table {
     pub(crate) state: Option<String>,
     pub(crate) shape: Shape,
     pub(crate) sender_name: Option<Source>,
+    /// In a table of turns, the reply's sender.
+    pub(crate) answered_by: Option<Source>,
     pub(crate) turn: Option<Source>,
     pub(crate) created: Option<(String, TimeUnit)>,
     pub(crate) updated: Option<(String, TimeUnit)>,
@@ -186,6 +184,7 @@ impl Table {
                 sender: None,
             },
             sender_name: None,
+            answered_by: None,
             turn: None,
             created: None,
             updated: None,
@@ -315,30 +314,16 @@ impl Table {
     /// as two messages, the user's then the agent's (only the user's while the reply is
     /// absent or null). The turn is the row's id unless [`turn`](Self::turn) names one.
     pub fn turns(mut self, user: impl Into<Source>, reply: impl Into<Source>) -> Self {
-        let answered_by = match &self.shape {
-            Shape::Turns { answered_by, .. } => answered_by.clone(),
-            Shape::Messages { .. } => None,
-        };
         self.shape = Shape::Turns {
             user: user.into(),
             reply: reply.into(),
-            answered_by,
         };
         self
     }
 
     /// In a table of [`turns`](Self::turns), who answered: the reply's sender name.
     pub fn answered_by(mut self, source: impl Into<Source>) -> Self {
-        if let Shape::Turns { answered_by, .. } = &mut self.shape {
-            *answered_by = Some(source.into());
-        } else {
-            // Kept until `turns` is called, so the order of the calls does not matter.
-            self.shape = Shape::Turns {
-                user: Source::from(""),
-                reply: Source::from(""),
-                answered_by: Some(source.into()),
-            };
-        }
+        self.answered_by = Some(source.into());
         self
     }
 
@@ -396,6 +381,7 @@ impl Table {
             &self.agent,
             &self.title,
             &self.sender_name,
+            &self.answered_by,
             &self.turn,
         ]
         .into_iter()
@@ -406,14 +392,7 @@ impl Table {
                 sources.extend(content);
                 sources.extend(sender.iter().map(|s| &s.source));
             }
-            Shape::Turns {
-                user,
-                reply,
-                answered_by,
-            } => {
-                sources.extend([user, reply]);
-                sources.extend(answered_by);
-            }
+            Shape::Turns { user, reply } => sources.extend([user, reply]),
         }
         sources
     }
@@ -430,9 +409,7 @@ impl Table {
         columns.extend(self.state.as_deref());
         columns.extend(self.created.iter().map(|(c, _)| c.as_str()));
         columns.extend(self.updated.iter().map(|(c, _)| c.as_str()));
-        if let Shape::Turns { user, .. } = &self.shape
-            && user.column().is_empty()
-        {
+        if self.answered_by.is_some() && !self.is_turns() {
             return Err(bad(
                 "`answered_by` names who answered a turn, but `turns` does not say where the turn's two sides are".into(),
             ));
