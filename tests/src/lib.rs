@@ -166,3 +166,56 @@ pub fn output_text(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// A number below `max` from a xorshift `seed` (advanced): enough to spread the moments
+/// processes of the multi-process suites start, hold, return and are killed.
+pub fn xorshift(seed: &mut u64, max: u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed % max.max(1)
+}
+
+/// Starts one process of the running test binary running the ignored `test`, with `env`; its
+/// stdout goes to `log` with the extension `out`, its stderr to `log`.
+pub fn spawn_logged(
+    test: &str,
+    env: &[(&str, String)],
+    log: &std::path::Path,
+) -> std::process::Child {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", test, "--ignored", "--nocapture"])
+        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
+        .stderr(std::fs::File::create(log).unwrap());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().unwrap()
+}
+
+/// Checks that every database of `manager` is there, with its tables, and empty (but for its
+/// migration history): what a test must find first thing.
+pub async fn check_pristine(manager: &persist_core::MultiDatabaseManager) -> Result<(), String> {
+    for (role, location) in manager.locations() {
+        let db = manager.connection(&role).map_err(|e| e.to_string())?;
+        let tables = persist_core::db::list_tables(db)
+            .await
+            .map_err(|e| format!("{role} database {}: {e}", location.name))?;
+        if tables.is_empty() {
+            return Err(format!("{role} database {} has no tables", location.name));
+        }
+        for table in tables.iter().filter(|t| !t.contains("migration")) {
+            let rows = persist_core::db::count_rows(db, table)
+                .await
+                .map_err(|e| format!("{role} database {}: {e}", location.name))?;
+            if rows != 0 {
+                return Err(format!(
+                    "{role} database {} was handed out with {rows} rows in {table}",
+                    location.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}

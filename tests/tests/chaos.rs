@@ -24,11 +24,12 @@
 //! On SQLite files it always runs; on a server when `PERSIST_TEST_DATABASE_URL` names one.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use persist_core::db::{BackendConfig, MultiDatabaseManager};
 use persist_tests::server::{own_pool, server_url};
+use persist_tests::{check_pristine, spawn_logged, xorshift};
 use sea_orm::ConnectionTrait as _;
 
 const AGENTS: [&str; 4] = ["AgentA", "AgentB", "AgentC", "AgentD"];
@@ -48,44 +49,12 @@ fn size() -> (u64, usize) {
     (parts[0], parts[1] as usize)
 }
 
-fn next(seed: &mut u64, max: u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed % max.max(1)
-}
-
 /// The backend the workers use: the run's server, or SQLite files under `dir`.
 fn backend() -> BackendConfig {
     match server_url() {
         Some(url) => BackendConfig::Server(url),
         None => BackendConfig::SqliteFile,
     }
-}
-
-/// Checks every database is there, with its tables, and empty (but the migration history).
-async fn check_pristine(manager: &MultiDatabaseManager) -> Result<(), String> {
-    for (role, location) in manager.locations() {
-        let db = manager.connection(&role).map_err(|e| e.to_string())?;
-        let tables = persist_core::db::list_tables(db)
-            .await
-            .map_err(|e| format!("{role} database {}: {e}", location.name))?;
-        if tables.is_empty() {
-            return Err(format!("{role} database {} has no tables", location.name));
-        }
-        for table in tables.iter().filter(|t| !t.contains("migration")) {
-            let rows = persist_core::db::count_rows(db, table)
-                .await
-                .map_err(|e| format!("{role} database {}: {e}", location.name))?;
-            if rows != 0 {
-                return Err(format!(
-                    "{role} database {} was handed out with {rows} rows in {table}",
-                    location.name
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +86,7 @@ async fn driven_chaos_worker() {
                     .await
                     .map_err(|e| format!("writing: {e}"))?;
             }
-            tokio::time::sleep(Duration::from_millis(next(&mut seed, 30))).await;
+            tokio::time::sleep(Duration::from_millis(xorshift(&mut seed, 30))).await;
             for (role, location) in manager.locations() {
                 let db = manager.connection(&role).map_err(|e| e.to_string())?;
                 persist_core::db::list_tables(db)
@@ -150,18 +119,6 @@ async fn driven_chaos_sweeper() {
             .expect("a sweep fails only on a broken server");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn spawn(test: &str, env: &[(&str, String)], log: &Path) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", test, "--ignored", "--nocapture"])
-        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
-        .stderr(std::fs::File::create(log).unwrap());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.spawn().unwrap()
 }
 
 /// What a worker's logs say: tests it finished, and the violation it reported, if any.
@@ -198,13 +155,13 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
     let mut seed = u64::from(std::process::id()) | 1;
     let sweeper = url.as_ref().map(|_| {
         let log = dir.path().join("sweeper");
-        (spawn("driven_chaos_sweeper", &env, &log), log)
+        (spawn_logged("driven_chaos_sweeper", &env, &log), log)
     });
     let mut spawned = 0;
     let start = |spawned: &mut usize| {
         let log = dir.path().join(format!("worker-{spawned}"));
         *spawned += 1;
-        (spawn("driven_chaos_worker", &env, &log), log)
+        (spawn_logged("driven_chaos_worker", &env, &log), log)
     };
     let mut running: Vec<(Child, PathBuf)> = (0..workers).map(|_| start(&mut spawned)).collect();
     let mut finished: Vec<PathBuf> = Vec::new();
@@ -214,8 +171,8 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
     let (least, spread) = if url.is_some() { (150, 900) } else { (20, 300) };
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(least + next(&mut seed, spread)));
-        let victim = next(&mut seed, running.len() as u64) as usize;
+        std::thread::sleep(Duration::from_millis(least + xorshift(&mut seed, spread)));
+        let victim = xorshift(&mut seed, running.len() as u64) as usize;
         let (mut child, log) = running.swap_remove(victim);
         // SIGKILL: no cleanup, no destructor, as nextest's timeout kills a test.
         let _ = child.kill();

@@ -21,12 +21,13 @@
 //! and returns.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use persist_core::db::backend::sweep_leaked;
 use persist_core::db::{BackendConfig, MultiDatabaseManager};
 use persist_tests::server::{own_pool, server_url};
+use persist_tests::{check_pristine, spawn_logged, xorshift};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
 
 const AGENTS: [&str; 4] = ["AgentA", "AgentB", "AgentC", "AgentD"];
@@ -51,11 +52,7 @@ fn size() -> (usize, usize, usize) {
 }
 
 fn pause_ms(seed: &mut u64, max: u64) -> Duration {
-    // xorshift: enough to spread the moments processes start, hold and return.
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    Duration::from_millis(*seed % max.max(1))
+    Duration::from_millis(xorshift(seed, max))
 }
 
 async fn count_tables(db: &DatabaseConnection) -> Result<i64, sea_orm::DbErr> {
@@ -71,37 +68,6 @@ async fn count_tables(db: &DatabaseConnection) -> Result<i64, sea_orm::DbErr> {
         .await?
         .expect("COUNT answers a row");
     row.try_get("", "n")
-}
-
-/// Uses each database of `manager`: it must be there, with its tables, and empty.
-async fn use_every_database(manager: &MultiDatabaseManager) -> Result<(), String> {
-    for (role, location) in manager.locations() {
-        let db = manager.connection(&role).map_err(|e| e.to_string())?;
-        let tables = count_tables(db)
-            .await
-            .map_err(|e| format!("{role} database {}: {e}", location.name))?;
-        if tables == 0 {
-            return Err(format!("{role} database {} has no tables", location.name));
-        }
-        for table in persist_core::db::list_tables(db)
-            .await
-            .map_err(|e| format!("{role} database {}: {e}", location.name))?
-        {
-            if table.contains("migration") {
-                continue;
-            }
-            let rows = persist_core::db::count_rows(db, &table)
-                .await
-                .map_err(|e| format!("{role} database {}: {e}", location.name))?;
-            if rows != 0 {
-                return Err(format!(
-                    "{role} database {} was handed out with {rows} rows in {table}",
-                    location.name
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Writes a row into the gateway, so that its return has something to reset.
@@ -138,7 +104,7 @@ async fn driven_worker() {
             println!("used {}", location.name);
         }
         let result = async {
-            use_every_database(&manager).await?;
+            check_pristine(&manager).await?;
             if n % 2 == 0 {
                 dirty_gateway(&manager, n).await?;
             }
@@ -173,20 +139,6 @@ async fn driven_sweeper() {
             println!("dropped {name}");
         }
     }
-}
-
-/// Starts one process of this binary running `test`; its stdout goes to `log.out`, its stderr
-/// to `log`.
-fn spawn(test: &str, env: &[(&str, String)], log: &Path) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", test, "--ignored", "--nocapture"])
-        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
-        .stderr(std::fs::File::create(log).unwrap());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.spawn().unwrap()
 }
 
 /// The names a process printed after `prefix` on its stdout.
@@ -233,7 +185,7 @@ fn concurrent_runs_never_lose_a_live_database() {
         ];
         let sweepers: Vec<Child> = (0..2)
             .map(|s| {
-                spawn(
+                spawn_logged(
                     "driven_sweeper",
                     &env,
                     &dir.path().join(format!("sweeper-{round}-{s}")),
@@ -248,7 +200,7 @@ fn concurrent_runs_never_lose_a_live_database() {
                 std::thread::sleep(pause_ms(&mut seed, 150));
             }
             let log = dir.path().join(format!("worker-{round}-{w}"));
-            running.push((spawn("driven_worker", &env, &log), log));
+            running.push((spawn_logged("driven_worker", &env, &log), log));
         }
         for (mut child, log) in running {
             if !child.wait().unwrap().success() {
