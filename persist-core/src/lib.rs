@@ -15,6 +15,7 @@
 //! | `mysql` | no | MySQL and MariaDB servers |
 //! | `mesh` | yes | the reference mesh ([`mesh`]): the demo system and the default `system` |
 //! | `http` | no | testing gateways over HTTP ([`http`]), and the reference mesh's `/api/v1` |
+//! | `insta` | no | [`assert_data_snapshot!`]: data snapshots ([`inspect::DataSnapshot`]) compared and reviewed by insta |
 //!
 //! A crate that tests its own system needs only `sqlite` (and the server drivers it runs on):
 //! `persist-core = { version = "…", default-features = false, features = ["sqlite"] }`.
@@ -83,6 +84,54 @@ pub use sea_orm_migration;
 
 #[doc = include_str!("../docs/persistence_test.md")]
 pub use persist_macros::persistence_test;
+#[doc(hidden)]
+pub use persist_macros::persistence_test as test;
+
+/// Asserts a [`DataSnapshot`](inspect::DataSnapshot) with insta (the `insta` feature): `cargo insta review` shows a
+/// changed snapshot, and insta's settings (`INSTA_UPDATE`, `INSTA_FORCE_PASS`, …) apply.
+///
+/// Without a name, the snapshot is named after the running `#[persistence_test]`
+/// ([`DataSnapshot::test_name`](inspect::DataSnapshot::test_name)), so the tests of a backend matrix share one snapshot file and
+/// each run compares with it. A second snapshot in the same test needs a name of its own:
+/// `assert_data_snapshot!("after_reply", snapshot)`.
+///
+/// ```
+/// use persist_core::prelude::*;
+/// use persist_core::assert_data_snapshot;
+///
+/// #[persistence_test(agents = ["AgentA"], backends = ["sqlite", "postgres", "mysql"])]
+/// async fn a_reply_lands_in_both_databases(
+///     gateway: GatewayPersistenceAdapter,
+///     inspector: CrossDatabaseInspector,
+/// ) -> Result<(), PersistError> {
+///     let session = gateway.create_session("alice", "AgentA").await?;
+///     gateway.send_message(&session.id, "hello", "alice").await?;
+///     assert_data_snapshot!(inspector.snapshot().await?);
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+#[cfg(feature = "insta")]
+#[cfg_attr(docsrs, doc(cfg(feature = "insta")))]
+#[macro_export]
+macro_rules! assert_data_snapshot {
+    ($snapshot:expr $(,)?) => {{
+        let snapshot: &$crate::inspect::DataSnapshot = &$snapshot;
+        $crate::__private::insta::assert_snapshot!(
+            snapshot.test_name().map(::std::string::ToString::to_string),
+            snapshot.text(),
+            ::core::stringify!($snapshot)
+        );
+    }};
+    ($name:expr, $snapshot:expr $(,)?) => {{
+        let snapshot: &$crate::inspect::DataSnapshot = &$snapshot;
+        $crate::__private::insta::assert_snapshot!(
+            ::std::string::String::from($name),
+            snapshot.text(),
+            ::core::stringify!($snapshot)
+        );
+    }};
+}
 
 /// What a test file usually needs: `use persist_core::prelude::*;`.
 pub mod prelude {
@@ -108,6 +157,8 @@ pub mod __private {
     pub use crate::runner::run::run_test;
     use crate::runner::{Inject, TestContext, WithAgent, WithoutAgent};
     use crate::system::System;
+    #[cfg(feature = "insta")]
+    pub use insta;
 
     /// What a test that names no system runs against.
     pub struct NoSystemNamed;

@@ -209,6 +209,11 @@ fn test_fn(
                     _ => None,
                 }));
                 let body = call_body(krate, name, &sig, params, case.map(|(_, values)| values));
+                // One name for every backend and transport of a case: they share a snapshot.
+                let snapshot_name = match case {
+                    Some((index, _)) => format!("{name}@case_{index}"),
+                    None => name.to_string(),
+                };
                 let backend = match backend {
                     Some(b) => quote! { ::core::option::Option::Some(#b) },
                     None => option(config.backend.as_deref().map(|b| quote! { #b })),
@@ -227,6 +232,7 @@ fn test_fn(
                             matrix: #matrix,
                             should_panic: #should_panic,
                             http: #http,
+                            snapshot_name: ::core::option::Option::Some(#snapshot_name),
                             #fields
                         },
                         |__persist_ctx| async move { #body },

@@ -18,6 +18,7 @@ mod architecture;
 mod read;
 mod report;
 mod rows;
+mod snapshot;
 mod state;
 mod verify;
 
@@ -29,6 +30,8 @@ pub use report::{
 };
 pub(crate) use rows::list;
 pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
+pub(crate) use snapshot::named as snapshot_named;
+pub use snapshot::{DataSnapshot, SnapshotBuilder};
 pub(crate) use state::migration_state;
 pub use state::{AgentSchemaState, MigrationState};
 

@@ -127,6 +127,9 @@ pub struct TestConfig {
     pub matrix: bool,
     /// Drive the gateway over HTTP (the attribute's `http = "…"`); `None`: directly.
     pub http: Option<HttpTransport>,
+    /// The name its data snapshots take ([`crate::inspect::DataSnapshot::test_name`]): the
+    /// same for every backend and transport of a matrix.
+    pub snapshot_name: Option<&'static str>,
 }
 
 /// One SQL fixture: a file's text, run on one database of a test before the system starts.
@@ -170,6 +173,7 @@ impl TestConfig {
             seed: None,
             matrix: false,
             http: None,
+            snapshot_name: None,
         }
     }
 }

@@ -111,6 +111,7 @@ fn run_here(
         #[cfg(feature = "http")]
         let http = http.map(|client| client.map(|client| context.set_http(client)));
         let seeding = config.seed.map(|seed| seed(context.clone()));
+        let snapshot_name = config.snapshot_name;
         let seeded_body = async move {
             // Nothing runs over an HTTP API that could not be reached; the system still stops.
             http.map_err(|e| format!("its HTTP API could not be reached: {e}"))?;
@@ -120,7 +121,7 @@ fn run_here(
                     .map_err(|e| format!("its seed failed: {e}"))?;
                 tracing::debug!(test = name, "seeded");
             }
-            body(context).await
+            crate::inspect::snapshot_named(snapshot_name, body(context)).await
         };
         let outcome = run_body(seeded_body, config.timeout).await;
         tracing::debug!(test = name, outcome = outcome.describe(), "body finished");

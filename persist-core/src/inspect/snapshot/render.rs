@@ -1,0 +1,482 @@
+//! Turning read rows into a snapshot's text: generated values redacted (the same id to the same
+//! placeholder everywhere), rows in an order that does not depend on generated values, and
+//! every value in one text form.
+//!
+//! Order: rows are sorted by their text with every id masked; rows alike but for their ids are
+//! told apart by what refers to those ids (each id is labelled by the rows it appears in, a few
+//! rounds over, like colour refinement of a graph). Ids are then numbered in the order the text
+//! first shows them. None of it looks at an id's value, so two runs that store the same data
+//! with other ids give the same text.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use super::cells::Cell;
+
+/// How one column is shown.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Rule {
+    /// Shown as stored: no redaction at all.
+    pub(super) kept: bool,
+    /// The whole value is a time.
+    pub(super) time: bool,
+    /// The whole value is an id.
+    pub(super) id: bool,
+    /// JSON pointers inside the value that are times.
+    pub(super) time_pointers: Vec<String>,
+    /// JSON pointers inside the value that are ids.
+    pub(super) id_pointers: Vec<String>,
+}
+
+/// One table as read, with a rule per column.
+pub(super) struct TableData {
+    pub(super) name: String,
+    pub(super) columns: Vec<String>,
+    pub(super) rules: Vec<Rule>,
+    pub(super) rows: Vec<Vec<Cell>>,
+}
+
+/// One database as read.
+pub(super) struct DatabaseData {
+    pub(super) label: String,
+    pub(super) tables: Vec<TableData>,
+}
+
+/// A piece of a rendered value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Lit(String),
+    Id(usize),
+    Time,
+}
+
+type Value = Vec<Piece>;
+
+/// Ids by their (canonical) text, numbered as found.
+#[derive(Default)]
+struct Ids {
+    by_text: HashMap<String, usize>,
+    /// Values declared as ids: also found inside longer text when long enough to be unique.
+    declared: Vec<String>,
+}
+
+/// Declared ids shorter than this are redacted only where they are the whole value.
+const MIN_EMBEDDED_ID: usize = 8;
+
+impl Ids {
+    fn id(&mut self, text: &str) -> usize {
+        let key = canonical_id(text);
+        let next = self.by_text.len();
+        *self.by_text.entry(key).or_insert(next)
+    }
+
+    fn declare(&mut self, text: &str) {
+        if !text.is_empty() && !self.by_text.contains_key(&canonical_id(text)) {
+            self.id(text);
+            if text.chars().count() >= MIN_EMBEDDED_ID {
+                self.declared.push(text.to_owned());
+            }
+        }
+    }
+}
+
+fn canonical_id(text: &str) -> String {
+    if is_uuid(text) {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_owned()
+    }
+}
+
+fn is_uuid(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Renders the databases as the snapshot's text.
+pub(super) fn render(databases: &[DatabaseData]) -> String {
+    let mut ids = Ids::default();
+    // Declared ids first, so that their occurrences inside text are found too.
+    for table in databases.iter().flat_map(|d| &d.tables) {
+        for row in &table.rows {
+            for (cell, rule) in row.iter().zip(&table.rules) {
+                if rule.kept {
+                    continue;
+                }
+                if rule.id {
+                    match cell {
+                        Cell::Text(text) => ids.declare(text),
+                        Cell::Int(n) => ids.declare(&n.to_string()),
+                        _ => {}
+                    }
+                }
+                if !rule.id_pointers.is_empty()
+                    && let Some(json) = as_json(cell)
+                {
+                    for pointer in &rule.id_pointers {
+                        match json.pointer(pointer) {
+                            Some(serde_json::Value::String(s)) => ids.declare(s),
+                            Some(serde_json::Value::Number(n)) => ids.declare(&n.to_string()),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+    declared_longest_first(&mut ids);
+
+    // Every row as pieces: (table index, cells).
+    let mut rows: Vec<(usize, Vec<Value>)> = Vec::new();
+    let mut tables = Vec::new();
+    for database in databases {
+        for table in &database.tables {
+            let index = tables.len();
+            tables.push(table);
+            for row in &table.rows {
+                let cells = row
+                    .iter()
+                    .zip(&table.rules)
+                    .map(|(cell, rule)| value(cell, rule, &mut ids))
+                    .collect();
+                rows.push((index, cells));
+            }
+        }
+    }
+    let labels = refine(&rows, ids.by_text.len());
+
+    // Rows of each table in order; ids numbered as the text first shows them.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let keys: Vec<(String, String)> = rows
+        .iter()
+        .map(|(_, cells)| {
+            (
+                text_of(cells, None, None),
+                text_of(cells, Some(&labels), None),
+            )
+        })
+        .collect();
+    order.sort_by(|a, b| {
+        rows[*a]
+            .0
+            .cmp(&rows[*b].0)
+            .then_with(|| keys[*a].cmp(&keys[*b]))
+    });
+    let mut numbers: HashMap<usize, usize> = HashMap::new();
+    let mut out = String::new();
+    let mut next = order.iter().peekable();
+    let mut table_index = 0;
+    for database in databases {
+        let _ = writeln!(out, "{}", database.label);
+        for table in &database.tables {
+            let count = table.rows.len();
+            let _ = match count {
+                0 => writeln!(out, "  {}: empty", table.name),
+                1 => writeln!(out, "  {}: 1 row", table.name),
+                n => writeln!(out, "  {}: {n} rows", table.name),
+            };
+            while let Some(&&row) = next.peek() {
+                if rows[row].0 != table_index {
+                    break;
+                }
+                next.next();
+                for (i, (column, cell)) in table.columns.iter().zip(&rows[row].1).enumerate() {
+                    let lead = if i == 0 { "    - " } else { "      " };
+                    let _ = write!(out, "{lead}{column}: ");
+                    for piece in cell {
+                        match piece {
+                            Piece::Lit(text) => out.push_str(text),
+                            Piece::Time => out.push_str("[time]"),
+                            Piece::Id(id) => {
+                                let n = numbers.len() + 1;
+                                let n = *numbers.entry(*id).or_insert(n);
+                                let _ = write!(out, "[id-{n}]");
+                            }
+                        }
+                    }
+                    out.push('\n');
+                }
+            }
+            table_index += 1;
+        }
+    }
+    out
+}
+
+/// Longer declared ids are looked for first, so that one containing another is found whole.
+fn declared_longest_first(ids: &mut Ids) {
+    ids.declared
+        .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    ids.declared.dedup();
+}
+
+/// A cell's JSON, when it is JSON or text holding a JSON object or array.
+fn as_json(cell: &Cell) -> Option<serde_json::Value> {
+    match cell {
+        Cell::Json(value) => Some(value.clone()),
+        Cell::Text(text) => json_text(text),
+        _ => None,
+    }
+}
+
+fn json_text(text: &str) -> Option<serde_json::Value> {
+    let trimmed = text.trim_start();
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// One cell as pieces.
+fn value(cell: &Cell, rule: &Rule, ids: &mut Ids) -> Value {
+    if rule.kept {
+        return vec![Piece::Lit(plain(cell))];
+    }
+    if matches!(cell, Cell::Null) {
+        return vec![Piece::Lit("null".into())];
+    }
+    if rule.time {
+        return vec![Piece::Time];
+    }
+    match cell {
+        Cell::Time(_) => vec![Piece::Time],
+        Cell::Int(n) if rule.id => vec![Piece::Id(ids.id(&n.to_string()))],
+        Cell::Text(text) if rule.id && !text.is_empty() => vec![Piece::Id(ids.id(text))],
+        Cell::Text(text) => match json_text(text) {
+            Some(json) => json_pieces(&json, rule, ids),
+            None => match string(text, ids).as_slice() {
+                // Text that is one id and nothing else shows as the id alone, as an id column does.
+                [Piece::Lit(open), Piece::Id(id), Piece::Lit(close)]
+                    if open == "\"" && close == "\"" =>
+                {
+                    vec![Piece::Id(*id)]
+                }
+                other => other.to_vec(),
+            },
+        },
+        Cell::Json(json) => json_pieces(json, rule, ids),
+        other => vec![Piece::Lit(plain(other))],
+    }
+}
+
+/// A cell as stored, without redaction.
+fn plain(cell: &Cell) -> String {
+    match cell {
+        Cell::Null => "null".into(),
+        Cell::Bool(b) => b.to_string(),
+        Cell::Int(n) => n.to_string(),
+        Cell::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or_else(|| f.to_string(), |n| n.to_string())
+        }
+        Cell::Text(text) => match json_text(text) {
+            Some(json) => canonical_json(&json),
+            None => quote(text),
+        },
+        Cell::Json(json) => canonical_json(json),
+        Cell::Time(millis) => sea_orm::prelude::DateTimeUtc::from_timestamp_millis(*millis)
+            .map_or_else(
+                || millis.to_string(),
+                |t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            ),
+        Cell::Bytes(bytes) => {
+            let mut hex = String::from("0x");
+            for b in bytes {
+                let _ = write!(hex, "{b:02x}");
+            }
+            hex
+        }
+    }
+}
+
+fn quote(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
+fn canonical_json(json: &serde_json::Value) -> String {
+    let mut ids = Ids::default();
+    json_pieces(json, &Rule::default(), &mut ids)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Lit(text) => text,
+            _ => String::new(),
+        })
+        .collect()
+}
+
+/// A quoted string, its ids found: UUIDs anywhere, declared ids where they occur.
+fn string(text: &str, ids: &mut Ids) -> Value {
+    let mut pieces = vec![Piece::Lit("\"".into())];
+    let mut literal = String::new();
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        if rest.len() >= 36 && rest.is_char_boundary(36) && is_uuid(&rest[..36]) {
+            flush(&mut pieces, &mut literal);
+            pieces.push(Piece::Id(ids.id(&rest[..36])));
+            rest = &rest[36..];
+            continue;
+        }
+        for declared in &ids.declared {
+            if rest.starts_with(declared.as_str()) {
+                flush(&mut pieces, &mut literal);
+                let id = ids.by_text[&canonical_id(declared)];
+                pieces.push(Piece::Id(id));
+                rest = &rest[declared.len()..];
+                continue 'scan;
+            }
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        literal.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    flush(&mut pieces, &mut literal);
+    pieces.push(Piece::Lit("\"".into()));
+    merge(pieces)
+}
+
+fn flush(pieces: &mut Value, literal: &mut String) {
+    if !literal.is_empty() {
+        let quoted = quote(literal);
+        pieces.push(Piece::Lit(quoted[1..quoted.len() - 1].to_owned()));
+        literal.clear();
+    }
+}
+
+/// Joins neighbouring literals.
+fn merge(pieces: Value) -> Value {
+    let mut out: Value = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        match (out.last_mut(), piece) {
+            (Some(Piece::Lit(last)), Piece::Lit(text)) => last.push_str(&text),
+            (_, piece) => out.push(piece),
+        }
+    }
+    out
+}
+
+/// JSON in one form (keys sorted, no spaces), its ids and times redacted.
+fn json_pieces(json: &serde_json::Value, rule: &Rule, ids: &mut Ids) -> Value {
+    let mut pieces = Vec::new();
+    walk(json, "", rule, ids, &mut pieces);
+    merge(pieces)
+}
+
+fn walk(json: &serde_json::Value, path: &str, rule: &Rule, ids: &mut Ids, out: &mut Value) {
+    use serde_json::Value as J;
+    if !matches!(json, J::Null) {
+        if rule.time_pointers.iter().any(|p| p == path) {
+            out.push(Piece::Time);
+            return;
+        }
+        if rule.id_pointers.iter().any(|p| p == path) {
+            match json {
+                J::String(s) if !s.is_empty() => {
+                    out.push(Piece::Lit("\"".into()));
+                    out.push(Piece::Id(ids.id(s)));
+                    out.push(Piece::Lit("\"".into()));
+                    return;
+                }
+                J::Number(n) => {
+                    out.push(Piece::Id(ids.id(&n.to_string())));
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+    match json {
+        J::Object(map) => {
+            let sorted: BTreeMap<&String, &J> = map.iter().collect();
+            out.push(Piece::Lit("{".into()));
+            for (i, (key, value)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(Piece::Lit(",".into()));
+                }
+                out.extend(string(key, ids));
+                out.push(Piece::Lit(":".into()));
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                walk(value, &format!("{path}/{escaped}"), rule, ids, out);
+            }
+            out.push(Piece::Lit("}".into()));
+        }
+        J::Array(items) => {
+            out.push(Piece::Lit("[".into()));
+            for (i, value) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(Piece::Lit(",".into()));
+                }
+                walk(value, &format!("{path}/{i}"), rule, ids, out);
+            }
+            out.push(Piece::Lit("]".into()));
+        }
+        J::String(s) => out.extend(string(s, ids)),
+        other => out.push(Piece::Lit(other.to_string())),
+    }
+}
+
+/// A row's text for ordering: ids as their label (or all alike without labels), `me` marked.
+fn text_of(cells: &[Value], labels: Option<&[usize]>, me: Option<usize>) -> String {
+    let mut text = String::new();
+    for cell in cells {
+        for piece in cell {
+            match piece {
+                Piece::Lit(lit) => text.push_str(lit),
+                Piece::Time => text.push('\u{3}'),
+                Piece::Id(id) if Some(*id) == me => text.push('\u{2}'),
+                Piece::Id(id) => {
+                    text.push('\u{1}');
+                    if let Some(labels) = labels {
+                        let _ = write!(text, "{}", labels[*id]);
+                    }
+                }
+            }
+        }
+        text.push('\u{1f}');
+    }
+    text
+}
+
+/// Labels each id by where it appears, refined until stable (or a few rounds): two ids get
+/// one label only if nothing in the data tells them apart.
+fn refine(rows: &[(usize, Vec<Value>)], count: usize) -> Vec<usize> {
+    let mut appears: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (index, (_, cells)) in rows.iter().enumerate() {
+        for piece in cells.iter().flatten() {
+            if let Piece::Id(id) = piece
+                && appears[*id].last() != Some(&index)
+            {
+                appears[*id].push(index);
+            }
+        }
+    }
+    let mut labels = vec![0usize; count];
+    let mut classes = 1;
+    for _ in 0..6 {
+        let signatures: Vec<(usize, Vec<(usize, String)>)> = (0..count)
+            .map(|id| {
+                let mut seen: Vec<(usize, String)> = appears[id]
+                    .iter()
+                    .map(|&row| (rows[row].0, text_of(&rows[row].1, Some(&labels), Some(id))))
+                    .collect();
+                seen.sort();
+                (labels[id], seen)
+            })
+            .collect();
+        let mut distinct: Vec<&(usize, Vec<(usize, String)>)> = signatures.iter().collect();
+        distinct.sort();
+        distinct.dedup();
+        let next: Vec<usize> = signatures
+            .iter()
+            .map(|s| distinct.binary_search(&s).unwrap_or(0))
+            .collect();
+        labels = next;
+        if distinct.len() == classes {
+            break;
+        }
+        classes = distinct.len();
+    }
+    labels
+}

@@ -1,0 +1,151 @@
+//! Data snapshots (`assert_data_snapshot!`): what landed in every database, as one text that
+//! is the same on every backend. Each test runs on SQLite files, in-memory SQLite and the
+//! servers the environment names, and every backend compares with the one snapshot file under
+//! `tests/snapshots/`.
+
+use persist_core::assert_data_snapshot;
+use persist_core::prelude::*;
+use persist_core::system::Source;
+use persist_tests::relay;
+
+/// The reference mesh: two users, two agents; the agents' copies of each session and turn
+/// show as the same `[id-N]` as the gateway's.
+#[persistence_test(
+    agents = ["AgentA", "AgentB"],
+    backends = ["sqlite", "sqlite-memory", "postgres", "mysql"]
+)]
+async fn what_lands_in_every_database(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let alice = gateway.create_session("alice", "AgentA").await?;
+    gateway.send_message(&alice.id, "hello", "alice").await?;
+    gateway
+        .send_message(&alice.id, "and again", "alice")
+        .await?;
+    let bob = gateway.create_session("bob", "AgentB").await?;
+    gateway.send_message(&bob.id, "hi", "bob").await?;
+    assert_data_snapshot!(inspector.snapshot().await?);
+    Ok(())
+}
+
+/// The relay: native date-times, composite keys, JSON columns (turns as JSON bubbles, the
+/// gateway session inside JSON state, the task id inside JSON metadata).
+#[persistence_test(
+    system = relay::Relay,
+    agents = ["Planner", "Writer"],
+    backends = ["sqlite", "sqlite-memory", "postgres", "mysql"]
+)]
+async fn what_lands_in_real_shaped_stores(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let alice = gateway.create_session("alice", "Planner").await?;
+    gateway
+        .send_message(&alice.id, "plan a trip", "alice")
+        .await?;
+    let bob = gateway.create_session("bob", "Writer").await?;
+    gateway.send_message(&bob.id, "write a poem", "bob").await?;
+    assert_data_snapshot!(inspector.snapshot().await?);
+    Ok(())
+}
+
+/// Only the tables asked for; a second snapshot in one test takes a name of its own.
+#[persistence_test(agents = ["AgentA"], backends = ["sqlite", "postgres", "mysql"])]
+async fn chosen_tables_and_named_snapshots(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let session = gateway.create_session("alice", "AgentA").await?;
+    assert_data_snapshot!(
+        "chosen_tables_before",
+        inspector
+            .snapshot()
+            .tables(["sessions", "agent_sessions"])
+            .await?
+    );
+    gateway.send_message(&session.id, "hello", "alice").await?;
+    assert_data_snapshot!(
+        "chosen_tables_after",
+        inspector
+            .snapshot()
+            .tables(["sessions", "agent_sessions"])
+            .await?
+    );
+    Ok(())
+}
+
+/// Two sessions alike but for their messages, created in either order, with other ids: the
+/// same text, the same numbering.
+#[persistence_test(agents = ["AgentA"])]
+async fn the_text_does_not_depend_on_ids_or_order(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    let mut texts = Vec::new();
+    for order in [["first", "second"], ["second", "first"]] {
+        for text in order {
+            let session = gateway.create_session("alice", "AgentA").await?;
+            gateway.send_message(&session.id, text, "alice").await?;
+        }
+        texts.push(inspector.snapshot().await?.text().to_owned());
+        manager.clear_all_data().await?;
+    }
+    assert_eq!(texts[0], texts[1]);
+    // Each session's id is one placeholder, the same in the gateway's rows and the agent's.
+    let (gateway_part, agent_part) = texts[0].split_once("agent AgentA").unwrap();
+    let session_ids = |part: &str| {
+        part.lines()
+            .filter_map(|line| line.trim_start().strip_prefix("session_id: "))
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(session_ids(gateway_part).len(), 2, "{}", texts[0]);
+    assert_eq!(session_ids(gateway_part), session_ids(agent_part));
+    Ok(())
+}
+
+/// Bad names are typed errors, not silently empty snapshots.
+#[persistence_test(agents = ["AgentA"])]
+async fn unknown_tables_and_columns_are_refused(
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    for (snapshot, named) in [
+        (
+            inspector.snapshot().tables(["sesions"]).take().await,
+            "sesions",
+        ),
+        (
+            inspector
+                .snapshot()
+                .redact_id("sessions", "uid")
+                .take()
+                .await,
+            "uid",
+        ),
+        (
+            inspector
+                .snapshot()
+                .redact_time("*", Source::json("stat", "/at"))
+                .take()
+                .await,
+            "stat",
+        ),
+        (inspector.snapshot().keep("nope", "id").take().await, "nope"),
+    ] {
+        match snapshot {
+            Err(PersistError::InvalidInput { reason, .. }) => {
+                assert!(reason.contains(named), "{reason}")
+            }
+            other => panic!("expected an InvalidInput naming {named}, got {other:?}"),
+        }
+    }
+    let unknown = inspector
+        .snapshot()
+        .databases([DatabaseRole::agent("AgentZ")])
+        .take()
+        .await;
+    assert!(unknown.is_err());
+    Ok(())
+}
