@@ -84,7 +84,33 @@ pub use sea_orm_migration;
 
 #[doc = include_str!("../docs/persistence_test.md")]
 pub use persist_macros::persistence_test;
-#[doc(hidden)]
+/// [`persistence_test`] under a path that ends in `test`, the form rstest (and other
+/// attributes that generate tests) look for to mark each test they generate:
+///
+/// ```
+/// use persist_core::prelude::*;
+/// use rstest::rstest;
+///
+/// #[rstest]
+/// #[case("alice")]
+/// #[case("bob")]
+/// #[persist_core::test(agents = ["AgentA"])]
+/// async fn each_user_gets_a_session(
+///     #[case] user: &str,
+///     #[values(1, 2)] turns: usize,
+///     #[ignore] gateway: GatewayPersistenceAdapter,
+/// ) -> Result<(), PersistError> {
+///     let session = gateway.create_session(user, "AgentA").await?;
+///     for _ in 0..turns {
+///         gateway.send_message(&session.id, "hi", user).await?;
+///     }
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// rstest takes every parameter it does not see marked `#[ignore]` for one of its fixtures:
+/// mark those `#[persistence_test]` injects. See the README's "rstest" section.
 pub use persist_macros::persistence_test as test;
 
 /// Asserts a [`DataSnapshot`](inspect::DataSnapshot) with insta (the `insta` feature): `cargo insta review` shows a
@@ -118,7 +144,7 @@ macro_rules! assert_data_snapshot {
     ($snapshot:expr $(,)?) => {{
         let snapshot: &$crate::inspect::DataSnapshot = &$snapshot;
         $crate::__private::insta::assert_snapshot!(
-            snapshot.test_name().map(::std::string::ToString::to_string),
+            $crate::__private::snapshot_name(snapshot, ::core::module_path!()),
             snapshot.text(),
             ::core::stringify!($snapshot)
         );
@@ -159,6 +185,19 @@ pub mod __private {
     use crate::system::System;
     #[cfg(feature = "insta")]
     pub use insta;
+
+    /// A snapshot's name for insta: the test's path from the asserting module (`::` as `__`).
+    pub fn snapshot_name(
+        snapshot: &crate::inspect::DataSnapshot,
+        module: &str,
+    ) -> Option<::std::string::String> {
+        let full = snapshot.test_name()?;
+        let relative = full
+            .strip_prefix(module)
+            .and_then(|rest| rest.strip_prefix("::"))
+            .unwrap_or(full);
+        Some(relative.replace("::", "__"))
+    }
 
     /// What a test that names no system runs against.
     pub struct NoSystemNamed;

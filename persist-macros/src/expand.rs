@@ -19,6 +19,15 @@ pub fn persistence_test(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
 
+    // Under `#[rstest]` (below this attribute): rstest goes first and hands each test it
+    // generates back to this attribute, by a path ending in `test` (as rstest looks for).
+    if func
+        .attrs
+        .iter()
+        .any(|a| last_segment(a).as_deref() == Some("rstest"))
+    {
+        return hand_to_rstest(args, func);
+    }
     let (raw, mut errors) = RawArgs::parse(args);
     let config = raw.build().unwrap_or_else(|e| {
         combine(&mut errors, e);
@@ -52,6 +61,46 @@ pub fn persistence_test(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+fn last_segment(attr: &syn::Attribute) -> Option<String> {
+    attr.path().segments.last().map(|s| s.ident.to_string())
+}
+
+/// `#[persistence_test(args)] #[rstest] … fn` becomes `#[rstest] … #[krate::test(args)] fn`:
+/// rstest generates a test per case and value, each under this attribute again.
+fn hand_to_rstest(args: TokenStream, mut func: syn::ItemFn) -> TokenStream {
+    let (raw, errors) = RawArgs::parse(args.clone());
+    let krate = match raw.build() {
+        Ok(config) => config.krate,
+        Err(e) => {
+            let errors = match errors {
+                Some(mut all) => {
+                    all.combine(e);
+                    all
+                }
+                None => e,
+            };
+            let errors = errors.to_compile_error();
+            return quote! { #errors #[allow(dead_code)] #func };
+        }
+    };
+    for input in &func.sig.inputs {
+        if let syn::FnArg::Typed(pat_type) = input {
+            let has = |name: &str| pat_type.attrs.iter().any(|a| a.path().is_ident(name));
+            if has("agent") {
+                let e = syn::Error::new(
+                    pat_type.span(),
+                    "with `#[rstest]`, a parameter cannot take `#[agent]` (rstest keeps it on the function it calls): take `ctx: TestContext` (marked `#[ignore]`) and ask it, `ctx.resource_for::<AgentHandle>(\"AgentA\")?`",
+                )
+                .to_compile_error();
+                return quote! { #e };
+            }
+        }
+    }
+    func.attrs
+        .push(syn::parse_quote! { #[#krate::test(#args)] });
+    quote! { #func }
+}
+
 fn combine(all: &mut Option<syn::Error>, e: syn::Error) {
     match all {
         Some(all) => all.combine(e),
@@ -72,9 +121,13 @@ fn take_params(func: &mut syn::ItemFn, errors: &mut Option<syn::Error>) -> Vec<P
                 params.push(param);
             }
             Err(e) => {
-                pat_type
-                    .attrs
-                    .retain(|a| !a.path().is_ident("agent") && !a.path().is_ident("case"));
+                pat_type.attrs.retain(|a| {
+                    !a.path().is_ident("agent")
+                        && !a.path().is_ident("case")
+                        && !parse::RSTEST_PARAM_ATTRS
+                            .iter()
+                            .any(|n| a.path().is_ident(n))
+                });
                 combine(errors, e);
             }
         }
@@ -232,7 +285,7 @@ fn test_fn(
                             matrix: #matrix,
                             should_panic: #should_panic,
                             http: #http,
-                            snapshot_name: ::core::option::Option::Some(#snapshot_name),
+                            snapshot_name: ::core::option::Option::Some(::core::concat!(::core::module_path!(), "::", #snapshot_name)),
                             #fields
                         },
                         |__persist_ctx| async move { #body },

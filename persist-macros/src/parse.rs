@@ -355,6 +355,11 @@ pub struct Param {
     pub case: Option<Span>,
 }
 
+/// Parameter attributes that only rstest gives meaning to.
+pub const RSTEST_PARAM_ATTRS: &[&str] = &[
+    "values", "ignore", "from", "with", "future", "files", "by_ref",
+];
+
 /// Splits `#[agent("Name")]` off a parameter. Other attributes stay on the parameter.
 pub fn param(mut pat_type: syn::PatType) -> syn::Result<Param> {
     let mut agent = None;
@@ -380,6 +385,16 @@ pub fn param(mut pat_type: syn::PatType) -> syn::Result<Param> {
                 .parse_args()
                 .map_err(|_| syn::Error::new(attr.span(), "expected `#[agent(\"AgentName\")]`"))?;
             agent = Some(name);
+        } else if let Some(name) = RSTEST_PARAM_ATTRS
+            .iter()
+            .find(|name| attr.path().is_ident(name))
+        {
+            return Err(syn::Error::new(
+                attr.span(),
+                format!(
+                    "`#[{name}]` is rstest's: put `#[rstest]` above `#[persistence_test]` (or below it), and mark the parameters `#[persistence_test]` injects with `#[ignore]`"
+                ),
+            ));
         } else {
             kept.push(attr);
         }
