@@ -34,7 +34,9 @@ async fn main() -> Result<(), PersistError> {
         .setup()
         .await?;
     let mesh = Mesh::start(&manager, ScriptedLlm::new());
-    let app = HttpApi::new(mesh.gateway().clone()).router();
+    let app = HttpApi::new(mesh.gateway().clone())
+        .agents(mesh.agents().iter().map(|a| a.name().to_owned()))
+        .router();
 
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)

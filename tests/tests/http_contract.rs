@@ -215,11 +215,14 @@ async fn every_route_answers_in_its_documented_shape(http: HttpClient) {
         .unwrap()
         .expect_status(200)
         .unwrap();
-    assert_eq!(
-        served.json_value().unwrap(),
-        doc,
-        "the served document is the generated one"
-    );
+    // The served document is the generated one, naming the agents it answers for.
+    let mut expected = doc.clone();
+    let agents = json!({ "type": "string", "enum": ["AgentA"] });
+    let schemas = &mut expected["components"]["schemas"];
+    schemas["NewSession"]["properties"]["agent_name"] = agents.clone();
+    schemas["Task"]["properties"]["agent_name"]["anyOf"][0] = agents.clone();
+    schemas["Task"]["anyOf"][1]["properties"]["agent_name"] = agents;
+    assert_eq!(served.json_value().unwrap(), expected);
 
     // Deletion last, so that every other operation has the session.
     let mut routes: Vec<&Route> = ROUTES.iter().collect();
@@ -309,4 +312,72 @@ async fn every_route_answers_bad_requests_with_documented_errors(
     // Nothing was written.
     let after = inspector.database_stats().await.unwrap();
     assert_eq!(after, before);
+}
+
+/// What the handlers refuse, the document says: a fuzzer that follows it sends nothing the API
+/// refuses as invalid, and reaches every session operation through its links.
+#[persistence_test(agents = ["AgentA"], http = "router")]
+async fn the_document_states_what_the_handlers_enforce(http: HttpClient) {
+    let doc = openapi();
+    let list = &doc["paths"]["/api/v1/sessions"]["get"]["parameters"];
+    let page_size = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "page_size")
+        .unwrap();
+    let max = page_size["schema"]["maximum"].as_u64().unwrap();
+    for (size, status) in [(max, 200), (max + 1, 422)] {
+        let answer = http
+            .get(&format!("/api/v1/sessions?page_size={size}"))
+            .as_user("alice")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), status, "page_size={size}");
+    }
+    // Blank agent names: refused, and outside the documented pattern (some non-space).
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["NewSession"]["properties"]["agent_name"]["pattern"],
+        "\\S"
+    );
+    for (path, body) in [
+        ("/api/v1/sessions", json!({ "agent_name": "  " })),
+        (
+            "/api/v1/tasks",
+            json!({ "agent_name": " ", "message": "hi" }),
+        ),
+        ("/api/v1/tasks", json!({ "message": "hi" })),
+    ] {
+        let answer = http
+            .post(path)
+            .as_user("alice")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 422, "{path} {body}");
+    }
+    // Without a session, the task schema requires an agent.
+    let task = &schemas["Task"]["anyOf"];
+    assert_eq!(task[1]["required"], json!(["agent_name"]));
+    // Every operation on a session is linked from those that make one.
+    for (path, method, status, id) in [
+        ("/api/v1/sessions", "post", "201", "$response.body#/id"),
+        (
+            "/api/v1/tasks",
+            "post",
+            "200",
+            "$response.body#/result/sessionId",
+        ),
+    ] {
+        let links = &doc["paths"][path][method]["responses"][status]["links"];
+        for route in ROUTES.iter().filter(|r| r.path.contains("{id}")) {
+            assert_eq!(
+                links[route.operation_id]["parameters"]["id"], id,
+                "{route:?}"
+            );
+        }
+    }
 }

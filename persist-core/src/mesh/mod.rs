@@ -75,7 +75,9 @@ impl System for ReferenceMesh {
         }
         #[cfg(feature = "http")]
         {
-            running = running.with_http(crate::http::HttpApi::new(mesh.gateway().clone()));
+            let api = crate::http::HttpApi::new(mesh.gateway().clone())
+                .agents(mesh.agents().iter().map(|a| a.name().to_owned()));
+            running = running.with_http(api);
         }
         Ok(running.on_stop(mesh.shutdown()))
     }

@@ -127,8 +127,8 @@ pub struct TestConfig {
     pub matrix: bool,
     /// Drive the gateway over HTTP (the attribute's `http = "…"`); `None`: directly.
     pub http: Option<HttpTransport>,
-    /// The name its data snapshots take ([`crate::inspect::DataSnapshot::test_name`]): the
-    /// same for every backend and transport of a matrix.
+    /// The path its data snapshots are named by ([`crate::inspect::DataSnapshot::test_name`]):
+    /// the same for every backend and transport of a matrix.
     pub snapshot_name: Option<&'static str>,
 }
 

@@ -77,6 +77,7 @@ pub struct HttpApi {
     user_header: HeaderName,
     tokens: Option<Arc<HashMap<String, String>>>,
     body_limit: usize,
+    agents: Option<Arc<[String]>>,
 }
 
 impl std::fmt::Debug for HttpApi {
@@ -103,6 +104,7 @@ impl HttpApi {
             user_header: HeaderName::from_static(USER_HEADER),
             tokens: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            agents: None,
         }
     }
 
@@ -129,6 +131,20 @@ impl HttpApi {
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
+    }
+
+    /// Names the agents the gateway answers for: the served document's `agent_name` then
+    /// lists them (an unknown agent is refused with `422 unknown_agent`, so a client or a
+    /// fuzzer reading the document knows which names are valid).
+    pub fn agents<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.agents = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The OpenAPI document this API serves at `GET /api/v1/openapi.json`: [`openapi`], with
+    /// the agents named by [`agents`](Self::agents) and the identity header it reads.
+    pub fn openapi(&self) -> serde_json::Value {
+        routes::document(self.agents.as_deref(), self.user_header.as_str())
     }
 
     /// The router: every route of [`ROUTES`], JSON errors for unknown routes and refused

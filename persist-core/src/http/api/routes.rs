@@ -8,7 +8,9 @@ use super::handlers::{
     activate_session, create_session, delete_session, get_session, list_sessions, rename_session,
     send_task, session_messages, subscribe_task,
 };
-use super::{HttpApi, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
+use super::{
+    HttpApi, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_PAGE, MAX_PAGE_SIZE, MAX_USER_ID_CHARS,
+};
 
 /// One operation of the API, as the router serves it and the OpenAPI document describes it.
 #[derive(Clone)]
@@ -171,12 +173,28 @@ pub(super) fn object(required: &[&str], properties: Value) -> Value {
     json!({ "type": "object", "required": required, "properties": properties })
 }
 
-fn schemas() -> Value {
+/// Text that is not blank (the handlers trim before checking).
+const NOT_BLANK: &str = "\\S";
+
+fn schemas(agents: Option<&[String]>) -> Value {
     let string = json!({ "type": "string" });
+    let not_blank = |max: Option<usize>| {
+        let mut schema = json!({ "type": "string", "minLength": 1, "pattern": NOT_BLANK });
+        if let Some(max) = max {
+            schema["maxLength"] = json!(max);
+        }
+        schema
+    };
     let nullable_string = json!({ "type": ["string", "null"] });
     let millis =
         json!({ "type": "integer", "format": "int64", "description": "epoch milliseconds" });
     let nullable_millis = json!({ "type": ["integer", "null"], "format": "int64" });
+    let agent_name = match agents {
+        Some(names) => json!({ "type": "string", "enum": names }),
+        None => not_blank(None),
+    };
+    // `null` is taken as absent.
+    let or_null = |schema: &Value| json!({ "anyOf": [schema, { "type": "null" }] });
     json!({
         "Session": object(
             &["id", "user_id", "name", "agent_id", "created_at", "updated_at"],
@@ -203,20 +221,23 @@ fn schemas() -> Value {
         "MessageList": { "type": "array", "items": { "$ref": "#/components/schemas/Message" } },
         "NewSession": object(
             &["agent_name"],
-            json!({ "agent_name": string, "name": { "type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS } }),
+            json!({ "agent_name": agent_name, "name": or_null(&not_blank(Some(MAX_NAME_CHARS))) }),
         ),
-        "Rename": object(
-            &["name"],
-            json!({ "name": { "type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS } }),
-        ),
-        "Task": object(
-            &["message"],
-            json!({
-                "agent_name": { "type": "string", "description": "required without session_id" },
-                "message": { "type": "string", "minLength": 1, "maxLength": MAX_MESSAGE_CHARS },
+        "Rename": object(&["name"], json!({ "name": not_blank(Some(MAX_NAME_CHARS)) })),
+        "Task": {
+            "type": "object",
+            "required": ["message"],
+            "properties": {
+                "agent_name": or_null(&agent_name),
+                "message": not_blank(Some(MAX_MESSAGE_CHARS)),
                 "session_id": nullable_string,
-            }),
-        ),
+            },
+            "description": "Without a session_id (absent or null), agent_name names the agent of the new session. With one, agent_name may be left out; given, it must be that session's agent, or the call is refused with 422 (which agent that is, no schema can say).",
+            "anyOf": [
+                { "required": ["session_id"], "properties": { "session_id": string } },
+                { "required": ["agent_name"], "properties": { "agent_name": agent_name } },
+            ],
+        },
         "TaskAnswer": object(
             &["result"],
             json!({ "result": object(
@@ -237,8 +258,19 @@ fn schemas() -> Value {
     })
 }
 
-/// The OpenAPI 3.1 document of `/api/v1`, built from [`ROUTES`].
+/// The OpenAPI 3.1 document of `/api/v1`, built from [`ROUTES`]: any agent name, identity in
+/// `X-User-Id`. What an [`HttpApi`] serves is [`HttpApi::openapi`].
 pub fn openapi() -> Value {
+    document(None, super::USER_HEADER)
+}
+
+/// The document, for these agents (any, for `None`) and this identity header.
+pub(super) fn document(agents: Option<&[String]>, user_header: &str) -> Value {
+    let user_header = if user_header == super::USER_HEADER {
+        "X-User-Id"
+    } else {
+        user_header
+    };
     let mut paths = Map::new();
     for route in ROUTES {
         let mut parameters = Vec::new();
@@ -248,23 +280,29 @@ pub fn openapi() -> Value {
             }));
         }
         for name in route.query {
+            let max = if *name == "page_size" {
+                MAX_PAGE_SIZE
+            } else {
+                MAX_PAGE
+            };
             parameters.push(json!({
                 "name": name, "in": "query", "required": false,
-                "schema": { "type": "integer", "minimum": 1 }
+                "schema": { "type": "integer", "minimum": 1, "maximum": max }
             }));
         }
         let mut responses = Map::new();
         let (status, schema) = route.success;
-        responses.insert(
-            status.to_string(),
-            match schema {
-                Some(schema) => json!({
-                    "description": "success",
-                    "content": { JSON: { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
-                }),
-                None => json!({ "description": "success" }),
-            },
-        );
+        let mut success = match schema {
+            Some(schema) => json!({
+                "description": "success",
+                "content": { JSON: { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+            }),
+            None => json!({ "description": "success" }),
+        };
+        if let Some(links) = links(route) {
+            success["links"] = links;
+        }
+        responses.insert(status.to_string(), success);
         for status in route.errors {
             responses.insert(
                 status.to_string(),
@@ -299,16 +337,43 @@ pub fn openapi() -> Value {
         "info": { "title": "Gateway API", "version": "1" },
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas(agents),
             "securitySchemes": {
-                "userHeader": { "type": "apiKey", "in": "header", "name": "X-User-Id" },
-                "bearer": { "type": "http", "scheme": "bearer" },
+                "userHeader": {
+                    "type": "apiKey", "in": "header", "name": user_header,
+                    "description": format!(
+                        "The caller's user id, trusted as given: this API does not authenticate, it sits behind a front end that does and sets the header. Any user id is accepted (1–{MAX_USER_ID_CHARS} characters, no surrounding spaces or control characters); each user sees only their own sessions."
+                    ),
+                },
+                "bearer": {
+                    "type": "http", "scheme": "bearer",
+                    "description": "A token standing for a user id: the id itself, or one the server was configured with (`HttpApi::tokens`).",
+                },
             },
         },
     })
 }
 
+/// The operations a success leads to: a session made (or used) by the call, by its id.
+fn links(route: &Route) -> Option<Value> {
+    let id = match route.operation_id {
+        "createSession" => "$response.body#/id",
+        "sendTask" | "subscribeTask" => "$response.body#/result/sessionId",
+        _ => return None,
+    };
+    let mut links = Map::new();
+    for target in ROUTES.iter().filter(|r| r.path.contains("{id}")) {
+        links.insert(
+            target.operation_id.to_owned(),
+            json!({ "operationId": target.operation_id, "parameters": { "id": id } }),
+        );
+    }
+    Some(Value::Object(links))
+}
+
 /// `GET /api/v1/openapi.json`: the document.
-async fn openapi_document() -> axum::Json<Value> {
-    axum::Json(openapi())
+async fn openapi_document(
+    axum::extract::State(api): axum::extract::State<HttpApi>,
+) -> axum::Json<Value> {
+    axum::Json(api.openapi())
 }

@@ -61,10 +61,10 @@ impl DataSnapshot {
         &self.text
     }
 
-    /// The name the running `#[persistence_test]` gives its snapshots: the test function's
-    /// name, with `@case_N` for a case, the same for each backend and transport of a matrix
-    /// (so that they share one snapshot). `None` outside a test's body (in a task it spawned,
-    /// say).
+    /// The path of the running `#[persistence_test]`, as its snapshots are named: the test
+    /// function's, with `@case_N` for a case, the same for each backend and transport of a
+    /// matrix (so that they share one snapshot); with rstest, each generated test's own.
+    /// `None` outside a test's body (in a task it spawned, say).
     pub fn test_name(&self) -> Option<&'static str> {
         self.test_name
     }
