@@ -480,3 +480,151 @@ fn refine(rows: &[(usize, Vec<Value>)], count: usize) -> Vec<usize> {
     }
     labels
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str, columns: &[&str], rules: Vec<Rule>, rows: Vec<Vec<Cell>>) -> TableData {
+        TableData {
+            name: name.into(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rules,
+            rows,
+        }
+    }
+
+    fn text(s: &str) -> Cell {
+        Cell::Text(s.into())
+    }
+
+    const A: &str = "6f9619ff-8b86-d011-b42d-00cf4fc964ff";
+    const B: &str = "0b2e4c1d-3f5a-4e6b-8c7d-9e0f1a2b3c4d";
+
+    /// Two sessions alike but for their messages, the agent's state naming the session of
+    /// message "a"; `swap` gives the sessions each other's ids and writes every row the other
+    /// way round.
+    fn sessions(swap: bool) -> String {
+        let (of_a, of_b) = if swap { (B, A) } else { (A, B) };
+        let (first, second, one, two) = if swap {
+            (of_b, of_a, "b", "a")
+        } else {
+            (of_a, of_b, "a", "b")
+        };
+        let id = Rule {
+            id: true,
+            ..Rule::default()
+        };
+        let gateway = DatabaseData {
+            label: "gateway".into(),
+            tables: vec![
+                table(
+                    "messages",
+                    &["session", "text"],
+                    vec![Rule::default(), Rule::default()],
+                    vec![vec![text(first), text(one)], vec![text(second), text(two)]],
+                ),
+                table(
+                    "sessions",
+                    &["id", "user"],
+                    vec![id.clone(), Rule::default()],
+                    vec![vec![text(second), text("u")], vec![text(first), text("u")]],
+                ),
+            ],
+        };
+        let agent = DatabaseData {
+            label: "agent A".into(),
+            tables: vec![table(
+                "state",
+                &["data"],
+                vec![Rule::default()],
+                vec![vec![Cell::Json(serde_json::json!({ "s": of_a, "n": 1 }))]],
+            )],
+        };
+        render(&[gateway, agent])
+    }
+
+    #[test]
+    fn ids_become_placeholders_shared_across_databases_whatever_their_values_or_order() {
+        let text = sessions(false);
+        assert_eq!(text, sessions(true));
+        assert!(!text.contains(A) && !text.contains(B), "{text}");
+        // The session of message "a" is the one the agent's state names.
+        let placeholder = |line_with: &str| {
+            let lines: Vec<&str> = text.lines().collect();
+            let at = lines.iter().position(|l| l.contains(line_with)).unwrap();
+            lines[at - 1]
+                .trim()
+                .trim_start_matches("- session: ")
+                .to_owned()
+        };
+        assert!(
+            text.contains(&format!(
+                "{{\"n\":1,\"s\":\"{}\"}}",
+                placeholder("text: \"a\"")
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn declared_short_ids_are_replaced_only_where_they_are_the_whole_value() {
+        let id = Rule {
+            id: true,
+            ..Rule::default()
+        };
+        let db = DatabaseData {
+            label: "gateway".into(),
+            tables: vec![table(
+                "t",
+                &["id", "note"],
+                vec![id, Rule::default()],
+                vec![
+                    vec![text("42"), text("42 apples")],
+                    vec![text("ticket-000042"), text("see ticket-000042")],
+                ],
+            )],
+        };
+        let out = render(&[db]);
+        assert!(out.contains("note: \"42 apples\""), "{out}");
+        assert!(out.contains("note: \"see [id-"), "{out}");
+    }
+
+    #[test]
+    fn kept_columns_times_nulls_and_values_in_one_form() {
+        let rules = vec![
+            Rule {
+                kept: true,
+                ..Rule::default()
+            },
+            Rule {
+                time: true,
+                ..Rule::default()
+            },
+            Rule::default(),
+            Rule::default(),
+            Rule::default(),
+        ];
+        let db = DatabaseData {
+            label: "gateway".into(),
+            tables: vec![table(
+                "t",
+                &["a", "b", "c", "d", "e"],
+                rules,
+                vec![vec![
+                    text(A),
+                    Cell::Int(1_700_000_000_000),
+                    Cell::Null,
+                    text("{\"z\": 1, \"a\": [true, null]}"),
+                    Cell::Bool(false),
+                ]],
+            )],
+        };
+        let out = render(&[db]);
+        assert!(out.contains(&format!("a: \"{A}\"")), "{out}");
+        assert!(out.contains("b: [time]"), "{out}");
+        assert!(out.contains("c: null"), "{out}");
+        assert!(out.contains("d: {\"a\":[true,null],\"z\":1}"), "{out}");
+        assert!(out.contains("e: false"), "{out}");
+    }
+}
