@@ -79,7 +79,8 @@ impl std::fmt::Display for DataSnapshot {
 /// Which databases, tables and values a snapshot shows; await it (or call
 /// [`take`](Self::take)) for the [`DataSnapshot`].
 ///
-/// Tables are named as in the database; `"*"` stands for every table.
+/// Tables are named as in the database; in `redact_id`, `redact_time` and `keep`, `"*"` stands
+/// for every table.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
