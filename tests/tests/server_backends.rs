@@ -418,14 +418,7 @@ async fn driven_with_no_room_for_idle_databases(
     ctx: TestContext,
     gateway: GatewayPersistenceAdapter,
 ) {
-    let names: Vec<String> = names(&record_locations(&ctx));
-    let marker = std::env::var("BOUND_MARKER").expect("the driver names a marker file");
-    write_marker(std::path::Path::new(&marker), names.join("\n"));
-    let session = gateway.create_session("alice", "AgentA").await.unwrap();
-    gateway
-        .send_message(&session.id, "hi", "alice")
-        .await
-        .unwrap();
+    mark_and_use(&ctx, &gateway).await;
 }
 
 #[test]

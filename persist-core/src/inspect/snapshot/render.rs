@@ -73,7 +73,8 @@ impl Ids {
     fn declare(&mut self, text: &str) {
         if !text.is_empty() && !self.by_text.contains_key(&canonical_id(text)) {
             self.id(text);
-            if text.chars().count() >= MIN_EMBEDDED_ID {
+            // UUIDs are found anywhere by their shape; only other ids are looked for by value.
+            if !is_uuid(text) && text.chars().count() >= MIN_EMBEDDED_ID {
                 self.declared.push(text.to_owned());
             }
         }
@@ -296,15 +297,24 @@ fn quote(text: &str) -> String {
     serde_json::Value::String(text.to_owned()).to_string()
 }
 
+/// JSON as stored, in one form: keys sorted, no spaces.
 fn canonical_json(json: &serde_json::Value) -> String {
-    let mut ids = Ids::default();
-    json_pieces(json, &Rule::default(), &mut ids)
-        .into_iter()
-        .map(|p| match p {
-            Piece::Lit(text) => text,
-            _ => String::new(),
-        })
-        .collect()
+    use serde_json::Value as J;
+    match json {
+        J::Object(map) => {
+            let sorted: BTreeMap<&String, &J> = map.iter().collect();
+            let fields: Vec<String> = sorted
+                .into_iter()
+                .map(|(key, value)| format!("{}:{}", quote(key), canonical_json(value)))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        J::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A quoted string, its ids found: UUIDs anywhere, declared ids where they occur.
@@ -612,7 +622,7 @@ mod tests {
                 &["a", "b", "c", "d", "e"],
                 rules,
                 vec![vec![
-                    text(A),
+                    Cell::Json(serde_json::json!({ "b": A, "a": 1 })),
                     Cell::Int(1_700_000_000_000),
                     Cell::Null,
                     text("{\"z\": 1, \"a\": [true, null]}"),
@@ -621,7 +631,10 @@ mod tests {
             )],
         };
         let out = render(&[db]);
-        assert!(out.contains(&format!("a: \"{A}\"")), "{out}");
+        assert!(
+            out.contains(&format!("a: {{\"a\":1,\"b\":\"{A}\"}}")),
+            "{out}"
+        );
         assert!(out.contains("b: [time]"), "{out}");
         assert!(out.contains("c: null"), "{out}");
         assert!(out.contains("d: {\"a\":[true,null],\"z\":1}"), "{out}");

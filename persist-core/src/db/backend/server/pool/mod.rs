@@ -85,15 +85,7 @@ pub(crate) async fn claim_evictable(
     if values.is_empty() {
         values.push("".into());
     }
-    let placeholders: Vec<String> = (1..=values.len())
-        .map(|n| {
-            if backend == DbBackend::Postgres {
-                format!("${n}")
-            } else {
-                "?".to_owned()
-            }
-        })
-        .collect();
+    let placeholders = placeholders(backend, values.len());
     // Only a schema no process has used for a while: evicting an active one's idle databases
     // would take them from under its next test's claim for nothing (and a process killed
     // between its claim and its drop would leave the other run's pool a database short).
@@ -101,7 +93,7 @@ pub(crate) async fn claim_evictable(
     let filter = format!(
         "kind = 'pool' AND pool_key NOT IN ({}) AND pool_key NOT IN (SELECT u.pool_key FROM \
          (SELECT pool_key FROM {REGISTRY_TABLE} WHERE kind = 'template' AND created_at >= {cutoff}) u)",
-        placeholders.join(", ")
+        placeholders
     );
     // A pool whose template is gone sorts first.
     let order = format!(
@@ -118,6 +110,15 @@ pub(crate) async fn claim_evictable(
         None,
     )
     .await
+}
+
+/// `n` bind placeholders, comma-separated, in the backend's syntax (`$1, $2` or `?, ?`).
+fn placeholders(backend: DbBackend, n: usize) -> String {
+    let one = |i: usize| match backend {
+        DbBackend::Postgres => format!("${i}"),
+        _ => "?".to_owned(),
+    };
+    (1..=n).map(one).collect::<Vec<_>>().join(", ")
 }
 
 /// What a template holds, as recorded when it was built.
@@ -174,19 +175,11 @@ pub(crate) async fn ready_counts(
         return Ok(HashMap::new());
     }
     let backend = admin.get_database_backend();
-    let placeholders: Vec<String> = (1..=keys.len())
-        .map(|n| {
-            if backend == DbBackend::Postgres {
-                format!("${n}")
-            } else {
-                "?".to_owned()
-            }
-        })
-        .collect();
+    let placeholders = placeholders(backend, keys.len());
     let sql = format!(
         "SELECT pool_key, COUNT(*) AS n FROM {REGISTRY_TABLE} WHERE kind = 'pool' AND state = 'ready' \
          AND pool_key IN ({}) GROUP BY pool_key",
-        placeholders.join(", ")
+        placeholders
     );
     let values: Vec<sea_orm::Value> = keys.iter().map(|k| (*k).into()).collect();
     let rows = admin
