@@ -425,10 +425,19 @@ pub async fn list_databases(admin_url: &str) -> Result<Vec<RegisteredDatabase>> 
                  ON s.schema_name = db_name ORDER BY kind, db_name"
             ),
         };
-        let rows = admin
-            .query_all_raw(Statement::from_string(backend, sql))
-            .await
-            .context(ADMIN, "reading the registry")?;
+        // A database dropped by another process between the join and its size read fails the
+        // whole statement on PostgreSQL ("database … does not exist"): read again.
+        let mut attempt = 0;
+        let rows = loop {
+            attempt += 1;
+            match admin
+                .query_all_raw(Statement::from_string(backend, sql.clone()))
+                .await
+            {
+                Err(e) if attempt < 5 && e.to_string().contains("does not exist") => continue,
+                other => break other.context(ADMIN, "reading the registry")?,
+            }
+        };
         rows.iter()
             .map(|row| {
                 Ok(RegisteredDatabase {
