@@ -111,6 +111,23 @@ async fn only_directories_whose_owner_is_gone_are_swept() {
     assert!(!live.directory().exists());
 }
 
+#[test]
+fn a_directory_whose_maker_died_before_owning_it_is_swept_at_once() {
+    let parent = tempfile::tempdir().unwrap();
+    let live = SqliteFileBackend::new_in(parent.path(), "live").unwrap();
+    // Killed between making its directory and creating its owner file.
+    let orphan = parent.path().join("persist-test-orphan-abc123");
+    std::fs::create_dir(&orphan).unwrap();
+    assert_eq!(
+        sweep_test_directories(parent.path()),
+        std::slice::from_ref(&orphan)
+    );
+    assert!(
+        live.directory().exists(),
+        "a live owner's directory was swept"
+    );
+}
+
 fn spawn_child(test: &str, env: &[(&str, &std::path::Path)]) -> std::process::Child {
     spawn_test(test, env, false).expect("a plain child always starts")
 }

@@ -5,6 +5,12 @@
 //! next process to start sweeps the directory: liveness is the lock, never a process id, and
 //! holds across containers and pid namespaces that share the directory. A kept directory is
 //! marked `.persist-kept` and never swept.
+//!
+//! A directory is made and its owner file locked under the parent's *making lock*, which a
+//! sweep also holds while it judges directories: a directory the sweep finds without a held
+//! owner lock is then either finished and abandoned, or was being made by a process killed
+//! before it locked its owner file. Either way it is gone, and a directory still being made
+//! is never judged halfway.
 
 use std::fs::File;
 use std::io;
@@ -28,7 +34,8 @@ pub use crate::env::TEST_DIR_ENV;
 pub(crate) const DIR_PREFIX: &str = "persist-test-";
 const OWNER_FILE: &str = ".persist-owner";
 const KEPT_FILE: &str = ".persist-kept";
-/// A directory with no owner file is left alone this long (its owner may be creating it).
+/// Without the making lock, a directory with no owner file is left alone this long (its owner
+/// may be making it).
 const UNOWNED_GRACE: Duration = Duration::from_secs(3600);
 /// Sweeps are spaced this far apart across processes: under nextest every test is a process.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -58,6 +65,7 @@ impl SqliteFileBackend {
     /// `parent` the directories of owners that are gone.
     pub fn new_in(parent: &Path, label: &str) -> Result<Self> {
         sweep_now_and_then(parent);
+        let making = making_lock(parent);
         let dir = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", short_label(label, 40)))
             .tempdir_in(parent)
@@ -69,6 +77,7 @@ impl SqliteFileBackend {
             path: owner_path,
             source: e.into(),
         })?;
+        drop(making);
         Ok(SqliteFileBackend {
             root: dir.path().to_owned(),
             dir: Mutex::new(Some((dir, owner))),
@@ -222,11 +231,10 @@ impl Backend for SqliteFileBackend {
 
 /// Sweeps `parent` unless some process did so in the last [`SWEEP_EVERY`].
 fn sweep_now_and_then(parent: &Path) {
-    // The stamp lives with the templates, so that a parent holds nothing but test directories.
-    let shared = template_dir(&default_parent());
-    let _ = std::fs::create_dir_all(&shared);
-    let key = crate::db::Fingerprint::of([parent.as_os_str().as_encoded_bytes()]);
-    let stamp = shared.join(format!("sweep-{}.stamp", key.short()));
+    let Ok(stamp) = parent_file(parent, "sweep", "stamp") else {
+        sweep(parent);
+        return;
+    };
     let recent = std::fs::metadata(&stamp)
         .and_then(|m| m.modified())
         .ok()
@@ -239,6 +247,24 @@ fn sweep_now_and_then(parent: &Path) {
     sweep(parent);
 }
 
+/// A file about `parent`'s test directories (`<what>-<key of parent>.<ext>`), kept with the
+/// templates so that a parent holds nothing but test directories.
+fn parent_file(parent: &Path, what: &str, ext: &str) -> io::Result<PathBuf> {
+    let shared = template_dir(&default_parent());
+    std::fs::create_dir_all(&shared)?;
+    let key = crate::db::Fingerprint::of([parent.as_os_str().as_encoded_bytes()]);
+    Ok(shared.join(format!("{what}-{}.{ext}", key.short())))
+}
+
+/// The making lock of `parent`'s test directories (held while one is made and its owner file
+/// locked, and while a sweep judges them), kept with the templates; `None` if it cannot be
+/// had, and then a directory with no owner file is left alone for [`UNOWNED_GRACE`].
+fn making_lock(parent: &Path) -> Option<File> {
+    let file = File::create(parent_file(parent, "making", "lock").ok()?).ok()?;
+    file.lock().ok()?;
+    Some(file)
+}
+
 /// Removes from `parent` the test directories whose owner is gone (its lock is free), and
 /// templates nobody has used for a long time (in `PERSIST_TEST_DIR` or the temporary directory).
 /// Kept directories stay. Returns the test directories it removed.
@@ -248,6 +274,9 @@ pub fn sweep(parent: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return removed;
     };
+    // Judged under the making lock (no directory is half made meanwhile), removed after it.
+    let making = making_lock(parent);
+    let mut gone = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let is_test_dir = name.to_str().is_some_and(|n| n.starts_with(DIR_PREFIX));
@@ -258,10 +287,12 @@ pub fn sweep(parent: &Path) -> Vec<PathBuf> {
         if dir.join(KEPT_FILE).exists() {
             continue;
         }
-        let gone = match File::options().write(true).open(dir.join(OWNER_FILE)) {
+        let abandoned = match File::options().write(true).open(dir.join(OWNER_FILE)) {
             // Free means its owner has ended: a live owner holds it for the manager's life.
             Ok(owner) => owner.try_lock().is_ok(),
-            // Not owned yet, or from before owner files: only once it is old.
+            // Its maker died before locking it (nobody is making one now).
+            Err(_) if making.is_some() => true,
+            // Without the making lock, only once it is old.
             Err(_) => entry
                 .metadata()
                 .and_then(|m| m.modified())
@@ -269,7 +300,13 @@ pub fn sweep(parent: &Path) -> Vec<PathBuf> {
                 .and_then(|at| SystemTime::now().duration_since(at).ok())
                 .is_some_and(|age| age > UNOWNED_GRACE),
         };
-        if gone && std::fs::remove_dir_all(&dir).is_ok() {
+        if abandoned {
+            gone.push(dir);
+        }
+    }
+    drop(making);
+    for dir in gone {
+        if std::fs::remove_dir_all(&dir).is_ok() {
             tracing::info!(directory = %dir.display(), "removed a test directory whose owner is gone");
             removed.push(dir);
         }
@@ -317,5 +354,27 @@ mod tests {
             &destination,
         );
         assert!(matches!(&error, PersistError::Io { path, .. } if path == &destination));
+    }
+
+    #[test]
+    fn a_directory_being_made_is_not_judged_halfway() {
+        let parent = tempfile::tempdir().unwrap();
+        let making = making_lock(parent.path()).expect("the making lock");
+        // Made, its owner file created and not yet locked.
+        let dir = parent.path().join(format!("{DIR_PREFIX}half-abc123"));
+        std::fs::create_dir(&dir).unwrap();
+        let owner = File::create(dir.join(OWNER_FILE)).unwrap();
+        let sweeper = {
+            let parent = parent.path().to_owned();
+            std::thread::spawn(move || sweep(&parent))
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(dir.exists(), "swept while it was being made");
+        owner.try_lock().unwrap();
+        drop(making);
+        assert_eq!(sweeper.join().unwrap(), Vec::<PathBuf>::new());
+        assert!(dir.exists(), "swept once it was owned");
+        drop(owner);
+        assert_eq!(sweep(parent.path()), [dir]);
     }
 }
