@@ -7,17 +7,36 @@ use sea_orm::{DbErr, QueryResult};
 use crate::system::layout::{Senders, Shape};
 use crate::system::{Source, Table, TimeUnit};
 
+/// Reads a nullable integer column of any width that fits an `i64`.
+pub(crate) fn opt_int(row: &QueryResult, column: &str) -> Result<Option<i64>, DbErr> {
+    let wide = match row.try_get::<Option<i64>>("", column) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    if let Ok(value) = row.try_get::<Option<i32>>("", column) {
+        return Ok(value.map(i64::from));
+    }
+    if let Ok(value) = row.try_get::<Option<i16>>("", column) {
+        return Ok(value.map(i64::from));
+    }
+    if let Ok(value) = row.try_get::<Option<i8>>("", column) {
+        return Ok(value.map(i64::from));
+    }
+    if let Ok(value) = row.try_get::<Option<u32>>("", column) {
+        return Ok(value.map(i64::from));
+    }
+    match row.try_get::<Option<u64>>("", column) {
+        Ok(value) => value.map(i64::try_from).transpose().map_err(|_| wide),
+        Err(_) => Err(wide),
+    }
+}
+
 /// Reads a nullable text column, or an integer one as its decimal text.
 pub(crate) fn opt_text(row: &QueryResult, column: &str) -> Result<Option<String>, DbErr> {
     match row.try_get::<Option<String>>("", column) {
         Ok(value) => Ok(value),
-        Err(text_error) => row
-            .try_get::<Option<i64>>("", column)
+        Err(text_error) => opt_int(row, column)
             .map(|v| v.map(|n| n.to_string()))
-            .or_else(|_| {
-                row.try_get::<Option<i32>>("", column)
-                    .map(|v| v.map(|n| n.to_string()))
-            })
             .or_else(|_| {
                 row.try_get::<Option<uuid::Uuid>>("", column)
                     .map(|v| v.map(|n| n.to_string()))
@@ -35,11 +54,8 @@ pub(crate) fn time(row: &QueryResult, column: &str, unit: TimeUnit) -> Result<i6
         TimeUnit::Millis | TimeUnit::DateTime => 1.0,
     };
     let number = |row: &QueryResult| {
-        if let Ok(value) = row.try_get::<Option<i64>>("", column) {
+        if let Ok(value) = opt_int(row, column) {
             return Some((value.unwrap_or(0) as f64 * scale) as i64);
-        }
-        if let Ok(value) = row.try_get::<Option<i32>>("", column) {
-            return Some((f64::from(value.unwrap_or(0)) * scale) as i64);
         }
         if let Ok(value) = row.try_get::<Option<f64>>("", column) {
             return Some((value.unwrap_or(0.0) * scale).round() as i64);

@@ -160,25 +160,11 @@ fn cell(row: &QueryResult, column: &str, kind: Kind) -> Result<Cell, DbErr> {
 }
 
 fn int(row: &QueryResult, column: &str) -> Result<Option<Cell>, DbErr> {
-    if let Ok(v) = row.try_get::<Option<i64>>("", column) {
-        return Ok(v.map(Cell::Int));
+    match read::opt_int(row, column) {
+        Ok(value) => Ok(value.map(Cell::Int)),
+        // Wider than an `i64`, or not stored as an integer: its text.
+        Err(_) => text(row, column),
     }
-    if let Ok(v) = row.try_get::<Option<i32>>("", column) {
-        return Ok(v.map(|n| Cell::Int(n.into())));
-    }
-    if let Ok(v) = row.try_get::<Option<i16>>("", column) {
-        return Ok(v.map(|n| Cell::Int(n.into())));
-    }
-    if let Ok(v) = row.try_get::<Option<i8>>("", column) {
-        return Ok(v.map(|n| Cell::Int(n.into())));
-    }
-    if let Ok(v) = row.try_get::<Option<u64>>("", column) {
-        return Ok(v.map(|n| Cell::Int(i64::try_from(n).unwrap_or(i64::MAX))));
-    }
-    if let Ok(v) = row.try_get::<Option<u32>>("", column) {
-        return Ok(v.map(|n| Cell::Int(n.into())));
-    }
-    text(row, column)
 }
 
 fn text(row: &QueryResult, column: &str) -> Result<Option<Cell>, DbErr> {

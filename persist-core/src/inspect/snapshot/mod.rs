@@ -173,7 +173,6 @@ impl<'a> SnapshotBuilder<'a> {
         };
         let layout = self.inspector.layout.as_deref();
         let mut databases = Vec::new();
-        let mut seen: Vec<(String, Vec<String>)> = Vec::new();
         for role in roles {
             let db = manager.connection(&role)?;
             let label = role.to_string();
@@ -205,7 +204,6 @@ impl<'a> SnapshotBuilder<'a> {
                         self.rule(&name, column, &schema.columns[column].data_type, layout)
                     })
                     .collect();
-                seen.push((name.clone(), columns.clone()));
                 tables.push(TableData {
                     name,
                     columns,
@@ -215,7 +213,7 @@ impl<'a> SnapshotBuilder<'a> {
             }
             databases.push(DatabaseData { label, tables });
         }
-        self.check_names(&seen)?;
+        self.check_names(&databases)?;
         Ok(DataSnapshot {
             text: render::render(&databases),
             test_name,
@@ -282,14 +280,15 @@ impl<'a> SnapshotBuilder<'a> {
     }
 
     /// Every table and column named must exist in a database shown.
-    fn check_names(&self, seen: &[(String, Vec<String>)]) -> Result<()> {
+    fn check_names(&self, databases: &[DatabaseData]) -> Result<()> {
+        let seen = || databases.iter().flat_map(|d| &d.tables);
         let invalid = |reason: String| PersistError::InvalidInput {
             field: "snapshot",
             reason,
         };
         if let Some(wanted) = &self.tables {
             for table in wanted {
-                if !seen.iter().any(|(t, _)| t == table) {
+                if !seen().any(|t| &t.name == table) {
                     return Err(invalid(format!("no database shown has a table `{table}`")));
                 }
             }
@@ -301,10 +300,9 @@ impl<'a> SnapshotBuilder<'a> {
             .map(|(t, s)| (t, s.column()))
             .chain(self.kept.iter().map(|(t, c)| (t, c.as_str())));
         for (table, column) in named {
-            let found = seen
-                .iter()
-                .filter(|(t, _)| table == "*" || t == table)
-                .any(|(_, columns)| columns.iter().any(|c| c == column));
+            let found = seen()
+                .filter(|t| table == "*" || &t.name == table)
+                .any(|t| t.columns.iter().any(|c| c == column));
             if !found {
                 return Err(invalid(format!(
                     "no table `{table}` shown has a column `{column}`"

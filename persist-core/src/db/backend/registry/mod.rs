@@ -281,6 +281,15 @@ pub(crate) fn placeholder(backend: DbBackend) -> &'static str {
     }
 }
 
+/// `n` bind parameters, comma-separated, in the connection's dialect (`$1, $2` or `?, ?`).
+pub(crate) fn placeholders(backend: DbBackend, n: usize) -> String {
+    let one = |i: usize| match backend {
+        DbBackend::Postgres => format!("${i}"),
+        _ => "?".to_owned(),
+    };
+    (1..=n).map(one).collect::<Vec<_>>().join(", ")
+}
+
 /// Takes over database `name` for owner `me` (holding its lock on `admin`'s connection) if,
 /// at this moment, its record is owned by someone whose lock is free. `true` when taken: it is
 /// then `claimed` by `me`, and only `me` may drop it.

@@ -19,7 +19,7 @@ use std::sync::{Mutex, OnceLock};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use serde::{Deserialize, Serialize};
 
-use crate::db::backend::registry::REGISTRY_TABLE;
+use crate::db::backend::registry::{self, REGISTRY_TABLE};
 use crate::error::{DbContext, Result};
 
 mod catalog;
@@ -85,11 +85,11 @@ pub(crate) async fn claim_evictable(
     if values.is_empty() {
         values.push("".into());
     }
-    let placeholders = placeholders(backend, values.len());
+    let placeholders = registry::placeholders(backend, values.len());
     // Only a schema no process has used for a while: evicting an active one's idle databases
     // would take them from under its next test's claim for nothing (and a process killed
     // between its claim and its drop would leave the other run's pool a database short).
-    let cutoff = crate::db::backend::registry::now_millis() - EVICT_UNUSED_FOR.as_millis() as i64;
+    let cutoff = registry::now_millis() - EVICT_UNUSED_FOR.as_millis() as i64;
     let filter = format!(
         "kind = 'pool' AND pool_key NOT IN ({}) AND pool_key NOT IN (SELECT u.pool_key FROM \
          (SELECT pool_key FROM {REGISTRY_TABLE} WHERE kind = 'template' AND created_at >= {cutoff}) u)",
@@ -110,15 +110,6 @@ pub(crate) async fn claim_evictable(
         None,
     )
     .await
-}
-
-/// `n` bind placeholders, comma-separated, in the backend's syntax (`$1, $2` or `?, ?`).
-fn placeholders(backend: DbBackend, n: usize) -> String {
-    let one = |i: usize| match backend {
-        DbBackend::Postgres => format!("${i}"),
-        _ => "?".to_owned(),
-    };
-    (1..=n).map(one).collect::<Vec<_>>().join(", ")
 }
 
 /// What a template holds, as recorded when it was built.
@@ -175,7 +166,7 @@ pub(crate) async fn ready_counts(
         return Ok(HashMap::new());
     }
     let backend = admin.get_database_backend();
-    let placeholders = placeholders(backend, keys.len());
+    let placeholders = registry::placeholders(backend, keys.len());
     let sql = format!(
         "SELECT pool_key, COUNT(*) AS n FROM {REGISTRY_TABLE} WHERE kind = 'pool' AND state = 'ready' \
          AND pool_key IN ({}) GROUP BY pool_key",
