@@ -3,7 +3,9 @@
 //!   its kind and state, whose it is (the test and its part: `gateway`, `agent AgentB`),
 //!   whether its owner is alive, and its size;
 //! - `drain` drops every idle pool database and template (what a CI job runs last);
-//! - `sweep` drops what dead tests left.
+//! - `sweep` drops what dead tests left, trying databases that refused to drop again now.
+//!
+//! A database the server refused to drop is listed as `stuck`, with the server's reason.
 //!
 //! The URL defaults to `PERSIST_TEST_DATABASE_URL`.
 
@@ -50,10 +52,18 @@ async fn list(url: &str) -> Result<(), PersistError> {
             "{:<52} {:<8} {:<8} {:>9}  {:<5}  {}",
             db.name,
             db.kind,
-            db.state,
+            if db.is_stuck() { "stuck" } else { &db.state },
             size,
             if db.owner_alive { "yes" } else { "-" },
             db.label
+        );
+    }
+    for db in databases.iter().filter(|db| db.is_stuck()) {
+        println!(
+            "stuck: {} would not drop ({} tries): {}",
+            db.name,
+            db.drop_failures,
+            db.drop_error.as_deref().unwrap_or("no reason given")
         );
     }
     println!(

@@ -185,3 +185,83 @@ impl persist_core::db::AgentSchema for Tagged {
         tables
     }
 }
+
+/// Makes a database on the server refuse `DROP DATABASE` for as long as it lives, and undoes
+/// it when dropped, on a panic too: a test that makes a database undroppable never leaves it
+/// so for the runs after it.
+///
+/// PostgreSQL refuses to drop a template database; MySQL/MariaDB waits for the lock another
+/// session holds on one of its tables (here, `LOCK TABLES … READ` from a session in the
+/// administration database, which nothing that ends a database's own sessions ends), and the
+/// framework's drop gives up after its short lock wait.
+pub struct Undroppable {
+    url: String,
+    name: String,
+    runtime: tokio::runtime::Runtime,
+    lock: Option<sea_orm::sqlx::MySqlConnection>,
+}
+
+impl Undroppable {
+    /// Makes database `name` undroppable; it must hold a table on MySQL/MariaDB.
+    pub fn new(url: &str, name: &str) -> Self {
+        use sea_orm::sqlx::Connection as _;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = url.replacen("mariadb://", "mysql://", 1);
+        let lock = if url.starts_with("postgres") {
+            runtime.block_on(run_by_hand(
+                &url,
+                &format!("ALTER DATABASE \"{name}\" IS_TEMPLATE true"),
+            ));
+            None
+        } else {
+            runtime.block_on(async {
+                let mut conn = sea_orm::sqlx::MySqlConnection::connect(&url).await.unwrap();
+                let table: (String,) = sea_orm::sqlx::query_as(
+                    "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
+                     WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME LIMIT 1",
+                )
+                .bind(name)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{name} holds no table to lock: {e}"));
+                let lock = format!("LOCK TABLES `{name}`.`{}` READ", table.0);
+                sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(lock))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Some(conn)
+            })
+        };
+        Undroppable {
+            url,
+            name: name.to_owned(),
+            runtime,
+            lock,
+        }
+    }
+}
+
+impl Drop for Undroppable {
+    fn drop(&mut self) {
+        use sea_orm::sqlx::Connection as _;
+        let (url, name) = (self.url.clone(), self.name.clone());
+        match self.lock.take() {
+            Some(conn) => {
+                let _ = self.runtime.block_on(conn.close());
+            }
+            None => self.runtime.block_on(async {
+                // It may be gone already; a failure here must not hide the test's own.
+                let Ok(db) = Database::connect(url.as_str()).await else {
+                    return;
+                };
+                let _ = db
+                    .execute_unprepared(&format!("ALTER DATABASE \"{name}\" IS_TEMPLATE false"))
+                    .await;
+                let _ = db.close().await;
+            }),
+        }
+    }
+}

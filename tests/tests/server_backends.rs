@@ -11,7 +11,7 @@ use persist_core::db::ManagerBuilder;
 use persist_core::db::backend::{RegisteredDatabase, list_databases, sweep_leaked};
 use persist_core::prelude::*;
 use persist_tests::server::{
-    drop_by_hand, own_pool, registry_rows, run_by_hand, server_url, settled_rows, test_databases,
+    Undroppable, drop_by_hand, own_pool, registry_rows, server_url, settled_rows, test_databases,
 };
 use persist_tests::{
     expect_failure, output_text, record_locations, recorded_locations, run_ignored, spawn_test,
@@ -274,46 +274,71 @@ fn sweep_until(url: &str, what: &str, done: impl Fn(&[RegisteredDatabase]) -> bo
 }
 
 #[test]
-fn a_leaked_database_that_will_not_drop_is_left_to_the_next_sweep() {
-    let Some(url) =
-        server_or_skip("a_leaked_database_that_will_not_drop_is_left_to_the_next_sweep")
-    else {
+fn a_database_that_will_not_drop_is_recorded_said_once_and_dropped_once_it_can_be() {
+    let Some(url) = server_or_skip(
+        "a_database_that_will_not_drop_is_recorded_said_once_and_dropped_once_it_can_be",
+    ) else {
         return;
     };
-    if !url.starts_with("postgres") {
-        // Nothing a client does makes MySQL refuse a DROP DATABASE.
-        eprintln!("skipped: a database that refuses to be dropped is made on PostgreSQL only");
-        return;
-    }
     let (mut child, leaked, _files) = spawn_driven("driven_killed_mid_test", false).unwrap();
-    // PostgreSQL refuses to drop a template database.
     let stuck = leaked[0].clone();
-    block_on(run_by_hand(
-        &url,
-        &format!("ALTER DATABASE \"{stuck}\" IS_TEMPLATE true"),
-    ));
+    // Undone however this test ends, and whoever else sweeps meanwhile.
+    let undroppable = Undroppable::new(&url, &stuck);
     child.kill().unwrap();
     child.wait().unwrap();
 
-    // The sweep does not stop at the one that will not go: the others are dropped.
-    sweep_until(&url, "the droppable ones were never swept", |listed| {
-        listed
-            .iter()
-            .all(|d| d.name == stuck || !leaked.contains(&d.name))
-    });
-    // The one that would not go is no one's: the next sweep, by any process, tries again
-    // (it is not kept until the process that failed to drop it ends).
-    sweep_until(&url, "the stuck one was not given back", |listed| {
-        listed
-            .iter()
-            .any(|d| d.name == stuck && d.state == "claimed" && !d.owner_alive)
-    });
+    // The sweep does not stop at the one that will not go: the others are dropped. The stuck
+    // one is recorded with the server's reason and given up to nobody (any later sweep may
+    // try it), never kept by a process that failed to drop it.
+    sweep_until(
+        &url,
+        "the stuck one was not recorded, or blocked the others",
+        |listed| {
+            let others_gone = listed
+                .iter()
+                .all(|d| d.name == stuck || !leaked.contains(&d.name));
+            let recorded = listed.iter().any(|d| {
+                d.name == stuck
+                    && d.is_stuck()
+                    && d.last_drop_failure_ms.is_some()
+                    && d.drop_error.as_deref().is_some_and(|e| !e.is_empty())
+            });
+            others_gone && recorded
+        },
+    );
+    let listed = block_on(list_databases(&url)).unwrap();
+    let entry = listed.iter().find(|d| d.name == stuck).unwrap();
+    let reason = entry.drop_error.clone().unwrap();
+    if url.starts_with("postgres") {
+        assert!(reason.contains("template"), "{entry:?}");
+    } else {
+        assert!(reason.to_lowercase().contains("lock"), "{entry:?}");
+    }
     assert!(block_on(test_databases(&url)).contains(&stuck));
 
-    block_on(run_by_hand(
-        &url,
-        &format!("ALTER DATABASE \"{stuck}\" IS_TEMPLATE false"),
-    ));
+    // A later process says it once on stderr, without PERSIST_LOG and with its output
+    // captured by the test harness: which database, why, and what to do.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "driven_on_server",
+            "--ignored",
+            "--test-threads",
+            "1",
+        ])
+        .env_remove("PERSIST_LOG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", output_text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said: Vec<&str> = stderr.lines().filter(|l| l.contains(&stuck)).collect();
+    assert_eq!(said.len(), 1, "said {} times: {stderr}", said.len());
+    assert!(said[0].contains("will not drop"), "{}", said[0]);
+    assert!(said[0].contains(&reason), "{}", said[0]);
+    assert!(said[0].contains("DROP DATABASE"), "{}", said[0]);
+
+    // Once it can be dropped, a sweep drops it.
+    drop(undroppable);
     sweep_until(
         &url,
         "the stuck one was never swept once it could be",

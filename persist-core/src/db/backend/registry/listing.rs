@@ -25,6 +25,27 @@ pub struct RegisteredDatabase {
     pub created_at_ms: i64,
     /// Its size on disk, if the database exists.
     pub size_bytes: Option<i64>,
+    /// How many times the server refused to drop it (0: never). A database that refused is
+    /// stuck: every run's sweep tries it again on a growing interval, never waiting for it.
+    pub drop_failures: u32,
+    /// Why it would not drop, in the server's words, the last time it refused.
+    pub drop_error: Option<String>,
+    /// When it last refused, epoch milliseconds.
+    pub last_drop_failure_ms: Option<i64>,
+}
+
+impl RegisteredDatabase {
+    /// Whether the server refused to drop it and it is waiting for a later sweep.
+    pub fn is_stuck(&self) -> bool {
+        self.drop_failures > 0
+    }
+}
+
+/// An integer column, whatever width the server gives it (`INTEGER` is 32 bits on
+/// PostgreSQL, and MySQL widens sums).
+pub(super) fn int(row: &sea_orm::QueryResult, column: &str) -> Result<i64, sea_orm::DbErr> {
+    row.try_get::<i64>("", column)
+        .or_else(|_| row.try_get::<i32>("", column).map(i64::from))
 }
 
 /// Every database the registry of the server at `admin_url` records, with its size: what a
@@ -37,14 +58,14 @@ pub async fn list_databases(admin_url: &str) -> Result<Vec<RegisteredDatabase>> 
         let alive = owner_alive_sql(backend);
         let sql = match backend {
             DbBackend::Postgres => format!(
-                "SELECT db_name, kind, state, label, created_at, \
+                "SELECT db_name, kind, state, label, created_at, drop_failures, drop_error, failed_at, \
                  CASE WHEN state IN ('creating', 'claimed', 'dropping') AND {alive} THEN 1 ELSE 0 END::bigint AS alive, \
                  CASE WHEN d.datname IS NULL THEN NULL ELSE pg_catalog.pg_database_size(d.oid) END AS size \
                  FROM {REGISTRY_TABLE} LEFT JOIN pg_catalog.pg_database d ON d.datname = db_name \
                  ORDER BY kind, db_name"
             ),
             _ => format!(
-                "SELECT db_name, kind, state, label, created_at, \
+                "SELECT db_name, kind, state, label, created_at, drop_failures, drop_error, failed_at, \
                  CAST(CASE WHEN state IN ('creating', 'claimed', 'dropping') AND {alive} THEN 1 ELSE 0 END AS SIGNED) AS alive, \
                  CAST(s.size AS SIGNED) AS size \
                  FROM {REGISTRY_TABLE} LEFT JOIN (SELECT TABLE_SCHEMA AS schema_name, \
@@ -68,6 +89,8 @@ pub async fn list_databases(admin_url: &str) -> Result<Vec<RegisteredDatabase>> 
         };
         rows.iter()
             .map(|row| {
+                let drop_failures = u32::try_from(int(row, "drop_failures")?).unwrap_or(0);
+                let failed_at = int(row, "failed_at")?;
                 Ok(RegisteredDatabase {
                     name: row.try_get("", "db_name")?,
                     kind: row.try_get("", "kind")?,
@@ -76,6 +99,9 @@ pub async fn list_databases(admin_url: &str) -> Result<Vec<RegisteredDatabase>> 
                     owner_alive: row.try_get::<i64>("", "alive")? == 1,
                     created_at_ms: row.try_get("", "created_at")?,
                     size_bytes: row.try_get("", "size")?,
+                    drop_failures,
+                    drop_error: row.try_get("", "drop_error")?,
+                    last_drop_failure_ms: (drop_failures > 0).then_some(failed_at),
                 })
             })
             .collect::<std::result::Result<Vec<_>, sea_orm::DbErr>>()

@@ -22,6 +22,12 @@
 //! first takes an abandoned database over with [`take_abandoned`], which succeeds only while
 //! its owner's lock is free at that moment; so a database that was given back, or claimed by
 //! anyone alive, between the sweep's read and its drop stays where it is.
+//!
+//! **A database that will not drop** (a template flag, a lock, a role without the right) is
+//! tried once, never waited for: the failure is recorded on its row (how often, when, why,
+//! and when it is due again, on a growing interval every process reads), and it is given up
+//! to nobody (`claimed`, owner 0), so that any later sweep may try it once it is due. See
+//! [`stuck`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,7 +38,9 @@ use super::server::{drop_statement, owner_connection};
 use crate::error::{DbContext, Result};
 
 mod listing;
+pub(crate) mod stuck;
 pub use listing::{RegisteredDatabase, list_databases};
+use stuck::StuckDatabase;
 
 /// The registry table, in the server's administration database.
 pub const REGISTRY_TABLE: &str = "persist_test_databases";
@@ -74,8 +82,27 @@ fn col(name: &str) -> Alias {
     Alias::new(name)
 }
 
-/// Creates the registry table if it is missing.
+/// The columns that record a database that would not drop, added to a registry made by an
+/// earlier version: `(name, definition)`.
+const STUCK_COLUMNS: [(&str, &str); 4] = [
+    ("drop_failures", "INTEGER NOT NULL DEFAULT 0"),
+    ("drop_error", "TEXT NULL"),
+    ("failed_at", "BIGINT NOT NULL DEFAULT 0"),
+    ("retry_at", "BIGINT NOT NULL DEFAULT 0"),
+];
+
+/// Creates the registry table if it is missing, and adds the columns an earlier version's
+/// table lacks. One cheap read when it is already there.
 pub(crate) async fn ensure_table(admin: &DatabaseConnection) -> Result<()> {
+    let backend = admin.get_database_backend();
+    let probe = format!("SELECT retry_at FROM {REGISTRY_TABLE} WHERE 1 = 0");
+    if admin
+        .query_all_raw(Statement::from_string(backend, probe.clone()))
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
     let text = |name: &str, len: u32| {
         ColumnDef::new(col(name))
             .string_len(len)
@@ -105,6 +132,25 @@ pub(crate) async fn ensure_table(admin: &DatabaseConnection) -> Result<()> {
         .col(ColumnDef::new(col("digest")).string_len(64).null())
         .col(ColumnDef::new(col("detail")).text().null())
         .col(ColumnDef::new(col("created_at")).big_integer().not_null())
+        .col(
+            ColumnDef::new(col("drop_failures"))
+                .integer()
+                .not_null()
+                .default(0),
+        )
+        .col(ColumnDef::new(col("drop_error")).text().null())
+        .col(
+            ColumnDef::new(col("failed_at"))
+                .big_integer()
+                .not_null()
+                .default(0),
+        )
+        .col(
+            ColumnDef::new(col("retry_at"))
+                .big_integer()
+                .not_null()
+                .default(0),
+        )
         .to_owned();
     // Two processes creating the table at once can collide even with IF NOT EXISTS
     // (PostgreSQL's catalog); the second attempt then finds it.
@@ -115,7 +161,20 @@ pub(crate) async fn ensure_table(admin: &DatabaseConnection) -> Result<()> {
             .await
             .context(ADMIN, format!("creating {REGISTRY_TABLE}"))?;
     }
-    Ok(())
+    // A table an earlier version made: add what it lacks. Another process may be adding the
+    // same columns: a column that is already there is not an error, the probe below decides.
+    for (name, definition) in STUCK_COLUMNS {
+        let _ = admin
+            .execute_unprepared(&format!(
+                "ALTER TABLE {REGISTRY_TABLE} ADD COLUMN {name} {definition}"
+            ))
+            .await;
+    }
+    admin
+        .query_all_raw(Statement::from_string(backend, probe))
+        .await
+        .context(ADMIN, format!("upgrading {REGISTRY_TABLE}"))
+        .map(|_| ())
 }
 
 /// Records a database about to be created, owned by `owner`.
@@ -290,18 +349,35 @@ pub(crate) fn placeholders(backend: DbBackend, n: usize) -> String {
     (1..=n).map(one).collect::<Vec<_>>().join(", ")
 }
 
+/// Which abandoned databases a sweep takes over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Those that never refused to drop, and those whose next try is due: what the sweeps a
+    /// run makes by itself take, so that a database that will not drop costs one try per
+    /// interval across every process, not one per process.
+    Due,
+    /// All of them, now: a person asked (`sweep_leaked`), or a template's name is needed.
+    Now,
+}
+
 /// Takes over database `name` for owner `me` (holding its lock on `admin`'s connection) if,
-/// at this moment, its record is owned by someone whose lock is free. `true` when taken: it is
-/// then `claimed` by `me`, and only `me` may drop it.
+/// at this moment, its record is owned by someone whose lock is free (and, with
+/// [`Retry::Due`], it is due). `true` when taken: it is then `claimed` by `me`, and only `me`
+/// may drop it.
 pub(crate) async fn take_abandoned(
     admin: &impl ConnectionTrait,
     name: &str,
     me: i64,
+    retry: Retry,
 ) -> Result<bool> {
     let backend = admin.get_database_backend();
+    let due = match retry {
+        Retry::Due => format!(" AND retry_at <= {}", now_millis()),
+        Retry::Now => String::new(),
+    };
     let sql = format!(
         "UPDATE {REGISTRY_TABLE} SET state = 'claimed', owner = {me} WHERE db_name = {} \
-         AND state IN ('creating', 'claimed', 'dropping') AND owner <> {me} \
+         AND state IN ('creating', 'claimed', 'dropping') AND owner <> {me}{due} \
          AND NOT ({}) AND {}",
         placeholder(backend),
         owner_alive_sql(backend),
@@ -328,11 +404,35 @@ pub(crate) async fn is_recorded(admin: &impl ConnectionTrait, name: &str) -> Res
     Ok(row.is_some())
 }
 
+/// What became of a database [`drop_owned`] was asked to drop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Dropped {
+    /// Dropped and forgotten.
+    Yes,
+    /// Not dropped: the registry does not say it is this owner's.
+    NotHeld,
+    /// The server refused (the reason): recorded on its row and given up to nobody, so that a
+    /// later sweep, by anyone, tries again once it is due. Nobody waited for it.
+    Stuck(String),
+}
+
+impl Dropped {
+    /// Whether it was dropped.
+    pub(crate) fn is_dropped(&self) -> bool {
+        *self == Dropped::Yes
+    }
+}
+
 /// Drops database `name` if owner `me` (holding its lock on `admin`'s connection) holds it,
-/// and forgets it. `false`, and nothing dropped, when the registry says it is not `me`'s.
+/// and forgets it. Tried once: a database that will not drop is [`Dropped::Stuck`], its
+/// failure recorded for the sweeps; nothing waits for it.
 ///
 /// The only way the framework drops a registered database.
-pub(crate) async fn drop_owned(admin: &impl ConnectionTrait, name: &str, me: i64) -> Result<bool> {
+pub(crate) async fn drop_owned(
+    admin: &impl ConnectionTrait,
+    name: &str,
+    me: i64,
+) -> Result<Dropped> {
     let backend = admin.get_database_backend();
     let sql = format!(
         "UPDATE {REGISTRY_TABLE} SET state = 'dropping' WHERE db_name = {} AND owner = {me} \
@@ -346,94 +446,116 @@ pub(crate) async fn drop_owned(admin: &impl ConnectionTrait, name: &str, me: i64
         .context(ADMIN, format!("marking {name} for dropping"))?;
     if marked.rows_affected() != 1 {
         tracing::warn!(database = %name, "not dropped: the registry does not say it is this owner's");
-        return Ok(false);
+        return Ok(Dropped::NotHeld);
     }
-    // A drop can fail for a moment (PostgreSQL's FORCE waits only five seconds for the
-    // sessions it ends on a loaded server): try again before giving up.
-    let mut attempt = 0;
-    loop {
-        match admin
-            .execute_unprepared(&drop_statement(backend, name))
-            .await
-        {
-            Ok(_) => break,
-            Err(_) if attempt < DROP_RETRIES.len() => {
-                tokio::time::sleep(DROP_RETRIES[attempt]).await;
-                attempt += 1;
+    if let Err(e) = admin
+        .execute_unprepared(&drop_statement(backend, name))
+        .await
+    {
+        let reason = stuck::reason(&e);
+        // Recorded and given up to nobody: owner 0 is no one's lock, so the next sweep that
+        // finds it due tries again. Kept as ours, it would wait for this process to end.
+        return match stuck::record_failure(admin, name, me, &reason).await {
+            Ok(()) => {
+                tracing::warn!(database = %name, reason = %reason, "a database would not drop; later sweeps try again");
+                Ok(Dropped::Stuck(reason))
             }
-            Err(e) => {
-                // Give it up, so that the next sweep, by anyone, tries again: owner 0 is no
-                // one's lock. Kept as ours, it would wait for this process to end.
-                let give_up = format!(
-                    "UPDATE {REGISTRY_TABLE} SET state = 'claimed', owner = 0 \
-                     WHERE db_name = {} AND owner = {me}",
-                    placeholder(backend),
-                );
-                let _ = admin
-                    .execute_raw(Statement::from_sql_and_values(
-                        backend,
-                        give_up,
-                        [name.into()],
-                    ))
-                    .await;
-                return Err(e).context(ADMIN, format!("dropping database {name}"));
-            }
-        }
+            // The server is gone, not just this database: say what failed first.
+            Err(_) => Err(e).context(ADMIN, format!("dropping database {name}")),
+        };
     }
     forget(admin, name, me).await?;
-    Ok(true)
+    Ok(Dropped::Yes)
 }
-
-/// The pauses between attempts at a drop that failed.
-const DROP_RETRIES: [Duration; 3] = [
-    Duration::from_millis(200),
-    Duration::from_secs(1),
-    Duration::from_secs(3),
-];
 
 /// Drops every database in the registry of the server at `admin_url` whose owner is gone, and
 /// returns their names. Databases of live tests, pools, templates and kept ones stay.
+///
+/// This is the sweep a person asks for: databases that refused to drop before are tried
+/// again now, whatever their interval (the sweeps a run makes by itself try them only when
+/// due). One that still refuses is reported on stderr and stays recorded with why
+/// ([`list_databases`] shows it).
 pub async fn sweep_leaked(admin_url: &str) -> Result<Vec<String>> {
     let (admin, me) = owner_connection(admin_url).await?;
-    let result = sweep_with(&admin, me).await;
+    let result = sweep_with(&admin, admin_url, me, Retry::Now).await;
     let _ = admin.close().await;
-    result
+    result.map(|sweep| sweep.dropped)
 }
 
-/// Drops, as owner `me`, what owners that are gone left behind.
-pub(crate) async fn sweep_with(admin: &DatabaseConnection, me: i64) -> Result<Vec<String>> {
+/// What a sweep did.
+#[derive(Debug, Default)]
+pub(crate) struct Sweep {
+    /// The databases it dropped.
+    pub(crate) dropped: Vec<String>,
+    /// When the first stuck database it left is due again (epoch ms), if it left any.
+    pub(crate) next_due_ms: Option<i64>,
+}
+
+impl Sweep {
+    /// Notes a stuck database due again at `at_ms`.
+    fn due(&mut self, at_ms: i64) {
+        self.next_due_ms = Some(self.next_due_ms.map_or(at_ms, |t| Ord::min(t, at_ms)));
+    }
+}
+
+/// Drops, as owner `me`, what owners that are gone left behind; reports each stuck database
+/// it meets on stderr (once per process).
+pub(crate) async fn sweep_with(
+    admin: &DatabaseConnection,
+    admin_url: &str,
+    me: i64,
+    retry: Retry,
+) -> Result<Sweep> {
     ensure_table(admin).await?;
     let backend = admin.get_database_backend();
     // Candidates only: each is taken over, or not, by its own conditional update below.
     let sql = format!(
-        "SELECT db_name FROM {REGISTRY_TABLE} WHERE state IN ('creating', 'claimed', 'dropping') \
-         AND NOT ({})",
+        "SELECT db_name, drop_failures, drop_error, failed_at, retry_at FROM {REGISTRY_TABLE} \
+         WHERE state IN ('creating', 'claimed', 'dropping') AND NOT ({})",
         owner_alive_sql(backend)
     );
     let rows = admin
         .query_all_raw(Statement::from_string(backend, sql))
         .await
         .context(ADMIN, "reading the registry")?;
-    let mut dropped = Vec::new();
+    let mut sweep = Sweep::default();
     for row in rows {
-        let name: String = row
-            .try_get("", "db_name")
-            .context(ADMIN, "reading the registry")?;
+        let found = StuckDatabase::from_row(&row).context(ADMIN, "reading the registry")?;
+        if found.failures > 0 {
+            stuck::announce(admin_url, &found);
+        }
+        if retry == Retry::Due && found.retry_at_ms > now_millis() {
+            sweep.due(found.retry_at_ms);
+            continue;
+        }
         // One database that will not go is left for the next sweep; the rest still go.
-        let taken = match take_abandoned(admin, &name, me).await {
+        let name = found.name;
+        let taken = match take_abandoned(admin, &name, me, retry).await {
             Ok(true) => drop_owned(admin, &name, me).await,
-            other => other,
+            Ok(false) => Ok(Dropped::NotHeld),
+            Err(e) => Err(e),
         };
         match taken {
-            Ok(true) => {
+            Ok(Dropped::Yes) => {
                 tracing::info!(database = %name, "dropped a test database whose owner is gone");
-                dropped.push(name);
+                sweep.dropped.push(name);
             }
-            Ok(false) => {}
+            Ok(Dropped::NotHeld) => {}
+            Ok(Dropped::Stuck(reason)) => {
+                let again = stuck::read(admin, &name).await.ok().flatten();
+                if let Some(again) = again {
+                    stuck::announce(admin_url, &again);
+                    if retry == Retry::Due {
+                        sweep.due(again.retry_at_ms);
+                    }
+                } else {
+                    tracing::warn!(database = %name, reason = %reason, "a leaked database would not drop");
+                }
+            }
             Err(e) => {
                 tracing::warn!(database = %name, error = %e, "a leaked database was not dropped; the next sweep tries again")
             }
         }
     }
-    Ok(dropped)
+    Ok(sweep)
 }

@@ -21,6 +21,7 @@ use crate::error::{DbContext, PersistError, Result};
 mod connect;
 mod pool;
 mod session;
+mod sweeper;
 
 pub(crate) use connect::{admin_connection, admin_connection_to, owner_connection};
 use connect::{lazy_pool, url_for};
@@ -36,11 +37,19 @@ const MAX_NAME: usize = 63;
 const PER_DATABASE: usize = 2;
 pub(super) const ADMIN: &str = "server admin";
 
+/// How long a drop on MySQL/MariaDB waits for a lock another session holds on the database,
+/// in seconds, before it fails (the server's default is a day or a year). A database that
+/// will not drop is retried by later sweeps, not waited for.
+const DROP_LOCK_WAIT_SECS: u32 = 2;
+
 pub(crate) fn drop_statement(backend: DbBackend, name: &str) -> String {
     match backend {
         // FORCE ends connections something still holds (PostgreSQL 13 and later).
         DbBackend::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        _ => format!("DROP DATABASE IF EXISTS `{name}`"),
+        // The wait applies to the admin connection's later DDL too, which is as it should be.
+        _ => format!(
+            "SET SESSION lock_wait_timeout = {DROP_LOCK_WAIT_SECS}; DROP DATABASE IF EXISTS `{name}`"
+        ),
     }
 }
 
@@ -54,8 +63,9 @@ fn create_statement(backend: DbBackend, name: &str, template: Option<&str>) -> S
     }
 }
 
-/// Once per server and process: make sure the registry exists and sweep what dead owners left.
-async fn prepare(admin: &DatabaseConnection, admin_url: &str, owner: i64) -> Result<()> {
+/// Once per server and process: make sure the registry exists, say which databases on the
+/// server will not drop, and start a sweep of what dead owners left, off the test's path.
+async fn prepare(admin: &DatabaseConnection, admin_url: &str) -> Result<()> {
     static PREPARED: OnceLock<std::sync::Mutex<HashSet<String>>> = OnceLock::new();
     let prepared = PREPARED.get_or_init(Default::default);
     if prepared
@@ -65,8 +75,8 @@ async fn prepare(admin: &DatabaseConnection, admin_url: &str, owner: i64) -> Res
     {
         return Ok(());
     }
-    registry::sweep_with(admin, owner).await?;
-    pool::sweep_stale(admin, owner).await?;
+    registry::stuck::open_registry(admin, admin_url).await?;
+    sweeper::sweep_soon(admin_url);
     prepared
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -140,7 +150,7 @@ impl ServerBackend {
         let slots = 2 + PER_DATABASE * databases;
         let session = on_engine(async move {
             let session = Session::open(&url, backend, slots).await?;
-            if let Err(e) = prepare(&session.conn, &url, session.owner).await {
+            if let Err(e) = prepare(&session.conn, &url).await {
                 session.close().await;
                 return Err(e);
             }
@@ -338,13 +348,19 @@ impl Backend for ServerBackend {
             let dropped =
                 on_engine(async move { registry::drop_owned(&admin, &name, owner).await })
                     .await??;
-            if !dropped {
-                return Err(PersistError::Backend(format!(
-                    "database {} was not dropped: the registry ({}) no longer says it is this \
-                     test's",
-                    location.name,
-                    registry::REGISTRY_TABLE
-                )));
+            match dropped {
+                registry::Dropped::Yes => {}
+                registry::Dropped::NotHeld => {
+                    return Err(PersistError::Backend(format!(
+                        "database {} was not dropped: the registry ({}) no longer says it is \
+                         this test's",
+                        location.name,
+                        registry::REGISTRY_TABLE
+                    )));
+                }
+                // Not the test's failure: recorded, said on stderr by the sweep this wakes,
+                // and tried again by any run's sweep once due.
+                registry::Dropped::Stuck(_) => sweeper::sweep_soon(&self.admin_url),
             }
             let mut state = self.state.lock().await;
             state.created.retain(|n| *n != location.name);
@@ -359,6 +375,7 @@ impl Backend for ServerBackend {
             let Some(session) = state.session else {
                 return Ok(());
             };
+            let url = self.admin_url.clone();
             on_engine(async move {
                 // Refills record their databases under this session's owner: let them finish.
                 for refill in state.refills {
@@ -371,7 +388,12 @@ impl Backend for ServerBackend {
                     names.extend(state.pooled.into_keys());
                     registry::set_state(admin, &names, session.owner, "kept", 0).await
                 } else {
-                    give_back(admin, session.owner, &state.recycled, &state.pooled).await
+                    let stuck =
+                        give_back(admin, session.owner, &state.recycled, &state.pooled).await;
+                    if matches!(stuck, Ok(true)) {
+                        sweeper::sweep_soon(&url);
+                    }
+                    stuck.map(|_| ())
                 };
                 session.close().await;
                 result
@@ -384,13 +406,13 @@ impl Backend for ServerBackend {
 /// Returns reset pool databases to their pool, dropping those beyond its size. The server's
 /// idle pool databases stay within [`pool::max_idle`] in all: room is made by dropping other
 /// schemas' idle ones (the least recently used schema's first), and what still does not fit
-/// is dropped.
+/// is dropped. `true` when a database it dropped would not go (a sweep should say so).
 async fn give_back(
     admin: &DatabaseConnection,
     owner: i64,
     recycled: &[String],
     pooled: &HashMap<String, String>,
-) -> Result<()> {
+) -> Result<bool> {
     let mut by_key: HashMap<&str, Vec<String>> = HashMap::new();
     for name in recycled {
         let key = pooled.get(name).map(String::as_str).unwrap_or_default();
@@ -410,22 +432,30 @@ async fn give_back(
     let bound = pool::max_idle();
     surplus.extend(back.split_off(bound.min(back.len())));
     let mut idle = pool::total_ready(admin).await?;
+    let mut stuck = false;
     while !back.is_empty() && idle + back.len() > bound {
         let Some(name) = pool::claim_evictable(admin, owner, &keys).await? else {
             // None left to drop: count again, others may have claimed some meanwhile.
             idle = pool::total_ready(admin).await?;
             break;
         };
-        registry::drop_owned(admin, &name, owner).await?;
+        // Dropped or stuck, it is no longer idle.
+        stuck |= matches!(
+            registry::drop_owned(admin, &name, owner).await?,
+            registry::Dropped::Stuck(_)
+        );
         idle = idle.saturating_sub(1);
     }
     let room = bound.saturating_sub(idle);
     surplus.extend(back.split_off(room.min(back.len())));
     registry::set_state(admin, &back, owner, "ready", 0).await?;
     for name in surplus {
-        registry::drop_owned(admin, &name, owner).await?;
+        stuck |= matches!(
+            registry::drop_owned(admin, &name, owner).await?,
+            registry::Dropped::Stuck(_)
+        );
     }
-    Ok(())
+    Ok(stuck)
 }
 
 /// Drops every idle pool database and template on the server at `admin_url` (those no test
@@ -436,18 +466,25 @@ pub async fn drain_pools(admin_url: &str) -> Result<Vec<String>> {
     on_engine(async move {
         let session = Session::open(&url, backend, 1).await?;
         let result = async {
-            prepare(&session.conn, &url, session.owner).await?;
             let admin = &session.conn;
             let mut dropped = Vec::new();
             loop {
                 // Claimed first, so no test takes one while it is being dropped.
                 let claimed = pool::claim_idle(admin, session.owner, None).await?;
                 let Some(name) = claimed else { break };
-                if registry::drop_owned(admin, &name, session.owner).await? {
+                // One that will not drop leaves the pool, so this ends; the sweep says it.
+                if registry::drop_owned(admin, &name, session.owner)
+                    .await?
+                    .is_dropped()
+                {
                     dropped.push(name);
                 }
             }
             pool::forget_templates();
+            // Then what dead owners left, now: a person (or CI's last step) asked. It also
+            // says which databases, drained above or before, would not drop.
+            let swept = registry::sweep_with(admin, &url, session.owner, registry::Retry::Now);
+            dropped.extend(swept.await?.dropped);
             Ok::<_, PersistError>(dropped)
         }
         .await;

@@ -75,6 +75,14 @@ where
         .map_err(|e| PersistError::Backend(format!("server session task failed: {e}")))
 }
 
+/// Starts `work` on the session runtime, off the caller's path; nobody waits for it.
+pub(crate) fn spawn_on_engine<F>(work: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    drop(engine().spawn(work));
+}
+
 /// Servers that failed in this process, by URL, with the cause.
 fn failed() -> &'static Mutex<HashMap<String, String>> {
     static FAILED: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();

@@ -132,7 +132,8 @@ pub(crate) async fn catalog_key(
         key
     }
     .await;
-    registry::drop_owned(admin, &name, owner).await?;
+    // A scratch database that will not drop is left to the sweeps.
+    let _ = registry::drop_owned(admin, &name, owner).await?;
     key
 }
 

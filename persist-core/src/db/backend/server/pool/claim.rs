@@ -48,8 +48,12 @@ pub(crate) async fn sweep_stale(admin: &DatabaseConnection, owner: i64) -> Resul
         .context(ADMIN, "looking for stale templates")?;
     let mut dropped = Vec::new();
     for key in keys {
+        // A database that will not drop leaves the pool (given up to nobody), so this ends.
         while let Some(name) = claim_idle(admin, owner, Some(&key)).await? {
-            if registry::drop_owned(admin, &name, owner).await? {
+            if registry::drop_owned(admin, &name, owner)
+                .await?
+                .is_dropped()
+            {
                 dropped.push(name);
             }
         }

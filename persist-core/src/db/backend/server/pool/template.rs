@@ -48,9 +48,9 @@ pub(crate) async fn ensure_template(
         .await
         .context(ADMIN, format!("waiting for template {name}"))?;
     let result = async {
-        if let Some(info) = published(admin, &name).await? {
+        if let Some(info) = published(admin, &template.key).await? {
             // In use: a sweep of stale pools counts from here (once per process).
-            touch_template(admin, &name).await?;
+            touch_template(admin, &info.name).await?;
             return Ok(info);
         }
         build_template(admin, admin_url, owner, template, &name).await
@@ -74,15 +74,17 @@ fn fresh(memo_key: &(String, String)) -> Option<TemplateInfo> {
     (touched.elapsed() < super::claim::stale_after() / 2).then(|| info.clone())
 }
 
-/// The template as published in the registry, if it is.
-async fn published(admin: &DatabaseConnection, name: &str) -> Result<Option<TemplateInfo>> {
+/// The template of schema `key` as published in the registry, if it is.
+async fn published(admin: &DatabaseConnection, key: &str) -> Result<Option<TemplateInfo>> {
     let backend = admin.get_database_backend();
     let sql = format!(
-        "SELECT detail FROM {REGISTRY_TABLE} WHERE db_name = {} AND kind = 'template' AND state = 'ready'",
+        "SELECT detail FROM {REGISTRY_TABLE} WHERE pool_key = {} AND kind = 'template' \
+         AND state = 'ready' ORDER BY created_at DESC LIMIT 1",
         placeholder(admin)
     );
+    let name = template_name(key);
     let row = admin
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [key.into()]))
         .await
         .context(ADMIN, format!("looking up template {name}"))?;
     let Some(row) = row else { return Ok(None) };
@@ -104,17 +106,23 @@ async fn build_template(
     // the template's lock means its builder is gone, but the server may not show its owner
     // lock free for a moment yet (it sees a killed process's sessions end one by one).
     let mut waited = 0;
+    let mut name = name.to_owned();
     loop {
-        if registry::take_abandoned(admin, name, owner).await? {
-            registry::drop_owned(admin, name, owner).await?;
+        if registry::take_abandoned(admin, &name, owner, registry::Retry::Now).await? {
+            if let registry::Dropped::Stuck(_) = registry::drop_owned(admin, &name, owner).await? {
+                // Its name is taken by a database that will not drop (the sweeps retry it):
+                // build under another.
+                name = format!("{name}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+            }
             break;
         }
-        if !registry::is_recorded(admin, name).await? || waited >= 100 {
+        if !registry::is_recorded(admin, &name).await? || waited >= 100 {
             break;
         }
         waited += 1;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let name = name.as_str();
     registry::record(
         admin,
         name,
