@@ -159,7 +159,9 @@ async fn main() -> Result<(), PersistError> {
     let rounds: usize = args.first().and_then(|n| n.parse().ok()).unwrap_or(20);
     let urls = servers();
     if urls.is_empty() {
-        eprintln!("name a server: PERSIST_POSTGRES_URL, PERSIST_MYSQL_URL or PERSIST_TEST_DATABASE_URL");
+        eprintln!(
+            "name a server: PERSIST_POSTGRES_URL, PERSIST_MYSQL_URL or PERSIST_TEST_DATABASE_URL"
+        );
         std::process::exit(2);
     }
     println!("{rounds} processes of one test each per column (a gateway + 4 agents), medians");

@@ -6,14 +6,14 @@ use super::backend::{Backend, BackendConfig};
 use super::manager::{Attached, MultiDatabaseManager, Parts};
 use super::names::validate_agent_names;
 use super::provision::{Provisioned, provision_all, teardown};
-use super::schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
+use super::schema::{AgentSchema, AgentSchemas, EntitySchema, GatewaySchema, Migrations};
 use crate::error::{PersistError, Result};
 
 /// Configures a [`MultiDatabaseManager`].
 pub struct ManagerBuilder {
     agents: Vec<String>,
     gateway_schema: Option<Arc<dyn GatewaySchema>>,
-    agent_schema: Option<Arc<dyn AgentSchema>>,
+    agent_schemas: AgentSchemas,
     attached: Attached,
     backend: BackendConfig,
     custom_backend: Option<Box<dyn Backend>>,
@@ -37,7 +37,7 @@ impl ManagerBuilder {
         ManagerBuilder {
             agents: Vec::new(),
             gateway_schema: None,
-            agent_schema: None,
+            agent_schemas: AgentSchemas::new(),
             attached: Attached::default(),
             backend: BackendConfig::default(),
             custom_backend: None,
@@ -59,13 +59,9 @@ impl ManagerBuilder {
     }
 
     /// Uses these schemas (shared).
-    pub(crate) fn schemas(
-        mut self,
-        gateway: Arc<dyn GatewaySchema>,
-        agent: Arc<dyn AgentSchema>,
-    ) -> Self {
+    pub(crate) fn schemas(mut self, gateway: Arc<dyn GatewaySchema>, agents: AgentSchemas) -> Self {
         self.gateway_schema = Some(gateway);
-        self.agent_schema = Some(agent);
+        self.agent_schemas = agents;
         self
     }
 
@@ -87,9 +83,23 @@ impl ManagerBuilder {
         self
     }
 
-    /// Creates agent databases from `schema`.
+    /// Creates agent databases from `schema` (every agent's but those given one with
+    /// [`agent_schema_for`](Self::agent_schema_for)).
     pub fn agent_schema(mut self, schema: impl AgentSchema) -> Self {
-        self.agent_schema = Some(Arc::new(schema));
+        self.agent_schemas = self.agent_schemas.otherwise(schema);
+        self
+    }
+
+    /// Creates agent `agent`'s database from `schema`: a mesh whose agents keep their data in
+    /// different stores.
+    pub fn agent_schema_for(mut self, agent: impl Into<String>, schema: impl AgentSchema) -> Self {
+        self.agent_schemas = self.agent_schemas.agent(agent, schema);
+        self
+    }
+
+    /// Every agent's schema at once (see [`AgentSchemas`]).
+    pub fn agent_schemas(mut self, schemas: AgentSchemas) -> Self {
+        self.agent_schemas = schemas;
         self
     }
 
@@ -131,17 +141,30 @@ impl ManagerBuilder {
             what: "gateway schema".into(),
             hint: "give the builder a system (`.system(…)`, or `system = \"…\"` on the attribute) or a migrator (`.gateway_migrator::<M>()`)".into(),
         })?;
-        // A gateway-only manager needs no agent schema.
-        let agent_schema = match self.agent_schema {
-            Some(schema) => schema,
-            None if agents.is_empty() => Arc::new(EntitySchema::new()),
-            None => {
-                return Err(PersistError::NotProvided {
-                    what: "agent schema".into(),
-                    hint: "give the builder a system (`.system(…)`, or `system = \"…\"` on the attribute) or `.agent_schema(EntitySchema::new().entity::<E>())`".into(),
-                });
-            }
-        };
+        // Every agent needs a schema; a gateway-only manager needs none.
+        let mut schemas = Vec::with_capacity(agents.len());
+        for agent in &agents {
+            let schema = self.agent_schemas.of(agent.as_str()).cloned().ok_or_else(|| {
+                let named: Vec<&str> = self.agent_schemas.named().collect();
+                PersistError::NotProvided {
+                    what: format!("a schema for agent {}", agent.as_str()),
+                    hint: if named.is_empty() {
+                        "give the builder a system (`.system(…)`, or `system = \"…\"` on the attribute) or `.agent_schema(EntitySchema::new().entity::<E>())`".into()
+                    } else {
+                        format!(
+                            "the system names schemas for {} and none for the other agents: give it a default (`AgentSchemas::otherwise`, `.agent_schema(…)`) or one for this agent (`.agent_schema_for(…)`)",
+                            named.join(", ")
+                        )
+                    },
+                }
+            })?;
+            schemas.push((agent.clone(), schema));
+        }
+        let default_schema: Arc<dyn AgentSchema> = self
+            .agent_schemas
+            .default_schema()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(EntitySchema::new()));
         let config = self.backend.clone();
         let custom = self.custom_backend.is_some();
         let backend = match self.custom_backend {
@@ -151,9 +174,8 @@ impl ManagerBuilder {
         let mut created: Vec<Provisioned> = Vec::new();
         let outcome = provision_all(
             &*backend,
-            &agents,
+            &schemas,
             &gateway_schema,
-            &agent_schema,
             self.templates,
             &mut created,
         )
@@ -169,9 +191,13 @@ impl ManagerBuilder {
             backend,
             config: (!custom).then_some(config),
             gateway,
+            agent_schemas: schemas
+                .iter()
+                .map(|(agent, schema)| (agent.as_str().to_owned(), schema.clone()))
+                .collect(),
             agents: agents.into_iter().zip(created).collect(),
             gateway_schema,
-            agent_schema,
+            agent_schema: default_schema,
             attached: self.attached,
         }))
     }

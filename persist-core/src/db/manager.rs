@@ -59,6 +59,7 @@ struct Inner {
     agents: Vec<(AgentName, Provisioned)>,
     gateway_schema: Arc<dyn GatewaySchema>,
     agent_schema: Arc<dyn AgentSchema>,
+    agent_schemas: std::collections::BTreeMap<String, Arc<dyn AgentSchema>>,
     attached: Attached,
     lifecycle: Mutex<Lifecycle>,
 }
@@ -96,6 +97,7 @@ pub(super) struct Parts {
     pub(super) agents: Vec<(AgentName, Provisioned)>,
     pub(super) gateway_schema: Arc<dyn GatewaySchema>,
     pub(super) agent_schema: Arc<dyn AgentSchema>,
+    pub(super) agent_schemas: std::collections::BTreeMap<String, Arc<dyn AgentSchema>>,
     pub(super) attached: Attached,
 }
 
@@ -109,6 +111,7 @@ impl MultiDatabaseManager {
             agents,
             gateway_schema,
             agent_schema,
+            agent_schemas,
             attached,
         } = parts;
         MultiDatabaseManager {
@@ -119,6 +122,7 @@ impl MultiDatabaseManager {
                 agents,
                 gateway_schema,
                 agent_schema,
+                agent_schemas,
                 attached,
                 lifecycle: Mutex::new(Lifecycle::Active),
             }),
@@ -266,9 +270,36 @@ impl MultiDatabaseManager {
         &*self.inner.gateway_schema
     }
 
-    /// The agents' schema.
+    /// The schema of the agents not given one of their own (empty when every agent has its
+    /// own); see [`agent_schema_of`](Self::agent_schema_of).
     pub fn agent_schema(&self) -> &dyn AgentSchema {
         &*self.inner.agent_schema
+    }
+
+    /// The gateway's schema, shared.
+    pub(crate) fn gateway_schema_shared(&self) -> Arc<dyn GatewaySchema> {
+        self.inner.gateway_schema.clone()
+    }
+
+    /// The schema agent `name`'s database was given, shared.
+    pub(crate) fn agent_schema_shared(&self, name: &str) -> Result<Arc<dyn AgentSchema>> {
+        self.agent(name)?;
+        Ok(self
+            .inner
+            .agent_schemas
+            .get(name)
+            .unwrap_or(&self.inner.agent_schema)
+            .clone())
+    }
+
+    /// The schema agent `name`'s database was given.
+    pub fn agent_schema_of(&self, name: &str) -> Result<&dyn AgentSchema> {
+        self.agent(name)?;
+        Ok(self
+            .inner
+            .agent_schemas
+            .get(name)
+            .map_or(&*self.inner.agent_schema, |schema| &**schema))
     }
 
     /// The value of type `T` kept with the manager ([`ManagerBuilder::attach`]).

@@ -5,6 +5,7 @@ mod builder;
 pub mod catalog;
 mod fingerprint;
 mod manager;
+mod migrator;
 mod names;
 mod plant;
 mod provision;
@@ -20,6 +21,7 @@ pub use catalog::{
 };
 pub use fingerprint::Fingerprint;
 pub use manager::{MultiDatabaseManager, TableCount};
+pub use migrator::{Migrator, NumberedMigrations};
 pub use names::{AgentName, MAX_AGENT_NAME_CHARS, validate_agent_names};
 pub use role::DatabaseRole;
-pub use schema::{AgentSchema, EntitySchema, GatewaySchema, Migrations};
+pub use schema::{AgentSchema, AgentSchemas, EntitySchema, GatewaySchema, Migrations};

@@ -24,54 +24,65 @@ pub(crate) struct Provisioned {
 }
 
 /// Creates every database at once (they are independent, and a server creates several
-/// faster together than one after another), then gives each its schema. Whatever was
-/// created is in `created`, in order, even when something failed.
+/// faster together than one after another), then gives each its schema (each agent its own).
+/// Whatever was created is in `created`, in order, even when something failed.
 pub(crate) async fn provision_all(
     backend: &dyn Backend,
-    agents: &[AgentName],
+    agents: &[(AgentName, Arc<dyn AgentSchema>)],
     gateway_schema: &Arc<dyn GatewaySchema>,
-    agent_schema: &Arc<dyn AgentSchema>,
     templates: bool,
     created: &mut Vec<Provisioned>,
 ) -> Result<()> {
-    let mut plan = vec![(DatabaseRole::Gateway, "gateway".to_owned())];
-    plan.extend(agents.iter().map(|agent| {
-        (
+    let gateway: Arc<dyn ApplySchema> = Arc::new(GatewayApply(gateway_schema.clone()));
+    // One schema to apply per distinct agent schema: agents that share one share its key.
+    let mut distinct: Vec<(Arc<dyn AgentSchema>, Arc<dyn ApplySchema>)> = Vec::new();
+    let mut plan = vec![(DatabaseRole::Gateway, "gateway".to_owned(), gateway.clone())];
+    for (agent, schema) in agents {
+        let apply = match distinct.iter().find(|(s, _)| Arc::ptr_eq(s, schema)) {
+            Some((_, apply)) => apply.clone(),
+            None => {
+                let apply: Arc<dyn ApplySchema> = Arc::new(AgentApply(schema.clone()));
+                distinct.push((schema.clone(), apply.clone()));
+                apply
+            }
+        };
+        plan.push((
             DatabaseRole::Agent(agent.as_str().to_owned()),
             format!("agent_{}", agent.slug()),
-        )
-    }));
-    let gateway_schema: Arc<dyn ApplySchema> = Arc::new(GatewayApply(gateway_schema.clone()));
-    let agent_schema: Arc<dyn ApplySchema> = Arc::new(AgentApply(agent_schema.clone()));
-    let databases = plan.len();
-    backend.reserve(databases).await?;
-    let (gateway_key, agent_key) = if templates {
-        schema_keys(backend, &gateway_schema, &agent_schema, agents.is_empty()).await?
-    } else {
-        (None, None)
-    };
-    let (gateway_key, agent_key) = (&gateway_key, &agent_key);
-    let (gateway_schema, agent_schema) = (&gateway_schema, &agent_schema);
-    let outcomes = futures::future::join_all(plan.into_iter().map(|(role, name)| async move {
-        let (schema, key) = match role {
-            DatabaseRole::Gateway => (gateway_schema, gateway_key),
-            DatabaseRole::Agent(_) => (agent_schema, agent_key),
-        };
-        let label = role.to_string();
-        let template = key.as_ref().map(|key| SchemaTemplate {
-            key: key.clone(),
-            label: label.clone(),
-            schema: schema.clone(),
-        });
-        let (database, cloned) = provision(backend, role, &name, template.as_ref()).await?;
-        let applied = if cloned {
-            Ok(())
-        } else {
-            apply_over_one_connection(backend, &database.location, &**schema, &label).await
-        };
-        Ok::<_, PersistError>((database, applied))
-    }))
-    .await;
+            apply,
+        ));
+    }
+    backend.reserve(plan.len()).await?;
+    let mut keys: Vec<(Arc<dyn ApplySchema>, Option<String>)> = Vec::new();
+    if templates {
+        for (label, schema) in std::iter::once(("gateway", &gateway))
+            .chain(distinct.iter().map(|(_, apply)| ("agents", apply)))
+        {
+            keys.push((schema.clone(), schema_key(backend, label, schema).await?));
+        }
+    }
+    let keys = &keys;
+    let outcomes =
+        futures::future::join_all(plan.into_iter().map(|(role, name, schema)| async move {
+            let key = keys
+                .iter()
+                .find(|(s, _)| Arc::ptr_eq(s, &schema))
+                .and_then(|(_, key)| key.clone());
+            let label = role.to_string();
+            let template = key.map(|key| SchemaTemplate {
+                key,
+                label: label.clone(),
+                schema: schema.clone(),
+            });
+            let (database, cloned) = provision(backend, role, &name, template.as_ref()).await?;
+            let applied = if cloned {
+                Ok(())
+            } else {
+                apply_over_one_connection(backend, &database.location, &*schema, &label).await
+            };
+            Ok::<_, PersistError>((database, applied))
+        }))
+        .await;
     let mut first_error = None;
     for outcome in outcomes {
         match outcome {
@@ -89,32 +100,20 @@ pub(crate) async fn provision_all(
     first_error.map_or(Ok(()), Err)
 }
 
-/// The template keys of the gateway's and the agents' schemas on this backend: what their
-/// statements are in its dialect, or, where those cannot be trusted, what they build
-/// ([`Backend::catalog_key`]); `None` for a schema with no template.
-async fn schema_keys(
+/// The template key of a schema on this backend: what its statements are in its dialect
+/// (with its migration history, if it has one), or, where those cannot be trusted, what it
+/// builds ([`Backend::catalog_key`]); `None` for a schema with no template.
+async fn schema_key(
     backend: &dyn Backend,
-    gateway: &Arc<dyn ApplySchema>,
-    agent: &Arc<dyn ApplySchema>,
-    no_agents: bool,
-) -> Result<(Option<String>, Option<String>)> {
+    label: &str,
+    schema: &Arc<dyn ApplySchema>,
+) -> Result<Option<String>> {
     let dialect = backend.kind().db_backend();
-    let gateway_key = match gateway.as_gateway() {
-        Some(schema) => {
-            let table = schema.migration_table();
-            let recorded =
-                definition(&**gateway, dialect, Some(&table), &schema.migration_names()).await;
-            key_for(backend, "gateway", gateway, recorded).await?
-        }
-        None => None,
+    let recorded = match schema.history() {
+        Some((table, names)) => definition(&**schema, dialect, Some(&table), &names).await,
+        None => definition(&**schema, dialect, None, &[]).await,
     };
-    let agent_key = if no_agents {
-        None
-    } else {
-        let recorded = definition(&**agent, dialect, None, &[]).await;
-        key_for(backend, "agents", agent, recorded).await?
-    };
-    Ok((gateway_key, agent_key))
+    key_for(backend, label, schema, recorded).await
 }
 
 async fn key_for(
@@ -210,8 +209,8 @@ async fn provision(
 struct GatewayApply(Arc<dyn GatewaySchema>);
 
 impl ApplySchema for GatewayApply {
-    fn as_gateway(&self) -> Option<&dyn GatewaySchema> {
-        Some(&*self.0)
+    fn history(&self) -> Option<(String, Vec<String>)> {
+        Some((self.0.migration_table(), self.0.migration_names()))
     }
 
     fn process_key(&self) -> Option<String> {
@@ -230,6 +229,11 @@ impl ApplySchema for GatewayApply {
 struct AgentApply(Arc<dyn AgentSchema>);
 
 impl ApplySchema for AgentApply {
+    fn history(&self) -> Option<(String, Vec<String>)> {
+        let migrator = self.0.migrator()?;
+        Some((migrator.table(), migrator.names()))
+    }
+
     fn process_key(&self) -> Option<String> {
         self.0.process_key()
     }

@@ -1,7 +1,9 @@
 //! How each kind of database gets its schema: the gateway by migrations, agents from entities.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use sea_orm::sea_query::IndexCreateStatement;
@@ -24,6 +26,12 @@ pub trait GatewaySchema: Send + Sync + 'static {
     /// than once per test. `None` (the default) computes it every time. Never used across
     /// processes: templates and pools are keyed by the fingerprint itself.
     fn process_key(&self) -> Option<String> {
+        None
+    }
+
+    /// The same migrations as a [`Migrator`](super::Migrator) the migration checks can drive
+    /// step by step, if they are one ([`Migrations`] is).
+    fn migrator(&self) -> Option<&dyn super::Migrator> {
         None
     }
 }
@@ -77,9 +85,17 @@ impl<M: MigratorTrait + 'static> GatewaySchema for Migrations<M> {
         // A migrator's type fixes its migrations for the life of the process.
         Some(format!("migrations:{}", std::any::type_name::<M>()))
     }
+
+    fn migrator(&self) -> Option<&dyn super::Migrator> {
+        Some(self)
+    }
 }
 
-/// An agent's schema: tables created directly, with no migration history.
+/// An agent's schema: what an empty agent database is given. Tables created directly from
+/// entities ([`EntitySchema`]), or, for a store that migrates itself, its migrations: a
+/// SeaORM migrator ([`Migrations`]) or the store's own numbered steps
+/// ([`NumberedMigrations`](super::NumberedMigrations)), which say so with
+/// [`migrator`](Self::migrator).
 pub trait AgentSchema: Send + Sync + 'static {
     /// Creates every table and index in an empty database.
     fn create<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
@@ -89,6 +105,104 @@ pub trait AgentSchema: Send + Sync + 'static {
     /// Names this schema within one process (see [`GatewaySchema::process_key`]).
     fn process_key(&self) -> Option<String> {
         None
+    }
+
+    /// Its migrations, when the store migrates itself: the architecture checks then expect its
+    /// tracking table and read which steps it applied, and the migration checks can run them.
+    /// `None` (the default) for tables created directly.
+    fn migrator(&self) -> Option<&dyn super::Migrator> {
+        None
+    }
+}
+
+/// A shared schema is a schema: [`AgentSchemas`] and the builder take either.
+impl<S: AgentSchema + ?Sized> AgentSchema for Arc<S> {
+    fn create<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>> {
+        (**self).create(db)
+    }
+
+    fn tables(&self) -> Vec<String> {
+        (**self).tables()
+    }
+
+    fn process_key(&self) -> Option<String> {
+        (**self).process_key()
+    }
+
+    fn migrator(&self) -> Option<&dyn super::Migrator> {
+        (**self).migrator()
+    }
+}
+
+/// Which schema each agent's database is given: one for every agent, or one per agent for a
+/// mesh whose agents run on different frameworks (an agent on the OpenAI Agents SDK's session
+/// store, another on LangGraph's checkpointer), with a default for the agents not named.
+///
+/// ```
+/// use persist_core::db::{AgentSchemas, EntitySchema, NumberedMigrations};
+/// use persist_core::mesh::entity::{agent_message, agent_session};
+///
+/// let chat = EntitySchema::new().entity::<agent_session::Entity>().entity::<agent_message::Entity>();
+/// let planner = NumberedMigrations::new("checkpoint_migrations")
+///     .step("CREATE TABLE checkpoints (thread_id VARCHAR(255) PRIMARY KEY, checkpoint TEXT)");
+/// let schemas = AgentSchemas::new().otherwise(chat).agent("Planner", planner);
+/// assert_eq!(schemas.of("Planner").unwrap().tables(), Vec::<String>::new());
+/// assert_eq!(schemas.of("Support").unwrap().tables(), ["agent_sessions", "agent_messages"]);
+///
+/// // Without a default, an agent not named has none: setting it up is an error naming it.
+/// assert!(AgentSchemas::new().agent("Planner", EntitySchema::new()).of("Support").is_none());
+/// ```
+#[derive(Clone, Default)]
+pub struct AgentSchemas {
+    otherwise: Option<Arc<dyn AgentSchema>>,
+    named: BTreeMap<String, Arc<dyn AgentSchema>>,
+}
+
+impl AgentSchemas {
+    /// No schema for any agent yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `schema` for every agent.
+    pub fn every(schema: impl AgentSchema) -> Self {
+        Self::new().otherwise(schema)
+    }
+
+    /// `schema` for every agent not named with [`agent`](Self::agent).
+    pub fn otherwise(mut self, schema: impl AgentSchema) -> Self {
+        self.otherwise = Some(Arc::new(schema));
+        self
+    }
+
+    /// `schema` for agent `name`.
+    pub fn agent(mut self, name: impl Into<String>, schema: impl AgentSchema) -> Self {
+        self.named.insert(name.into(), Arc::new(schema));
+        self
+    }
+
+    /// The schema of agent `agent`: its own, or the default; `None` when it has neither.
+    pub fn of(&self, agent: &str) -> Option<&Arc<dyn AgentSchema>> {
+        self.named.get(agent).or(self.otherwise.as_ref())
+    }
+
+    /// The schema of the agents not named, if there is one.
+    pub fn default_schema(&self) -> Option<&Arc<dyn AgentSchema>> {
+        self.otherwise.as_ref()
+    }
+
+    /// The agents named with a schema of their own.
+    pub fn named(&self) -> impl Iterator<Item = &str> {
+        self.named.keys().map(String::as_str)
+    }
+}
+
+impl fmt::Debug for AgentSchemas {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentSchemas")
+            .field("default", &self.otherwise.is_some())
+            .field("named", &self.named.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 

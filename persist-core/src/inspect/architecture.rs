@@ -34,6 +34,13 @@ pub struct ArchitectureReport {
     pub identities: Vec<DatabaseIdentity>,
 }
 
+impl ArchitectureReport {
+    /// The latest migration applied to `agent`'s database, for a store that migrates itself.
+    pub fn agent_migration_version(&self, agent: &str) -> Option<&str> {
+        self.agents.get(agent)?.migrations.as_ref()?.version()
+    }
+}
+
 /// Rows of the two tables that matter in one database (the layout's session and message
 /// tables).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -100,6 +107,7 @@ impl CrossDatabaseInspector {
             self.manager().gateway_connection(),
             "gateway",
             &schema.migration_table(),
+            "version",
             &schema.migration_names(),
         )
         .await
@@ -131,27 +139,42 @@ impl CrossDatabaseInspector {
         let tables = list_tables(db).await.context(&label, "listing tables")?;
         let indexes = list_indexes(db).await.context(&label, "listing indexes")?;
         let gateway_table = self.manager().gateway_schema().migration_table();
+        let schema = self.manager().agent_schema_of(agent)?;
+        let migrations = match schema.migrator() {
+            Some(migrator) => Some(
+                migration_state(
+                    db,
+                    &label,
+                    &migrator.table(),
+                    &migrator.column(),
+                    &migrator.names(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let own = schema.migrator().map(|m| m.table());
         Ok(AgentSchemaState {
             agent: agent.to_owned(),
             location: self.manager().agent_location(agent)?.to_string(),
-            missing_tables: self
-                .manager()
-                .agent_schema()
+            missing_tables: schema
                 .tables()
                 .into_iter()
                 .filter(|t| !tables.contains(t))
                 .collect(),
             migration_tables: tables
                 .iter()
-                .filter(|t| is_migration_table(t, &gateway_table))
+                .filter(|t| is_migration_table(t, &gateway_table) && Some(*t) != own.as_ref())
                 .cloned()
                 .collect(),
             tables,
             indexes,
+            migrations,
         })
     }
 
-    /// Checks that an agent has every table of the agent schema and no migration table.
+    /// Checks that an agent has every table of its schema and no migration table but its own
+    /// store's, and, for a store that migrates itself, every one of its migrations applied.
     pub async fn verify_agent_schema(&self, agent: &str) -> Result<AgentSchemaState> {
         let state = self.agent_schema_state(agent).await?;
         if state.is_correct() {
@@ -195,11 +218,12 @@ impl CrossDatabaseInspector {
     pub async fn database_stats(&self) -> Result<DatabaseStats> {
         let layout = self.layout()?;
         let gateway = self.manager().gateway_connection();
-        let gateway_messages = if layout.gateway_messages().is_turns() {
-            self.all_gateway_messages().await?.len() as u64
-        } else {
-            count(gateway, "gateway", layout.gateway_messages().name()).await?
-        };
+        let gateway_messages =
+            if layout.gateway_messages().is_turns() || layout.gateway_messages().is_list() {
+                self.all_gateway_messages().await?.len() as u64
+            } else {
+                count(gateway, "gateway", layout.gateway_messages().name()).await?
+            };
         let mut stats = DatabaseStats {
             gateway: TableStats {
                 sessions: count(gateway, "gateway", layout.gateway_sessions().name()).await?,
@@ -209,14 +233,16 @@ impl CrossDatabaseInspector {
         };
         for (agent, db) in self.manager().agent_databases() {
             let label = format!("agent {agent}");
+            let messages = layout.agent_messages_of(agent);
             stats.agents.insert(
                 agent.to_owned(),
                 TableStats {
-                    sessions: count(db, &label, layout.agent_sessions().name()).await?,
-                    messages: if layout.agent_messages().is_turns() {
+                    // Read, not counted: a store may repeat a session over rows.
+                    sessions: self.agent_sessions(agent, None).await?.len() as u64,
+                    messages: if messages.is_turns() || messages.is_list() {
                         self.agent_messages(agent, None).await?.len() as u64
                     } else {
-                        count(db, &label, layout.agent_messages().name()).await?
+                        count(db, &label, messages.name()).await?
                     },
                 },
             );
@@ -277,11 +303,25 @@ impl fmt::Display for ArchitectureReport {
             let mut lines = vec![format!("{agent} DB"), String::new()];
             lines.extend(state.tables.iter().map(|t| format!("- {t}")));
             lines.push(String::new());
-            lines.push(if state.migration_tables.is_empty() {
-                "✗ no migrations (direct schema)".to_owned()
-            } else {
-                format!("! migration tables: {}", state.migration_tables.join(", "))
-            });
+            if let Some(migrations) = &state.migrations {
+                lines.push(format!(
+                    "✓ own migrations ({}): {}/{} applied",
+                    migrations.table,
+                    migrations.applied.len(),
+                    migrations.applied.len() + migrations.pending.len()
+                ));
+                if let Some(version) = migrations.version() {
+                    lines.push(format!("  at {version}"));
+                }
+            }
+            if !state.migration_tables.is_empty() {
+                lines.push(format!(
+                    "! migration tables: {}",
+                    state.migration_tables.join(", ")
+                ));
+            } else if state.migrations.is_none() {
+                lines.push("✗ no migrations (direct schema)".to_owned());
+            }
             boxes.push(lines);
         }
         writeln!(f, "Database architecture ({})", self.backend)?;

@@ -60,10 +60,10 @@ fn col(name: &str) -> Expr {
     Expr::col(Alias::new(name))
 }
 
-/// Adds `ORDER BY column` for an optional column, then by `id`.
-fn order(query: &mut SelectStatement, by: Option<&str>, direction: Order, id: Option<&str>) {
-    if let Some(column) = by {
-        query.order_by(Alias::new(column), direction);
+/// Adds `ORDER BY` each of the optional columns, then by `id`.
+fn order(query: &mut SelectStatement, by: &[Option<&str>], direction: Order, id: Option<&str>) {
+    for column in by.iter().flatten() {
+        query.order_by(Alias::new(*column), direction.clone());
     }
     if let Some(id) = id {
         query.order_by(Alias::new(id), Order::Asc);
@@ -140,7 +140,7 @@ impl CrossDatabaseInspector {
             query.and_where(col(column).eq(value));
         }
         let updated = table.updated.as_ref().map(|(c, _)| c.as_str());
-        order(&mut query, updated, Order::Desc, plain(&table.id));
+        order(&mut query, &[updated], Order::Desc, plain(&table.id));
         let mut rows = fetch(self.gateway(), "gateway", "sessions", &query, |row| {
             GatewaySessionRow::read(&columns, &names, row).map(|r| vec![r])
         })
@@ -181,13 +181,12 @@ impl CrossDatabaseInspector {
         session_id: Option<&str>,
     ) -> Result<Vec<GatewayMessageRow>> {
         let table = self.layout()?.gateway_messages();
-        let columns = Columns::of(table);
         let names = GatewayMessageRow::names(table);
-        let query = messages_query(columns.select(), table, plain(&table.session), session_id);
-        let mut rows = fetch(self.gateway(), "gateway", "chat messages", &query, |row| {
-            GatewayMessageRow::read(&columns, &names, row)
-        })
-        .await?;
+        let messages = read_messages(self.gateway(), "gateway", table, session_id, "agent").await?;
+        let mut rows: Vec<GatewayMessageRow> = messages
+            .into_iter()
+            .map(|m| GatewayMessageRow::from_message(&names, m))
+            .collect();
         if let Some(id) = session_id {
             rows.retain(|r| r.session_id == id);
         }
@@ -212,7 +211,7 @@ impl CrossDatabaseInspector {
         gateway_session_id: Option<&str>,
     ) -> Result<Vec<AgentSessionRow>> {
         let db = self.agent(agent)?;
-        let table = self.layout()?.agent_sessions();
+        let table = self.layout()?.agent_sessions_of(agent);
         let label = format!("agent {agent}");
         let columns = Columns::of(table);
         let names = AgentSessionRow::names(table);
@@ -221,7 +220,7 @@ impl CrossDatabaseInspector {
         if let (Some(id), Some(link)) = (gateway_session_id, link) {
             query.and_where(col(link).eq(id));
         }
-        order(&mut query, None, Order::Asc, link.or(plain(&table.key)));
+        order(&mut query, &[], Order::Asc, link.or(plain(&table.key)));
         let mut rows = fetch(db, &label, "agent sessions", &query, |row| {
             AgentSessionRow::read(&columns, &names, agent, &label, row).map(|r| vec![r])
         })
@@ -231,6 +230,29 @@ impl CrossDatabaseInspector {
         }
         if link.is_none() {
             rows.sort_by(|a, b| (&a.id, &a.key).cmp(&(&b.id, &b.key)));
+        }
+        // A table that repeats a session over rows (a checkpoint per step) holds it once.
+        let mut seen = std::collections::HashSet::new();
+        rows.retain(|r| {
+            seen.insert((
+                r.key.clone(),
+                r.id.clone(),
+                r.user_id.clone(),
+                r.agent_name.clone(),
+                r.state.to_string(),
+            ))
+        });
+        if table.user.is_none() {
+            // A store that keeps no user: a session is its gateway session's user's.
+            let owners: HashMap<String, String> = self
+                .all_gateway_sessions()
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s.user_id))
+                .collect();
+            for row in &mut rows {
+                row.user_id = owners.get(&row.id).cloned().unwrap_or_default();
+            }
         }
         Ok(rows)
     }
@@ -244,17 +266,16 @@ impl CrossDatabaseInspector {
         gateway_session_id: Option<&str>,
     ) -> Result<Vec<AgentMessageRow>> {
         let db = self.agent(agent)?;
-        let table = self.layout()?.agent_messages();
+        let table = self.layout()?.agent_messages_of(agent);
         let label = format!("agent {agent}");
-        let columns = Columns::of(table);
         let names = AgentMessageRow::names(table);
         let joined = table.agent_session.is_some();
         let filter = if joined { None } else { gateway_session_id };
-        let query = messages_query(columns.select(), table, plain(&table.session), filter);
-        let mut rows = fetch(db, &label, "agent messages", &query, |row| {
-            AgentMessageRow::read(&columns, &names, &label, row)
-        })
-        .await?;
+        let messages = read_messages(db, &label, table, filter, "assistant").await?;
+        let mut rows: Vec<AgentMessageRow> = messages
+            .into_iter()
+            .map(|m| AgentMessageRow::from_message(&names, &label, m))
+            .collect();
         if joined {
             let links: HashMap<String, String> = self
                 .agent_sessions(agent, None)
@@ -309,6 +330,39 @@ fn messages_query(
         query.and_where(col(column).eq(id));
     }
     let created = table.created.as_ref().map(|(c, _)| c.as_str());
-    order(&mut query, created, Order::Asc, plain(&table.id));
+    order(
+        &mut query,
+        &[table.order.as_deref(), created],
+        Order::Asc,
+        plain(&table.id),
+    );
     query
+}
+
+/// A message table's messages, for one session or all, oldest first: each row's (one, a
+/// turn's two, or a list's elements), and of a table of histories only each session's latest
+/// row's.
+async fn read_messages(
+    db: &DatabaseConnection,
+    label: &str,
+    table: &Table,
+    session_id: Option<&str>,
+    agent_word: &'static str,
+) -> Result<Vec<read::Message>> {
+    let columns = Columns::of(table);
+    let query = messages_query(columns.select(), table, plain(&table.session), session_id);
+    let rows = db
+        .query_all(&query)
+        .await
+        .context(label, format!("reading {}", table.name))?;
+    let mut sessions = Vec::with_capacity(rows.len());
+    let mut messages = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        let decoded = read::row_session(&columns, row)
+            .and_then(|session| Ok((session, read::messages(&columns, row, index, agent_word)?)))
+            .context(label, format!("decoding {}", table.name))?;
+        sessions.push(decoded.0);
+        messages.extend(decoded.1);
+    }
+    Ok(read::settle(table, &sessions, messages))
 }

@@ -4,7 +4,7 @@
 use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use sea_orm::{DbErr, QueryResult};
 
-use crate::system::layout::{Senders, Shape};
+use crate::system::layout::{ListRows, Repr, Senders, Shape};
 use crate::system::{Source, Table, TimeUnit};
 
 /// Reads a nullable integer column of any width that fits an `i64`.
@@ -125,13 +125,23 @@ pub(crate) fn json(row: &QueryResult, column: &str) -> Result<serde_json::Value,
     }
 }
 
-/// The value at a JSON pointer as text: a string as it is, `null` or a missing value as
-/// `None`, anything else as its JSON text.
-fn at_pointer(value: &serde_json::Value, pointer: &str) -> Option<String> {
-    match value.pointer(pointer)? {
+/// A value as text: a string as it is, `null` as `None`, anything else as its JSON text.
+fn text(value: serde_json::Value) -> Option<String> {
+    match value {
         serde_json::Value::Null => None,
-        serde_json::Value::String(text) => Some(text.clone()),
+        serde_json::Value::String(text) => Some(text),
         other => Some(other.to_string()),
+    }
+}
+
+/// A value as text when it is text (a string, a number, a boolean): what
+/// [`Source::first_of`] takes.
+fn scalar(value: serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => Some(text),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 
@@ -159,17 +169,25 @@ impl<'a> Columns<'a> {
             &table.answered_by,
             &table.turn,
         ];
-        let mut names: Vec<&'a str> = sources.into_iter().flatten().map(Source::column).collect();
+        let mut parts: Vec<&'a Source> = sources.into_iter().flatten().collect();
         match &table.shape {
             Shape::Messages { content, sender } => {
-                names.extend(content.iter().map(Source::column));
-                names.extend(sender.iter().map(|s| s.source.column()));
+                parts.extend(content);
+                parts.extend(sender.iter().map(|s| &s.source));
             }
-            Shape::Turns { user, reply } => names.extend([user.column(), reply.column()]),
+            Shape::Turns { user, reply } => parts.extend([user, reply]),
         }
+        parts.extend(table.list.iter().map(|(list, _)| list));
+        let mut names: Vec<&'a str> = parts
+            .into_iter()
+            .flat_map(Source::leaves)
+            .filter(|leaf| !matches!(leaf.repr(), Repr::Item { .. }))
+            .map(Source::column)
+            .collect();
         names.extend(table.state.as_deref());
         names.extend(table.created.iter().map(|(c, _)| c.as_str()));
         names.extend(table.updated.iter().map(|(c, _)| c.as_str()));
+        names.extend(table.order.as_deref());
         for name in names {
             if !columns.iter().any(|(c, _)| *c == name) {
                 let alias = format!("c{}", columns.len());
@@ -202,13 +220,51 @@ impl<'a> Columns<'a> {
         row: &QueryResult,
         source: Option<&Source>,
     ) -> Result<Option<String>, DbErr> {
+        self.get_in(row, None, source)
+    }
+
+    /// A part's value in `row`, or in `item` (a message of the row's list) for a
+    /// [`Source::item`]; `None` when the part is not named or holds nothing.
+    pub(crate) fn get_in(
+        &self,
+        row: &QueryResult,
+        item: Option<&serde_json::Value>,
+        source: Option<&Source>,
+    ) -> Result<Option<String>, DbErr> {
         let Some(source) = source else {
             return Ok(None);
         };
-        let alias = self.alias(source.column());
-        match source.pointer() {
-            None => opt_text(row, alias),
-            Some(pointer) => Ok(at_pointer(&json(row, alias)?, pointer)),
+        if let Repr::FirstOf(sources) = source.repr() {
+            for source in sources {
+                if let Some(found) = self.value(row, item, source)?.and_then(scalar) {
+                    return Ok(Some(found));
+                }
+            }
+            return Ok(None);
+        }
+        Ok(self.value(row, item, source)?.and_then(text))
+    }
+
+    /// One place's value, as JSON (a plain column's as a string).
+    pub(crate) fn value(
+        &self,
+        row: &QueryResult,
+        item: Option<&serde_json::Value>,
+        source: &Source,
+    ) -> Result<Option<serde_json::Value>, DbErr> {
+        match source.repr() {
+            Repr::Column {
+                column,
+                pointer: None,
+            } => Ok(opt_text(row, self.alias(column))?.map(serde_json::Value::String)),
+            Repr::Column {
+                column,
+                pointer: Some(pointer),
+            } => Ok(json(row, self.alias(column))?.pointer(pointer).cloned()),
+            Repr::Item { pointer } => Ok(item.and_then(|v| v.pointer(pointer)).cloned()),
+            Repr::FirstOf(_) => Ok(self
+                .get_in(row, item, Some(source))?
+                .map(serde_json::Value::String)),
         }
     }
 
@@ -266,61 +322,137 @@ pub(crate) struct Message {
     pub(crate) user: Option<String>,
     pub(crate) turn: Option<String>,
     pub(crate) created: i64,
+    /// The row it was read from (messages of one row share it), in query order.
+    pub(crate) row: usize,
+    /// An element of a list without an id of its own: numbered by its place once its
+    /// session's messages are known.
+    pub(crate) numbered: bool,
 }
 
-/// The messages of one row of a message table: one, or in a table of turns, the user's and
-/// (when there is one) the reply.
+/// The messages of one row of a message table: one, in a table of turns the user's and (when
+/// there is one) the reply, in a table of lists each element of the row's list.
 pub(crate) fn messages(
     columns: &Columns<'_>,
     row: &QueryResult,
+    index: usize,
     agent_word: &'static str,
 ) -> Result<Vec<Message>, DbErr> {
     let t = columns.table;
     let session = t.agent_session.as_ref().or(t.session.as_ref());
-    let base = || -> Result<Message, DbErr> {
+    let base = |item: Option<&serde_json::Value>| -> Result<Message, DbErr> {
+        let id = columns.get_in(row, item, t.id.as_ref())?;
         Ok(Message {
-            id: columns.need(row, t.id.as_ref())?,
+            numbered: id.is_none() && item.is_some(),
+            id: match id {
+                Some(id) => id,
+                None if item.is_some() => String::new(),
+                None => columns.need(row, t.id.as_ref())?,
+            },
             session: columns.need(row, session)?,
             text: String::new(),
             sender: String::new(),
-            sender_name: columns.get(row, t.sender_name.as_ref())?,
-            user: columns.get(row, t.user.as_ref())?,
-            turn: columns.get(row, t.turn_source())?,
+            sender_name: columns.get_in(row, item, t.sender_name.as_ref())?,
+            user: columns.get_in(row, item, t.user.as_ref())?,
+            turn: columns.get_in(row, item, t.turn_source())?,
             created: columns.time(row, &t.created)?,
+            row: index,
         })
     };
-    match &t.shape {
-        Shape::Messages {
-            content,
-            sender: senders,
-        } => {
-            let raw = columns
-                .get(row, senders.as_ref().map(|s| &s.source))?
-                .unwrap_or_default();
-            let kind = sender(senders.as_ref(), &raw, agent_word);
-            Ok(vec![Message {
-                text: columns.get(row, content.as_ref())?.unwrap_or_default(),
-                sender: kind,
-                ..base()?
-            }])
-        }
-        Shape::Turns { user, reply } => {
-            let asked = base()?;
-            let mut out = vec![Message {
-                text: columns.get(row, Some(user))?.unwrap_or_default(),
-                sender: "user".into(),
-                sender_name: asked.sender_name.clone().or_else(|| asked.user.clone()),
-                ..asked.clone()
-            }];
-            if let Some(text) = columns.get(row, Some(reply))? {
-                out.push(Message {
-                    text,
-                    sender: agent_word.into(),
-                    sender_name: columns.get(row, t.answered_by.as_ref())?,
-                    ..asked
-                });
+    let one = |item: Option<&serde_json::Value>| -> Result<Vec<Message>, DbErr> {
+        match &t.shape {
+            Shape::Messages {
+                content,
+                sender: senders,
+            } => {
+                let raw = columns
+                    .get_in(row, item, senders.as_ref().map(|s| &s.source))?
+                    .unwrap_or_default();
+                let kind = sender(senders.as_ref(), &raw, agent_word);
+                Ok(vec![Message {
+                    text: columns
+                        .get_in(row, item, content.as_ref())?
+                        .unwrap_or_default(),
+                    sender: kind,
+                    ..base(item)?
+                }])
             }
-            Ok(out)
+            Shape::Turns { user, reply } => {
+                let asked = base(item)?;
+                let mut out = vec![Message {
+                    text: columns.get(row, Some(user))?.unwrap_or_default(),
+                    sender: "user".into(),
+                    sender_name: asked.sender_name.clone().or_else(|| asked.user.clone()),
+                    ..asked.clone()
+                }];
+                if let Some(text) = columns.get(row, Some(reply))? {
+                    out.push(Message {
+                        text,
+                        sender: agent_word.into(),
+                        sender_name: columns.get(row, t.answered_by.as_ref())?,
+                        ..asked
+                    });
+                }
+                Ok(out)
+            }
         }
+    };
+    let Some((list, _)) = &t.list else {
+        return one(None);
+    };
+    let items = match columns.value(row, None, list)? {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(items)) => items,
+        // A list kept as text holding JSON.
+        Some(serde_json::Value::String(text)) => match serde_json::from_str(&text) {
+            Ok(serde_json::Value::Array(items)) => items,
+            _ => return Err(not_a_list(t, list)),
+        },
+        Some(_) => return Err(not_a_list(t, list)),
+    };
+    let mut out = Vec::new();
+    for item in &items {
+        out.extend(one(Some(item))?);
     }
+    Ok(out)
+}
+
+fn not_a_list(t: &Table, list: &Source) -> DbErr {
+    DbErr::Type(format!(
+        "`{}`: `{}` is not a JSON array of messages",
+        t.name,
+        list.label()
+    ))
+}
+
+/// The session a row of a message table belongs to (the gateway's, or the agent's own key).
+pub(crate) fn row_session(columns: &Columns<'_>, row: &QueryResult) -> Result<String, DbErr> {
+    let t = columns.table;
+    columns.need(row, t.agent_session.as_ref().or(t.session.as_ref()))
+}
+
+/// What a table's rows say once read together: in a table of histories, only each session's
+/// latest row (`sessions` gives each row's session, in query order, so that a latest row
+/// with an empty history counts too); messages without an id of their own numbered by their
+/// place in their session (`<session>#<n>`, from 0).
+pub(crate) fn settle(
+    table: &Table,
+    sessions: &[String],
+    mut messages: Vec<Message>,
+) -> Vec<Message> {
+    if let Some((_, ListRows::Latest)) = &table.list {
+        let mut latest: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (row, session) in sessions.iter().enumerate() {
+            latest.insert(session, row);
+        }
+        messages.retain(|m| latest.get(m.session.as_str()) == Some(&m.row));
+    }
+    let mut places: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for m in &mut messages {
+        let place = places.entry(m.session.clone()).or_default();
+        if m.numbered {
+            m.id = format!("{}#{place}", m.session);
+        }
+        *place += 1;
+    }
+    messages
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sea_orm::{DbErr, QueryResult};
 use serde::Serialize;
 
-use super::read::{Columns, messages};
+use super::read::{Columns, Message};
 use crate::system::{Source, Table, TimeUnit};
 
 /// A row of the gateway's session table, read through the system's
@@ -65,7 +65,8 @@ pub struct AgentSessionRow {
     /// The agent's own key for the session (the gateway session id when the layout names no
     /// key).
     pub key: String,
-    /// `user_id`.
+    /// `user_id`; for a table without a user column (a store that keeps none), the user of
+    /// the gateway session it is linked to (empty when there is none).
     pub user_id: String,
     /// `agent_name`.
     pub agent_name: String,
@@ -154,25 +155,18 @@ impl GatewayMessageRow {
         message_names(t)
     }
 
-    pub(crate) fn read(
-        c: &Columns<'_>,
-        names: &Arc<Names>,
-        row: &QueryResult,
-    ) -> Result<Vec<Self>, DbErr> {
-        Ok(messages(c, row, "agent")?
-            .into_iter()
-            .map(|m| GatewayMessageRow {
-                names: names.clone(),
-                id: m.id,
-                session_id: m.session,
-                message: m.text,
-                sender_type: m.sender,
-                sender_name: m.sender_name.unwrap_or_default(),
-                task_id: m.turn,
-                user_id: m.user,
-                created_at: m.created,
-            })
-            .collect())
+    pub(crate) fn from_message(names: &Arc<Names>, m: Message) -> Self {
+        GatewayMessageRow {
+            names: names.clone(),
+            id: m.id,
+            session_id: m.session,
+            message: m.text,
+            sender_type: m.sender,
+            sender_name: m.sender_name.unwrap_or_default(),
+            task_id: m.turn,
+            user_id: m.user,
+            created_at: m.created,
+        }
     }
 }
 
@@ -208,7 +202,11 @@ impl AgentSessionRow {
                 None => id.clone(),
             },
             id,
-            user_id: c.need(row, t.user.as_ref())?,
+            // Without a user column, its gateway session's (filled in by the inspector).
+            user_id: match t.user {
+                Some(_) => c.need(row, t.user.as_ref())?,
+                None => String::new(),
+            },
             agent_name: match t.agent {
                 Some(_) => c.need(row, t.agent.as_ref())?,
                 None => agent.to_owned(),
@@ -223,26 +221,18 @@ impl AgentMessageRow {
         message_names(t)
     }
 
-    pub(crate) fn read(
-        c: &Columns<'_>,
-        names: &Arc<Names>,
-        database: &str,
-        row: &QueryResult,
-    ) -> Result<Vec<Self>, DbErr> {
-        Ok(messages(c, row, "assistant")?
-            .into_iter()
-            .map(|m| AgentMessageRow {
-                names: names.clone(),
-                database: database.to_owned(),
-                id: m.id,
-                session_id: m.session,
-                role: m.sender,
-                content: m.text,
-                task_id: m.turn.unwrap_or_default(),
-                user_id: m.user,
-                created_at: m.created,
-            })
-            .collect())
+    pub(crate) fn from_message(names: &Arc<Names>, database: &str, m: Message) -> Self {
+        AgentMessageRow {
+            names: names.clone(),
+            database: database.to_owned(),
+            id: m.id,
+            session_id: m.session,
+            role: m.sender,
+            content: m.text,
+            task_id: m.turn.unwrap_or_default(),
+            user_id: m.user,
+            created_at: m.created,
+        }
     }
 }
 

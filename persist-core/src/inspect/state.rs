@@ -1,7 +1,7 @@
 //! What the inspector finds a database's schema in: where its migrations stand, and an agent
 //! database's tables.
 
-use sea_orm::sea_query::{Alias, Query};
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 
@@ -55,23 +55,35 @@ pub struct AgentSchemaState {
     pub indexes: Vec<String>,
     /// Expected tables that are missing.
     pub missing_tables: Vec<String>,
-    /// Tables that track migrations (there should be none).
+    /// Tables that track migrations, but for its own store's (there should be none).
     pub migration_tables: Vec<String>,
+    /// Where its migrations stand, for a store that migrates itself
+    /// ([`AgentSchema::migrator`](crate::db::AgentSchema::migrator)); `None` for tables
+    /// created directly.
+    pub migrations: Option<MigrationState>,
 }
 
 impl AgentSchemaState {
-    /// All expected tables, and no migration table.
+    /// All expected tables, no stray migration table, and, for a store that migrates itself,
+    /// every one of its migrations applied.
     pub fn is_correct(&self) -> bool {
-        self.missing_tables.is_empty() && self.migration_tables.is_empty()
+        self.missing_tables.is_empty()
+            && self.migration_tables.is_empty()
+            && self
+                .migrations
+                .as_ref()
+                .is_none_or(MigrationState::is_current)
     }
 }
 
-/// A database's migration state: which of `known` its tracking table `table` records, which
-/// it lacks, and which it records that are not `known` (`label` names the database in errors).
+/// A database's migration state: which of `known` its tracking table `table` records (in its
+/// `column`), which it lacks, and which it records that are not `known` (`label` names the
+/// database in errors).
 pub(crate) async fn migration_state(
     db: &DatabaseConnection,
     label: &str,
     table: &str,
+    column: &str,
     known: &[String],
 ) -> Result<MigrationState> {
     let tables = list_tables(db).await.context(label, "listing tables")?;
@@ -79,7 +91,7 @@ pub(crate) async fn migration_state(
     let mut recorded: Vec<String> = Vec::new();
     if table_present {
         let query = Query::select()
-            .column(Alias::new("version"))
+            .expr_as(Expr::col(Alias::new(column)), Alias::new("version"))
             .from(Alias::new(table))
             .to_owned();
         for row in db
@@ -87,10 +99,10 @@ pub(crate) async fn migration_state(
             .await
             .context(label, "reading migrations")?
         {
-            recorded.push(
-                row.try_get("", "version")
-                    .context(label, "decoding a migration")?,
-            );
+            // A store's own numbers are integers.
+            let version =
+                super::read::opt_text(&row, "version").context(label, "decoding a migration")?;
+            recorded.extend(version);
         }
     }
     let first_pending = known.iter().position(|m| !recorded.contains(m));

@@ -15,11 +15,21 @@ use crate::db::{DatabaseLocation, DatabaseRole, database_identity, list_tables};
 use crate::error::{DbContext, Result};
 
 impl CrossDatabaseInspector {
-    /// Whether both sides record turns, so a message can be traced to its turn.
-    fn turns_known(&self) -> Result<bool> {
+    /// Whether the gateway and `agent` both record turns, so a message can be traced to its
+    /// turn.
+    fn turns_known(&self, agent: &str) -> Result<bool> {
         let layout = self.layout()?;
         Ok(layout.gateway_messages().turn_source().is_some()
-            && layout.agent_messages().turn_source().is_some())
+            && layout.agent_messages_of(agent).turn_source().is_some())
+    }
+
+    /// Whether message id `id` of `agent` names its row beyond the agent's own database: not
+    /// when its table says its ids are local, when it numbers messages by their place in a
+    /// list, or when the id is a number (every store counts from 1).
+    fn global_id(&self, agent: &str, id: &str) -> Result<bool> {
+        let table = self.layout()?.agent_messages_of(agent);
+        let numbered = table.is_list() && table.id.is_none();
+        Ok(!table.local_ids && !numbered && !id.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// Whether the gateway's messages name their sender.
@@ -148,15 +158,20 @@ impl CrossDatabaseInspector {
         for shared in ids(&a.1).intersection(&ids(&b.1)) {
             leaks.push(format!("session {shared} is stored by both agents"));
         }
-        let keys = |rows: &[AgentMessageRow]| {
-            rows.iter()
-                .flat_map(|r| {
-                    let turn = (!r.task_id.is_empty()).then(|| format!("turn {}", r.task_id));
-                    std::iter::once(format!("message {}", r.id)).chain(turn)
-                })
-                .collect::<BTreeSet<_>>()
+        let keys = |agent: &str, rows: &[AgentMessageRow]| -> Result<BTreeSet<String>> {
+            let mut keys = BTreeSet::new();
+            for r in rows {
+                // An id only its own database gives means nothing in another.
+                if self.global_id(agent, &r.id)? {
+                    keys.insert(format!("message {}", r.id));
+                }
+                if !r.task_id.is_empty() {
+                    keys.insert(format!("turn {}", r.task_id));
+                }
+            }
+            Ok(keys)
         };
-        for shared in keys(&a.2).intersection(&keys(&b.2)) {
+        for shared in keys(&a.0, &a.2)?.intersection(&keys(&b.0, &b.2)?) {
             leaks.push(format!("{shared} is stored by both agents"));
         }
         if leaks.is_empty() {
@@ -180,7 +195,7 @@ impl CrossDatabaseInspector {
         session_a: &str,
         session_b: &str,
     ) -> Result<ContextIsolationReport> {
-        let turns_known = self.turns_known()?;
+        let turns_known = self.turns_known(agent)?;
         let mut leaks = Vec::new();
         let mut messages = BTreeMap::new();
         for session in [session_a, session_b] {
@@ -230,7 +245,6 @@ impl CrossDatabaseInspector {
         user_a: &str,
         user_b: &str,
     ) -> Result<UserIsolationReport> {
-        let turns_known = self.turns_known()?;
         let names_known = self.senders_named()?;
         let mut leaks = Vec::new();
         let mut sessions = BTreeMap::new();
@@ -272,6 +286,7 @@ impl CrossDatabaseInspector {
                     .iter()
                     .filter_map(|m| m.task_id.as_deref())
                     .collect();
+                let turns_known = self.turns_known(&session.agent_name)?;
                 for message in self
                     .agent_messages(&session.agent_name, Some(&session.id))
                     .await?

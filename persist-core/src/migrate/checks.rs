@@ -4,6 +4,8 @@ use futures::future::LocalBoxFuture;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
+use crate::db::{Migrations, Migrator};
+
 use super::allow::{Allow, Loss};
 use super::failure::{db_error, failure};
 use super::snapshot::Schema;
@@ -17,13 +19,17 @@ async fn read(db: &DatabaseConnection, table: &str) -> Result<Schema> {
 /// Every step of `M`, one at a time on an empty database: up, down, up again must leave the
 /// schema as the first up did, and the down as it was before the step; down to zero must
 /// leave nothing but the migration table. Returns the names of the steps checked.
-pub async fn round_trip<M: MigratorTrait>(db: &DatabaseConnection) -> Result<Vec<String>> {
+pub async fn round_trip<M: MigratorTrait + 'static>(
+    db: &DatabaseConnection,
+) -> Result<Vec<String>> {
+    round_trip_of(&Migrations::<M>::new(), db).await
+}
+
+/// [`round_trip`] for any [`Migrator`]: a SeaORM migrator or a store's own numbered steps.
+pub async fn round_trip_of(m: &dyn Migrator, db: &DatabaseConnection) -> Result<Vec<String>> {
     const CHECK: &str = "round trip";
-    let table = M::migration_table_name().to_string();
-    let names: Vec<String> = M::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
+    let table = m.table();
+    let names = m.names();
     let start = read(db, &table).await?;
     if !start.tables.is_empty() {
         return Err(failure(
@@ -39,11 +45,11 @@ pub async fn round_trip<M: MigratorTrait>(db: &DatabaseConnection) -> Result<Vec
     let mut before = start.clone();
     for name in &names {
         let step = Some(name.as_str());
-        M::up(db, Some(1))
+        m.up(db, Some(1))
             .await
             .map_err(|e| db_error(CHECK, step, "up", e))?;
         let after = read(db, &table).await?;
-        M::down(db, Some(1))
+        m.down(db, Some(1))
             .await
             .map_err(|e| db_error(CHECK, step, "down", e))?;
         let undone = read(db, &table).await?;
@@ -56,7 +62,7 @@ pub async fn round_trip<M: MigratorTrait>(db: &DatabaseConnection) -> Result<Vec
                 Some(diff),
             ));
         }
-        M::up(db, Some(1))
+        m.up(db, Some(1))
             .await
             .map_err(|e| db_error(CHECK, step, "up again", e))?;
         let again = read(db, &table).await?;
@@ -71,7 +77,7 @@ pub async fn round_trip<M: MigratorTrait>(db: &DatabaseConnection) -> Result<Vec
         }
         before = again;
     }
-    M::down(db, None)
+    m.down(db, None)
         .await
         .map_err(|e| db_error(CHECK, None, "down to zero", e))?;
     let end = read(db, &table).await?;
@@ -95,7 +101,23 @@ pub async fn drift<M: MigratorTrait>(
     from_entities: &DatabaseConnection,
     allow: &[Allow],
 ) -> Result<()> {
-    let table = M::migration_table_name().to_string();
+    drift_at(
+        &M::migration_table_name().to_string(),
+        migrated,
+        from_entities,
+        allow,
+    )
+    .await
+}
+
+/// [`drift`], leaving out the migration table `table`.
+pub(crate) async fn drift_at(
+    table: &str,
+    migrated: &DatabaseConnection,
+    from_entities: &DatabaseConnection,
+    allow: &[Allow],
+) -> Result<()> {
+    let table = table.to_owned();
     let expected = read(from_entities, &table).await?;
     let found = read(migrated, &table).await?;
     let diff = expected
@@ -120,7 +142,7 @@ pub async fn drift<M: MigratorTrait>(
 /// loses rows on purpose.
 pub async fn upgrade<M, F>(db: &DatabaseConnection, from: usize, seed: F) -> Result<()>
 where
-    M: MigratorTrait,
+    M: MigratorTrait + 'static,
     F: for<'c> FnOnce(&'c DatabaseConnection) -> LocalBoxFuture<'c, Result<()>>,
 {
     upgrade_allowing::<M, F>(db, from, &[], seed).await
@@ -136,20 +158,32 @@ pub async fn upgrade_allowing<M, F>(
     seed: F,
 ) -> Result<()>
 where
-    M: MigratorTrait,
+    M: MigratorTrait + 'static,
     F: for<'c> FnOnce(&'c DatabaseConnection) -> LocalBoxFuture<'c, Result<()>>,
 {
-    let steps = M::migrations().len();
+    upgrade_of(&Migrations::<M>::new(), db, from, allowed, seed).await
+}
+
+/// [`upgrade_allowing`] for any [`Migrator`]: a SeaORM migrator or a store's own numbered
+/// steps.
+pub async fn upgrade_of<F>(
+    m: &dyn Migrator,
+    db: &DatabaseConnection,
+    from: usize,
+    allowed: &[Loss],
+    seed: F,
+) -> Result<()>
+where
+    F: for<'c> FnOnce(&'c DatabaseConnection) -> LocalBoxFuture<'c, Result<()>>,
+{
+    let names = m.names();
+    let steps = names.len();
     if from > steps {
         return Err(PersistError::InvalidInput {
             field: "from",
             reason: format!("the migrator has {steps} steps; cannot start at step {from}"),
         });
     }
-    let names: Vec<String> = M::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
     let mut allowed_at: Vec<(usize, &str)> = Vec::new();
     for loss in allowed {
         let index = loss
@@ -171,16 +205,16 @@ where
         allowed_at.push((index, loss.table.as_str()));
     }
     if from > 0 {
-        M::up(db, Some(from as u32))
+        m.up(db, Some(from as u32))
             .await
             .map_err(|e| db_error("upgrade", None, &format!("migrating to step {from}"), e))?;
     }
     seed(db).await?;
-    let table = M::migration_table_name().to_string();
+    let table = m.table();
     let mut counts = row_counts(db, &table).await?;
     for (index, name) in names.iter().enumerate().skip(from) {
         let step = Some(name.as_str());
-        M::up(db, Some(1))
+        m.up(db, Some(1))
             .await
             .map_err(|e| db_error("upgrade", step, "migrating", e))?;
         let after = row_counts(db, &table).await?;
@@ -228,5 +262,5 @@ pub async fn status<M: MigratorTrait>(db: &DatabaseConnection) -> Result<Migrati
         .map(|m| m.name().to_owned())
         .collect();
     let table = M::migration_table_name().to_string();
-    crate::inspect::migration_state(db, "database", &table, &known).await
+    crate::inspect::migration_state(db, "database", &table, "version", &known).await
 }

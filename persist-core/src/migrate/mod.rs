@@ -68,14 +68,15 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use futures::future::{BoxFuture, LocalBoxFuture};
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 
-use crate::db::{BackendConfig, GatewaySchema, MultiDatabaseManager};
+use crate::db::{BackendConfig, GatewaySchema, Migrations, Migrator, MultiDatabaseManager};
 use crate::error::{PersistError, Result};
-use crate::runner::{Inject, NoAgent, TestContext};
+use crate::runner::{Inject, NoAgent, OptionalAgent, TestContext};
 
 mod allow;
 mod checks;
@@ -83,7 +84,7 @@ mod failure;
 mod snapshot;
 
 pub use allow::{Allow, Loss, MigrationStep};
-pub use checks::{drift, round_trip, status, upgrade, upgrade_allowing};
+pub use checks::{drift, round_trip, round_trip_of, status, upgrade, upgrade_allowing, upgrade_of};
 pub use failure::MigrationFailure;
 #[allow(deprecated)]
 pub use failure::MigrationStatus;
@@ -111,17 +112,41 @@ impl GatewaySchema for Empty {
 
 /// Migration checks for migrator `M` on fresh databases of one backend (the test's, when
 /// injected into a `#[persistence_test]`), each made and removed by the check.
-pub struct MigrationCheck<M> {
+///
+/// `MigrationCheck<M>` checks a SeaORM migrator by its type. `MigrationCheck` (for a migrator
+/// known at run time, [`Dynamic`]) checks any [`Migrator`]: injected with
+/// `#[agent("Name")]`, the migrations of that agent's store (a store that migrates itself:
+/// [`AgentSchema::migrator`](crate::db::AgentSchema::migrator)); without, the gateway's.
+///
+/// ```
+/// use persist_core::migrate::MigrationCheck;
+/// use persist_core::prelude::*;
+///
+/// // The gateway's migrations, whatever the system's migrator.
+/// #[persistence_test]
+/// async fn gateway_steps_go_down(check: MigrationCheck) -> Result<(), PersistError> {
+///     check.round_trip().await.map(drop)
+/// }
+/// # fn main() {}
+/// ```
+pub struct MigrationCheck<M = Dynamic> {
     backend: BackendConfig,
     losses: Vec<Loss>,
+    steps: Arc<dyn Migrator>,
     migrator: PhantomData<fn() -> M>,
 }
+
+/// The migrator of a [`MigrationCheck`] known at run time (an agent's store, the system's
+/// gateway) rather than by its type.
+#[derive(Debug)]
+pub enum Dynamic {}
 
 impl<M> Clone for MigrationCheck<M> {
     fn clone(&self) -> Self {
         MigrationCheck {
             backend: self.backend.clone(),
             losses: self.losses.clone(),
+            steps: self.steps.clone(),
             migrator: PhantomData,
         }
     }
@@ -130,7 +155,7 @@ impl<M> Clone for MigrationCheck<M> {
 impl<M> fmt::Debug for MigrationCheck<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MigrationCheck")
-            .field("migrator", &std::any::type_name::<M>())
+            .field("migrator", &self.steps.table())
             .field("backend", &self.backend.to_string())
             .field("losses", &self.losses)
             .finish()
@@ -143,20 +168,39 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
         MigrationCheck {
             backend,
             losses: Vec::new(),
+            steps: Arc::new(Migrations::<M>::new()),
             migrator: PhantomData,
         }
-    }
-
-    /// The same checks, with `loss` declared intended: [`upgrade`](Self::upgrade) lets it
-    /// through (and still fails on any other).
-    pub fn allowing_loss(mut self, loss: Loss) -> Self {
-        self.losses.push(loss);
-        self
     }
 
     /// Checks on the backend `PERSIST_TEST_DATABASE_URL` names (SQLite files without it).
     pub fn from_env() -> Result<Self> {
         Ok(Self::new(BackendConfig::from_env()?))
+    }
+}
+
+impl MigrationCheck<Dynamic> {
+    /// Checks of `migrator` (an agent store's own migrations, say) on `backend`.
+    pub fn of(migrator: impl Migrator, backend: BackendConfig) -> Self {
+        Self::shared(Arc::new(migrator), backend)
+    }
+
+    fn shared(steps: Arc<dyn Migrator>, backend: BackendConfig) -> Self {
+        MigrationCheck {
+            backend,
+            losses: Vec::new(),
+            steps,
+            migrator: PhantomData,
+        }
+    }
+}
+
+impl<M> MigrationCheck<M> {
+    /// The same checks, with `loss` declared intended: [`upgrade`](Self::upgrade) lets it
+    /// through (and still fails on any other).
+    pub fn allowing_loss(mut self, loss: Loss) -> Self {
+        self.losses.push(loss);
+        self
     }
 
     /// Fresh databases: an empty one, and with `entities`, one created from them.
@@ -179,7 +223,7 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
         let manager = self.databases(None).await?;
         let result = async {
             let one = one_connection(&manager).await?;
-            let result = round_trip::<M>(&one).await;
+            let result = round_trip_of(&*self.steps, &one).await;
             let _ = one.close().await;
             result
         }
@@ -193,10 +237,12 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
         let result = async {
             let migrated = one_connection(&manager).await?;
             let result = async {
-                M::up(&migrated, None)
+                self.steps
+                    .up(&migrated, None)
                     .await
                     .map_err(|e| db_error("drift", None, "migrating", e))?;
-                drift::<M>(&migrated, manager.agent_connection("entities")?, allow).await
+                let entities = manager.agent_connection("entities")?;
+                checks::drift_at(&self.steps.table(), &migrated, entities, allow).await
             }
             .await;
             let _ = migrated.close().await;
@@ -217,7 +263,7 @@ impl<M: MigratorTrait + 'static> MigrationCheck<M> {
         let result = async {
             let db = one_connection(&manager).await?;
             let result = async {
-                upgrade_allowing::<M, S>(&db, from, &self.losses, seed).await?;
+                upgrade_of(&*self.steps, &db, from, &self.losses, seed).await?;
                 verify(&db).await
             }
             .await;
@@ -242,18 +288,95 @@ async fn finish<T>(manager: MultiDatabaseManager, result: Result<T>) -> Result<T
     Ok(value)
 }
 
+/// The test's backend, for checks on fresh databases of the same kind.
+fn test_backend(ctx: &TestContext) -> Result<BackendConfig> {
+    ctx.manager().backend_config().cloned().ok_or_else(|| {
+        PersistError::Unsupported {
+            operation: "a MigrationCheck",
+            reason: "the test's databases come from a custom backend; build one with MigrationCheck::new".into(),
+        }
+    })
+}
+
 impl<M: MigratorTrait + 'static> Inject for MigrationCheck<M> {
     type Agent = NoAgent;
     fn inject(ctx: &TestContext, _agent: Option<&str>) -> Result<Self> {
-        let backend = ctx.manager().backend_config().cloned().ok_or_else(|| {
-            PersistError::Unsupported {
-                operation: "a MigrationCheck",
-                reason: "the test's databases come from a custom backend; build one with MigrationCheck::new".into(),
+        Ok(Self::new(test_backend(ctx)?))
+    }
+}
+
+/// Without `#[agent]`, the gateway's migrations; with `#[agent("Name")]`, that agent store's.
+impl Inject for MigrationCheck<Dynamic> {
+    type Agent = OptionalAgent;
+    fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self> {
+        let backend = test_backend(ctx)?;
+        let manager = ctx.manager();
+        let steps: Option<Arc<dyn Migrator>> = match agent {
+            None => {
+                let schema = manager.gateway_schema_shared();
+                schema
+                    .migrator()
+                    .is_some()
+                    .then(|| Arc::new(Through(schema, |s: &dyn GatewaySchema| s.migrator())) as _)
             }
+            Some(agent) => {
+                let schema = manager.agent_schema_shared(agent)?;
+                schema.migrator().is_some().then(|| {
+                    Arc::new(Through(schema, |s: &dyn crate::db::AgentSchema| {
+                        s.migrator()
+                    })) as _
+                })
+            }
+        };
+        let steps = steps.ok_or_else(|| PersistError::Unsupported {
+            operation: "a MigrationCheck",
+            reason: match agent {
+                None => "the system's gateway schema is not a migrator the checks can drive step by step (`GatewaySchema::migrator`)".into(),
+                Some(agent) => format!("agent {agent}'s schema does not migrate: its tables are created directly (give it a `Migrations<M>` or `NumberedMigrations` schema)"),
+            },
         })?;
-        Ok(Self::new(backend))
+        Ok(Self::shared(steps, backend))
     }
 }
 
 /// What a seed or a verification returns: `Box::pin(async move { … })`.
 pub type Step<'c> = LocalBoxFuture<'c, Result<()>>;
+
+/// A schema's migrator, held through the schema (which owns it).
+struct Through<S: ?Sized>(Arc<S>, fn(&S) -> Option<&dyn Migrator>);
+
+impl<S: ?Sized + Send + Sync + 'static> Through<S> {
+    fn get(&self) -> &dyn Migrator {
+        (self.1)(&self.0).expect("only made for a schema that is a migrator")
+    }
+}
+
+impl<S: ?Sized + Send + Sync + 'static> Migrator for Through<S> {
+    fn table(&self) -> String {
+        self.get().table()
+    }
+
+    fn column(&self) -> String {
+        self.get().column()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.get().names()
+    }
+
+    fn up<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        steps: Option<u32>,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        self.get().up(db, steps)
+    }
+
+    fn down<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        steps: Option<u32>,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        self.get().down(db, steps)
+    }
+}

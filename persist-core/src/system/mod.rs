@@ -72,8 +72,43 @@ pub trait System: Send + Sync + 'static {
     /// The gateway's schema, by migrations.
     fn gateway_schema(&self) -> Arc<dyn GatewaySchema>;
 
-    /// Every agent's schema, created directly from entities.
+    /// The agents' schema: created directly from entities ([`EntitySchema`](crate::db::EntitySchema)),
+    /// or a store's own migrations. Every agent's, unless
+    /// [`agent_schemas`](Self::agent_schemas) gives an agent another.
     fn agent_schema(&self) -> Arc<dyn AgentSchema>;
+
+    /// Which schema each agent has: by default [`agent_schema`](Self::agent_schema) for
+    /// every agent. A mesh whose agents run on different frameworks names each agent's (and
+    /// a default for the rest, or none: an agent with no schema is then an error that names
+    /// it).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use persist_core::async_trait;
+    /// use persist_core::db::{AgentSchema, AgentSchemas, EntitySchema, GatewaySchema, Migrations, NumberedMigrations};
+    /// use persist_core::system::System;
+    ///
+    /// #[derive(Default)]
+    /// struct Mixed;
+    ///
+    /// #[async_trait]
+    /// impl System for Mixed {
+    ///     fn gateway_schema(&self) -> Arc<dyn GatewaySchema> {
+    ///         Arc::new(Migrations::<migration::Migrator>::new())
+    ///     }
+    ///     fn agent_schema(&self) -> Arc<dyn AgentSchema> {
+    ///         Arc::new(EntitySchema::mesh_agents())
+    ///     }
+    ///     fn agent_schemas(&self) -> AgentSchemas {
+    ///         let checkpointer = NumberedMigrations::new("checkpoint_migrations")
+    ///             .step("CREATE TABLE checkpoints (thread_id VARCHAR(255) PRIMARY KEY, checkpoint TEXT)");
+    ///         AgentSchemas::every(self.agent_schema()).agent("Planner", checkpointer)
+    ///     }
+    /// }
+    /// ```
+    fn agent_schemas(&self) -> crate::db::AgentSchemas {
+        crate::db::AgentSchemas::every(self.agent_schema())
+    }
 
     /// Where the system keeps sessions and messages; `None` (the default) for a system whose
     /// tests check its schemas only. The inspector's data checks need it.

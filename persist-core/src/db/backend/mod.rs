@@ -293,9 +293,9 @@ pub trait ApplySchema: Send + Sync + 'static {
     /// Applies it.
     fn apply<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
 
-    /// The gateway schema behind it, if it is one (its migration table and names are part of
-    /// its fingerprint).
-    fn as_gateway(&self) -> Option<&dyn crate::db::GatewaySchema> {
+    /// Its migration table and the names of its migrations, if it migrates: they are part of
+    /// its fingerprint, and the rows it writes there are bookkeeping, not schema.
+    fn history(&self) -> Option<(String, Vec<String>)> {
         None
     }
 

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use super::CrossDatabaseInspector;
 use crate::db::{DatabaseRole, catalog};
 use crate::error::{DbContext, PersistError, Result};
-use crate::system::{Layout, Source};
+use crate::system::Source;
 
 mod cells;
 mod render;
@@ -198,10 +198,24 @@ impl<'a> SnapshotBuilder<'a> {
                     .await
                     .context(&label, format!("reading `{name}` for a snapshot"))?;
                 let columns: Vec<String> = schema.columns.keys().cloned().collect();
+                let layout_tables: Vec<&crate::system::Table> = match (layout, &role) {
+                    (None, _) => Vec::new(),
+                    (Some(l), DatabaseRole::Gateway) => {
+                        vec![l.gateway_sessions(), l.gateway_messages()]
+                    }
+                    (Some(l), DatabaseRole::Agent(agent)) => {
+                        vec![l.agent_sessions_of(agent), l.agent_messages_of(agent)]
+                    }
+                };
                 let rules = columns
                     .iter()
                     .map(|column| {
-                        self.rule(&name, column, &schema.columns[column].data_type, layout)
+                        self.rule(
+                            &name,
+                            column,
+                            &schema.columns[column].data_type,
+                            &layout_tables,
+                        )
                     })
                     .collect();
                 tables.push(TableData {
@@ -221,7 +235,13 @@ impl<'a> SnapshotBuilder<'a> {
     }
 
     /// How `column` of `table` is shown.
-    fn rule(&self, table: &str, column: &str, data_type: &str, layout: Option<&Layout>) -> Rule {
+    fn rule(
+        &self,
+        table: &str,
+        column: &str,
+        data_type: &str,
+        layout: &[&crate::system::Table],
+    ) -> Rule {
         let mine = |t: &String| t == table || t == "*";
         let mut rule = Rule {
             kept: self.kept.iter().any(|(t, c)| mine(t) && c == column),
@@ -250,29 +270,22 @@ impl<'a> SnapshotBuilder<'a> {
         {
             rule.time = true;
         }
-        if let Some(layout) = layout {
-            for t in [
-                layout.gateway_sessions(),
-                layout.gateway_messages(),
-                layout.agent_sessions(),
-                layout.agent_messages(),
-            ] {
-                if t.name != table {
+        for t in layout.iter().filter(|t| t.name == table) {
+            for (time, _) in [&t.created, &t.updated].into_iter().flatten() {
+                rule.time |= time == column;
+            }
+            for source in [&t.id, &t.key, &t.session, &t.agent_session, &t.turn]
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s.leaves())
+            {
+                // A value inside a message of a list has no place of its own in a column.
+                if source.in_item() || source.column() != column {
                     continue;
                 }
-                for (time, _) in [&t.created, &t.updated].into_iter().flatten() {
-                    rule.time |= time == column;
-                }
-                for source in [&t.id, &t.key, &t.session, &t.agent_session, &t.turn]
-                    .into_iter()
-                    .flatten()
-                {
-                    if source.column() == column {
-                        match source.pointer() {
-                            None => rule.id = true,
-                            Some(p) => rule.id_pointers.push(p.to_owned()),
-                        }
-                    }
+                match source.pointer() {
+                    None => rule.id = true,
+                    Some(p) => rule.id_pointers.push(p.to_owned()),
                 }
             }
         }

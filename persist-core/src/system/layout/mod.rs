@@ -1,6 +1,7 @@
 //! [`Layout`]: where a system keeps its sessions and messages, so that the inspector and the
 //! assertions can read any system's tables, not one fixed set of names.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::db::{ManagerBuilder, MultiDatabaseManager};
@@ -9,18 +10,24 @@ use crate::system::System;
 
 mod table;
 
-pub(crate) use table::{Senders, Shape};
+pub(crate) use table::{ListRows, Repr, Senders, Shape};
 pub use table::{Source, Table, TimeUnit};
 
-/// Where a system keeps its sessions and messages: four tables, two in the gateway's database
-/// and two in every agent's. Every inspector check and assertion reads through it.
+/// Where a system keeps its sessions and messages: two tables in the gateway's database and two
+/// in each agent's. Every agent reads through the same two unless the layout names an agent
+/// with tables of its own ([`agent`](Self::agent)): a mesh whose agents run on different
+/// frameworks. Every inspector check and assertion reads through it.
 ///
 /// | table | needs | may have |
 /// |-------|-------|----------|
 /// | gateway sessions | `id`, `user`, `agent` | `title`, `created`, `updated` |
-/// | gateway messages | `id`, `session`, and `content` + `sender` or `turns` | `user`, `sender_name`, `turn`, `created`, `answered_by` |
-/// | agent sessions | `session` (the gateway session id), `user` | `key`, `agent`, `state` |
-/// | agent messages | `id`, `session` or `agent_session`, and `content` + `sender` or `turns` | `user`, `turn`, `created`, `answered_by` |
+/// | gateway messages | `id`, `session`, and `content` + `sender` or `turns` | `user`, `sender_name`, `turn`, `created`, `order`, `answered_by` |
+/// | agent sessions | `session` (the gateway session id) | `user` (else its gateway session's), `key`, `agent`, `state` |
+/// | agent messages | `id` (or a list), `session` or `agent_session`, and `content` + `sender` or `turns` | `user`, `turn`, `created`, `order`, `answered_by` |
+///
+/// An agent session table that repeats a session over several rows (a checkpoint per step)
+/// reads as one session per id. A message table may keep its messages as the elements of a
+/// JSON array in each row ([`Table::history`], [`Table::message_list`]).
 ///
 /// A message table keeps one message per row (`content` and `sender`), or one turn per row
 /// holding both sides ([`Table::turns`]). Any part may be a value inside a JSON column
@@ -62,10 +69,54 @@ pub struct Layout {
     gateway_messages: Table,
     agent_sessions: Table,
     agent_messages: Table,
+    /// Agents with tables of their own, by name.
+    agents: BTreeMap<String, (Table, Table)>,
+}
+
+const AS: &str = "agent sessions table";
+const AM: &str = "agent messages table";
+
+/// Checks one agent's two tables.
+fn check_agent(sessions: &Table, messages: &Table) -> Result<()> {
+    check_messages(AM, messages)?;
+    let t = messages;
+    t.require(
+        AM,
+        "a session column (or `agent_session`)",
+        t.session.is_some() || t.agent_session.is_some(),
+    )?;
+    let t = sessions;
+    t.check_names(AS)?;
+    t.require(AS, "a session column", t.session.is_some())?;
+    if messages.agent_session.is_some() {
+        t.require(
+            AS,
+            "a key column: the agent's messages name their session by `agent_session`",
+            t.key.is_some(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Checks what any message table needs.
+fn check_messages(role: &str, t: &Table) -> Result<()> {
+    t.check_names(role)?;
+    t.require(
+        role,
+        "an id column (or a message list)",
+        t.id.is_some() || t.is_list(),
+    )?;
+    if let Shape::Messages { content, sender } = &t.shape {
+        t.require(role, "a content column (or `turns`)", content.is_some())?;
+        t.require(role, "a sender column (or `turns`)", sender.is_some())?;
+    }
+    Ok(())
 }
 
 impl Layout {
-    /// A layout from its four tables; an error names a table that lacks a column it needs.
+    /// A layout from its four tables (the agents' two are every agent's unless
+    /// [`agent`](Self::agent) names other ones); an error names a table that lacks a column
+    /// it needs.
     pub fn new(
         gateway_sessions: Table,
         gateway_messages: Table,
@@ -74,46 +125,84 @@ impl Layout {
     ) -> Result<Self> {
         const GS: &str = "gateway sessions table";
         const GM: &str = "gateway messages table";
-        const AS: &str = "agent sessions table";
-        const AM: &str = "agent messages table";
         let t = &gateway_sessions;
         t.check_names(GS)?;
         t.require(GS, "an id column", t.id.is_some())?;
         t.require(GS, "a user column", t.user.is_some())?;
         t.require(GS, "an agent column", t.agent.is_some())?;
-        for (role, t) in [(GM, &gateway_messages), (AM, &agent_messages)] {
-            t.check_names(role)?;
-            t.require(role, "an id column", t.id.is_some())?;
-            if let Shape::Messages { content, sender } = &t.shape {
-                t.require(role, "a content column (or `turns`)", content.is_some())?;
-                t.require(role, "a sender column (or `turns`)", sender.is_some())?;
-            }
-        }
+        check_messages(GM, &gateway_messages)?;
         let t = &gateway_messages;
         t.require(GM, "a session column", t.session.is_some())?;
-        let t = &agent_messages;
-        t.require(
-            AM,
-            "a session column (or `agent_session`)",
-            t.session.is_some() || t.agent_session.is_some(),
-        )?;
-        let t = &agent_sessions;
-        t.check_names(AS)?;
-        t.require(AS, "a session column", t.session.is_some())?;
-        t.require(AS, "a user column", t.user.is_some())?;
-        if agent_messages.agent_session.is_some() {
-            t.require(
-                AS,
-                "a key column: the agent's messages name their session by `agent_session`",
-                t.key.is_some(),
-            )?;
-        }
+        check_agent(&agent_sessions, &agent_messages)?;
         Ok(Layout {
             gateway_sessions,
             gateway_messages,
             agent_sessions,
             agent_messages,
+            agents: BTreeMap::new(),
         })
+    }
+
+    /// Agent `name` keeps its data in tables of its own (it runs on another framework than
+    /// the others): its sessions and messages are read through these. An error names a table
+    /// that lacks a column it needs.
+    ///
+    /// ```
+    /// use persist_core::system::{Layout, Source, Table, TimeUnit};
+    ///
+    /// let openai_sessions = Table::new("agent_sessions").session("session_id");
+    /// let openai_messages = Table::new("agent_messages").id("id").session("session_id")
+    ///     .content(Source::first_of([
+    ///         Source::json("message_data", "/content/0/text"),
+    ///         Source::json("message_data", "/content"),
+    ///     ]))
+    ///     .sender(Source::json("message_data", "/role"))
+    ///     .created("created_at", TimeUnit::DateTime);
+    /// let threads = Table::new("checkpoints").session("thread_id");
+    /// let checkpoints = Table::new("checkpoints").session("thread_id").order("checkpoint_id")
+    ///     .history(Source::json("checkpoint", "/channel_values/messages"))
+    ///     .content(Source::item("/content"))
+    ///     .sender_values(Source::item("/type"), "human", "ai");
+    /// let layout = Layout::new(
+    ///     Table::new("conversations").id("id").user("user_id").agent("agent_name"),
+    ///     Table::new("messages").id("id").session("conversation_id").order("sequence_id")
+    ///         .content("text").sender("role"),
+    ///     openai_sessions,
+    ///     openai_messages,
+    /// )?
+    /// .agent("Planner", threads, checkpoints)?;
+    /// assert_eq!(layout.agent_messages_of("Planner").name(), "checkpoints");
+    /// assert_eq!(layout.agent_messages_of("Chat").name(), "agent_messages");
+    /// # Ok::<(), persist_core::PersistError>(())
+    /// ```
+    pub fn agent(
+        mut self,
+        name: impl Into<String>,
+        sessions: Table,
+        messages: Table,
+    ) -> Result<Self> {
+        check_agent(&sessions, &messages)?;
+        self.agents.insert(name.into(), (sessions, messages));
+        Ok(self)
+    }
+
+    /// The session table of agent `agent`: its own, or every agent's.
+    pub fn agent_sessions_of(&self, agent: &str) -> &Table {
+        self.agents
+            .get(agent)
+            .map_or(&self.agent_sessions, |(sessions, _)| sessions)
+    }
+
+    /// The message table of agent `agent`: its own, or every agent's.
+    pub fn agent_messages_of(&self, agent: &str) -> &Table {
+        self.agents
+            .get(agent)
+            .map_or(&self.agent_messages, |(_, messages)| messages)
+    }
+
+    /// The agents named with tables of their own.
+    pub fn agents_with_own_tables(&self) -> impl Iterator<Item = &str> {
+        self.agents.keys().map(String::as_str)
     }
 
     /// The gateway's session table.
@@ -126,12 +215,14 @@ impl Layout {
         &self.gateway_messages
     }
 
-    /// Each agent's session table.
+    /// Every agent's session table (but for those with tables of their own: see
+    /// [`agent_sessions_of`](Self::agent_sessions_of)).
     pub fn agent_sessions(&self) -> &Table {
         &self.agent_sessions
     }
 
-    /// Each agent's message table.
+    /// Every agent's message table (but for those with tables of their own: see
+    /// [`agent_messages_of`](Self::agent_messages_of)).
     pub fn agent_messages(&self) -> &Table {
         &self.agent_messages
     }
@@ -141,7 +232,7 @@ impl ManagerBuilder {
     /// Takes the schemas and layout of `system` (what `#[persistence_test(system = "…")]`
     /// does). Later calls can still replace any of them.
     pub fn system(self, system: &dyn System) -> Self {
-        self.schemas(system.gateway_schema(), system.agent_schema())
+        self.schemas(system.gateway_schema(), system.agent_schemas())
             .attach(system.layout())
     }
 
@@ -199,8 +290,13 @@ mod tests {
             error.to_string(),
             "invalid layout: gateway messages table `m`: it needs a sender column (or `turns`)"
         );
-        let error = Layout::new(gs, gm, Table::new("as").session("id"), am).unwrap_err();
-        assert!(error.to_string().contains("needs a user column"), "{error}");
+        let error = Layout::new(gs.clone(), gm.clone(), Table::new("as"), am.clone()).unwrap_err();
+        assert!(
+            error.to_string().contains("needs a session column"),
+            "{error}"
+        );
+        // An agent session table without a user: its sessions are its gateway sessions' users'.
+        assert!(Layout::new(gs, gm, Table::new("as").session("id"), am).is_ok());
     }
 
     #[test]

@@ -17,10 +17,16 @@ pub enum TimeUnit {
     DateTime,
 }
 
-/// Where a value is kept: a column, or the value at a JSON pointer inside a column.
+/// Where a value is kept: a column, the value at a JSON pointer inside a column, a value
+/// inside each message of a row's message list, or the first of several of those that holds
+/// one.
 ///
 /// A `&str` or `String` converts to a column, so every [`Table`] method takes a column name
-/// as it is; [`Source::json`] names a value inside a JSON (or text holding JSON) column.
+/// as it is; [`Source::json`] names a value inside a JSON (or text holding JSON) column;
+/// [`Source::item`] a value inside each message of a [`Table::history`] or
+/// [`Table::message_list`]; [`Source::first_of`] the first of several places that holds a
+/// value (a store that keeps a user's text at `/content` and an assistant's at
+/// `/content/0/text`).
 ///
 /// ```
 /// use persist_core::system::Source;
@@ -29,68 +35,156 @@ pub enum TimeUnit {
 /// assert_eq!(turn.column(), "custom_metadata");
 /// assert_eq!(turn.pointer(), Some("/task_id"));
 /// assert_eq!(Source::from("id").pointer(), None);
+///
+/// let text = Source::first_of([
+///     Source::json("message_data", "/content/0/text"),
+///     Source::json("message_data", "/content"),
+/// ]);
+/// assert_eq!(text.column(), "message_data");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Source {
-    column: String,
-    pointer: Option<String>,
+pub struct Source(Repr);
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Repr {
+    Column {
+        column: String,
+        pointer: Option<String>,
+    },
+    /// Inside each message of a row's message list.
+    Item { pointer: String },
+    /// The first that holds text.
+    FirstOf(Vec<Source>),
 }
 
 impl Source {
     /// The value at `pointer` (RFC 6901, like `/parts/0/text`) of the JSON in `column`.
     /// Strings are read as they are; numbers and other values as their JSON text.
     pub fn json(column: impl Into<String>, pointer: impl Into<String>) -> Self {
-        Source {
+        Source(Repr::Column {
             column: column.into(),
             pointer: Some(pointer.into()),
+        })
+    }
+
+    /// The value at `pointer` inside each message of a row's message list (a table whose
+    /// messages are the elements of a JSON array: [`Table::history`],
+    /// [`Table::message_list`]); `""` is the message itself.
+    pub fn item(pointer: impl Into<String>) -> Self {
+        Source(Repr::Item {
+            pointer: pointer.into(),
+        })
+    }
+
+    /// The first of `sources` that holds text (a string, or a number or boolean as its text;
+    /// an object, an array, `null` or nothing at all is passed over). When none does, the
+    /// part is absent.
+    pub fn first_of(sources: impl IntoIterator<Item = impl Into<Source>>) -> Self {
+        let mut flat = Vec::new();
+        for source in sources {
+            match source.into() {
+                Source(Repr::FirstOf(inner)) => flat.extend(inner),
+                other => flat.push(other),
+            }
+        }
+        Source(Repr::FirstOf(flat))
+    }
+
+    /// The column it reads (of several, the first's; `""` for a value inside a message of a
+    /// list, which is read from the list's column).
+    pub fn column(&self) -> &str {
+        match &self.0 {
+            Repr::Column { column, .. } => column,
+            Repr::Item { .. } => "",
+            Repr::FirstOf(sources) => sources.first().map_or("", Source::column),
         }
     }
 
-    /// The column it reads.
-    pub fn column(&self) -> &str {
-        &self.column
+    /// The JSON pointer inside the column (or inside the message, for [`Source::item`]), if
+    /// any (of several, the first's).
+    pub fn pointer(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Column { pointer, .. } => pointer.as_deref(),
+            Repr::Item { pointer } => Some(pointer),
+            Repr::FirstOf(sources) => sources.first().and_then(Source::pointer),
+        }
     }
 
-    /// The JSON pointer inside the column, if any.
-    pub fn pointer(&self) -> Option<&str> {
-        self.pointer.as_deref()
+    pub(crate) fn repr(&self) -> &Repr {
+        &self.0
+    }
+
+    /// Each single place it reads: itself, or each of several.
+    pub(crate) fn leaves(&self) -> Vec<&Source> {
+        match &self.0 {
+            Repr::FirstOf(sources) => sources.iter().flat_map(Source::leaves).collect(),
+            _ => vec![self],
+        }
+    }
+
+    /// Whether it reads inside the messages of a list (any of its places).
+    pub(crate) fn in_item(&self) -> bool {
+        self.leaves()
+            .iter()
+            .any(|s| matches!(s.0, Repr::Item { .. }))
     }
 
     /// The plain column, when the value is the whole column (so SQL can filter on it).
     pub(crate) fn plain(&self) -> Option<&str> {
-        self.pointer.is_none().then_some(self.column.as_str())
+        match &self.0 {
+            Repr::Column {
+                column,
+                pointer: None,
+            } => Some(column),
+            _ => None,
+        }
     }
 
-    /// `column` or `column/pointer`, for printing rows.
+    /// `column`, `column/pointer`, `item/pointer` or `a | b`, for printing rows.
     pub(crate) fn label(&self) -> String {
-        match &self.pointer {
-            Some(pointer) => format!("{}{pointer}", self.column),
-            None => self.column.clone(),
+        match &self.0 {
+            Repr::Column {
+                column,
+                pointer: Some(pointer),
+            } => format!("{column}{pointer}"),
+            Repr::Column { column, .. } => column.clone(),
+            Repr::Item { pointer } => format!("item{pointer}"),
+            Repr::FirstOf(sources) => sources
+                .iter()
+                .map(Source::label)
+                .collect::<Vec<_>>()
+                .join(" | "),
         }
     }
 }
 
 impl From<&str> for Source {
     fn from(column: &str) -> Self {
-        Source {
+        Source(Repr::Column {
             column: column.to_owned(),
             pointer: None,
-        }
+        })
     }
 }
 
 impl From<String> for Source {
     fn from(column: String) -> Self {
-        Source {
+        Source(Repr::Column {
             column,
             pointer: None,
-        }
+        })
     }
 }
 
 impl From<&String> for Source {
     fn from(column: &String) -> Self {
         Source::from(column.as_str())
+    }
+}
+
+impl From<&Source> for Source {
+    fn from(source: &Source) -> Self {
+        source.clone()
     }
 }
 
@@ -101,6 +195,15 @@ pub(crate) struct Senders {
     pub(crate) user: String,
     /// `None`: every value other than `user` is the agent's.
     pub(crate) agent: Option<String>,
+}
+
+/// Which rows of a table whose messages are the elements of a JSON array are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListRows {
+    /// The latest row of each session holds its whole history (a checkpoint per step).
+    Latest,
+    /// Every row holds some of its session's messages, in row order.
+    Every,
 }
 
 /// What a message table's row holds.
@@ -164,6 +267,12 @@ pub struct Table {
     pub(crate) turn: Option<Source>,
     pub(crate) created: Option<(String, TimeUnit)>,
     pub(crate) updated: Option<(String, TimeUnit)>,
+    /// A column that orders the rows, before `created`.
+    pub(crate) order: Option<String>,
+    /// Where the messages of a row are, when they are the elements of a JSON array.
+    pub(crate) list: Option<(Source, ListRows)>,
+    /// Whether its ids are unique only within its own database.
+    pub(crate) local_ids: bool,
 }
 
 impl Table {
@@ -188,6 +297,9 @@ impl Table {
             turn: None,
             created: None,
             updated: None,
+            order: None,
+            list: None,
+            local_ids: false,
         }
     }
 
@@ -340,9 +452,64 @@ impl Table {
         self
     }
 
-    /// When the row was created; messages are ordered by it (then by id).
+    /// When the row was created; messages are ordered by it (after any
+    /// [`order`](Self::order), then by id).
     pub fn created(mut self, column: impl Into<String>, unit: TimeUnit) -> Self {
         self.created = Some((column.into(), unit));
+        self
+    }
+
+    /// A column that orders the rows and is not a time: a sequence number
+    /// (`sequence_id`), a position, a time-ordered id (`checkpoint_id`). Rows are ordered by
+    /// it first (as the database sorts it: numbers as numbers, text as text), then by
+    /// [`created`](Self::created), then by id.
+    pub fn order(mut self, column: impl Into<String>) -> Self {
+        self.order = Some(column.into());
+        self
+    }
+
+    /// Each row holds a session's whole history so far, as a JSON array of messages (a
+    /// checkpoint per step, say): the latest row of each session (by [`order`](Self::order),
+    /// else [`created`](Self::created), else id) is read, one message per element. The
+    /// message's parts are [`Source::item`]s (or the row's columns); a message without an id
+    /// of its own is `<session>#<position>`, its place in the history.
+    ///
+    /// ```
+    /// use persist_core::system::{Source, Table};
+    ///
+    /// // LangGraph's checkpointer: the thread's messages inside each checkpoint.
+    /// let checkpoints = Table::new("checkpoints")
+    ///     .session("thread_id")
+    ///     .order("checkpoint_id")
+    ///     .history(Source::json("checkpoint", "/channel_values/messages"))
+    ///     .id(Source::item("/id"))
+    ///     .content(Source::item("/content"))
+    ///     .sender_values(Source::item("/type"), "human", "ai");
+    /// assert!(checkpoints.is_list());
+    /// ```
+    pub fn history(mut self, list: impl Into<Source>) -> Self {
+        self.list = Some((list.into(), ListRows::Latest));
+        self
+    }
+
+    /// Each row holds some of its session's messages, as a JSON array: every row's messages
+    /// are read, rows in order, elements in order. Parts as for [`history`](Self::history);
+    /// a message without an id of its own is `<row id>#<position>`.
+    pub fn message_list(mut self, list: impl Into<Source>) -> Self {
+        self.list = Some((list.into(), ListRows::Every));
+        self
+    }
+
+    /// Whether its messages are the elements of a JSON array in each row.
+    pub fn is_list(&self) -> bool {
+        self.list.is_some()
+    }
+
+    /// Its ids are unique only within its own database (each agent's store numbers its rows
+    /// from 1, say): the inspector never takes the same id in another database for the same
+    /// row. Ids made of digits alone are taken so whatever this says.
+    pub fn local_ids(mut self) -> Self {
+        self.local_ids = true;
         self
     }
 
@@ -394,6 +561,7 @@ impl Table {
             }
             Shape::Turns { user, reply } => sources.extend([user, reply]),
         }
+        sources.extend(self.list.iter().map(|(s, _)| s));
         sources
     }
 
@@ -405,10 +573,23 @@ impl Table {
         if self.name.trim().is_empty() {
             return Err(bad("the table name is blank".into()));
         }
-        let mut columns: Vec<&str> = self.sources().iter().map(|s| s.column()).collect();
+        let sources = self.sources();
+        let leaves: Vec<&Source> = sources.iter().flat_map(|s| s.leaves()).collect();
+        if sources
+            .iter()
+            .any(|s| matches!(s.repr(), Repr::FirstOf(v) if v.is_empty()))
+        {
+            return Err(bad("`Source::first_of` was given no source".into()));
+        }
+        let mut columns: Vec<&str> = leaves
+            .iter()
+            .filter(|s| !matches!(s.repr(), Repr::Item { .. }))
+            .map(|s| s.column())
+            .collect();
         columns.extend(self.state.as_deref());
         columns.extend(self.created.iter().map(|(c, _)| c.as_str()));
         columns.extend(self.updated.iter().map(|(c, _)| c.as_str()));
+        columns.extend(self.order.as_deref());
         if self.answered_by.is_some() && !self.is_turns() {
             return Err(bad(
                 "`answered_by` names who answered a turn, but `turns` does not say where the turn's two sides are".into(),
@@ -417,11 +598,36 @@ impl Table {
         if columns.iter().any(|c| c.trim().is_empty()) {
             return Err(bad("a column name is blank".into()));
         }
-        for pointer in self.sources().iter().filter_map(|s| s.pointer()) {
+        for pointer in leaves.iter().filter_map(|s| s.pointer()) {
             if !pointer.is_empty() && !pointer.starts_with('/') {
                 return Err(bad(format!(
                     "the JSON pointer {pointer:?} must be empty or start with `/`"
                 )));
+            }
+        }
+        match &self.list {
+            Some((list, _)) => {
+                if list.in_item() {
+                    return Err(bad(
+                        "the message list is a `Source::item`: name the column (or the value inside one) that holds the array".into(),
+                    ));
+                }
+                if self.is_turns() {
+                    return Err(bad(
+                        "a table of `turns` cannot also keep its messages in a list".into(),
+                    ));
+                }
+            }
+            None => {
+                if let Some(item) = leaves
+                    .iter()
+                    .find(|s| matches!(s.repr(), Repr::Item { .. }))
+                {
+                    return Err(bad(format!(
+                        "`{}` reads inside a message of a list, but the table keeps no message list (`history` or `message_list`)",
+                        item.label()
+                    )));
+                }
             }
         }
         Ok(())
