@@ -6,6 +6,7 @@ pub mod helpdesk;
 pub mod relay;
 pub mod server;
 pub mod shaped_migrations;
+pub mod switchboard;
 pub mod workload;
 
 use std::collections::HashMap;

@@ -440,9 +440,21 @@ pub(crate) fn settle(
     mut messages: Vec<Message>,
 ) -> Vec<Message> {
     if let Some((_, ListRows::Latest)) = &table.list {
+        // The latest in the table's order; with no order at all, the longest history (a
+        // history only grows), the later of two as long.
+        let ordered = table.order.is_some()
+            || table.created.is_some()
+            || table.id.as_ref().and_then(Source::plain).is_some();
+        let mut lengths = vec![0usize; sessions.len()];
+        for m in &messages {
+            lengths[m.row] += 1;
+        }
         let mut latest: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for (row, session) in sessions.iter().enumerate() {
-            latest.insert(session, row);
+            let entry = latest.entry(session).or_insert(row);
+            if ordered || lengths[row] >= lengths[*entry] {
+                *entry = row;
+            }
         }
         messages.retain(|m| latest.get(m.session.as_str()) == Some(&m.row));
     }
