@@ -15,6 +15,7 @@ use crate::error::{DbContext, PersistError, Result};
 use crate::system::{Layout, Source, Table};
 
 mod architecture;
+mod distinct;
 mod read;
 mod report;
 mod rows;

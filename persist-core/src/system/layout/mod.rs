@@ -8,10 +8,13 @@ use crate::db::{ManagerBuilder, MultiDatabaseManager};
 use crate::error::Result;
 use crate::system::System;
 
+mod source;
 mod table;
 
-pub(crate) use table::{ListRows, Repr, Senders, Shape};
-pub use table::{Source, Table, TimeUnit};
+pub(crate) use source::Repr;
+pub use source::Source;
+pub(crate) use table::{ListRows, Senders, Shape};
+pub use table::{Table, TimeUnit};
 
 /// Where a system keeps its sessions and messages: two tables in the gateway's database and two
 /// in each agent's. Every agent reads through the same two unless the layout names an agent
