@@ -335,6 +335,43 @@ async fn a_history_with_no_order_declared_is_its_longest_checkpoint(
     Ok(())
 }
 
+#[persistence_test(agents = ["Planner"], system = "persist_tests::switchboard::Switchboard")]
+async fn a_history_kept_in_a_blob_reads_as_in_a_checkpoint(
+    gateway: GatewayPersistenceAdapter,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    use persist_core::system::{Source, Table};
+    let plan = gateway.create_session("alice", PLANNER).await?;
+    gateway.send_message(&plan.id, "one", "alice").await?;
+    gateway.send_message(&plan.id, "two", "alice").await?;
+    // The channel's value per version, a JSON array in a BYTEA / BLOB / LONGBLOB column.
+    let blobs = Table::new("checkpoint_blobs")
+        .session("thread_id")
+        .order("version")
+        .history("blob")
+        .id(Source::item("/id"))
+        .content(Source::item("/content"))
+        .sender_values(Source::item("/type"), "human", "ai");
+    let layout = switchboard::layout().agent(
+        PLANNER,
+        Table::new("checkpoints").session("thread_id"),
+        blobs,
+    )?;
+    let inspector = CrossDatabaseInspector::with_layout(manager.clone(), layout);
+    let from_blobs = inspector.agent_messages(PLANNER, Some(&plan.id)).await?;
+    let from_checkpoints = CrossDatabaseInspector::new(manager)
+        .agent_messages(PLANNER, Some(&plan.id))
+        .await?;
+    let said = |rows: &[persist_core::inspect::AgentMessageRow]| {
+        rows.iter()
+            .map(|m| (m.id.clone(), m.role.clone(), m.content.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(said(&from_blobs), said(&from_checkpoints));
+    assert_eq!(from_blobs.len(), 4);
+    Ok(())
+}
+
 #[persistence_test(agents = ["Chat", "Support"], system = "persist_tests::switchboard::Switchboard")]
 async fn an_item_in_another_agents_store_is_caught_and_equal_ids_are_not(
     gateway: GatewayPersistenceAdapter,

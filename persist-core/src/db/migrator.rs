@@ -128,7 +128,7 @@ struct Step {
 ///             checkpoint_id VARCHAR(255) NOT NULL, checkpoint JSON NOT NULL, \
 ///             PRIMARY KEY (thread_id, checkpoint_id))".to_owned(),
 ///     })
-///     .tables(["checkpoints"]);
+///     .creates(["checkpoints"]);
 /// assert_eq!(store.names(), ["0", "1"]);
 /// assert_eq!(store.table(), "checkpoint_migrations");
 /// assert_eq!(store.column(), "v");
@@ -154,7 +154,7 @@ impl NumberedMigrations {
     }
 
     /// Names the column that records each applied step (default `v`).
-    pub fn column(mut self, column: impl Into<String>) -> Self {
+    pub fn version_column(mut self, column: impl Into<String>) -> Self {
         self.column = column.into();
         self
     }
@@ -185,8 +185,8 @@ impl NumberedMigrations {
     }
 
     /// The tables the steps build, for the architecture checks (a table missing from an agent
-    /// database is reported).
-    pub fn tables<I, S>(mut self, tables: I) -> Self
+    /// database is reported; [`AgentSchema::tables`] returns them).
+    pub fn creates<I, S>(mut self, tables: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,

@@ -113,15 +113,24 @@ fn parse_time(text: &str, scale: f64) -> Option<i64> {
     None
 }
 
-/// Reads a JSON column (or text holding JSON); `Null` when NULL.
+/// Reads a JSON column (or text, or bytes, holding JSON); `Null` when NULL.
 pub(crate) fn json(row: &QueryResult, column: &str) -> Result<serde_json::Value, DbErr> {
-    // Backends hand JSON back as JSON or as text; accept both.
+    // Backends hand JSON back as JSON or as text; a store may keep it in a blob.
     match row.try_get::<Option<serde_json::Value>>("", column) {
         Ok(value) => Ok(value.unwrap_or_default()),
-        Err(_) => match row.try_get::<Option<String>>("", column)? {
-            Some(text) => serde_json::from_str(&text).map_err(|e| DbErr::Json(e.to_string())),
-            None => Ok(serde_json::Value::Null),
-        },
+        Err(_) => {
+            let text = match row.try_get::<Option<String>>("", column) {
+                Ok(text) => text,
+                Err(e) => match row.try_get::<Option<Vec<u8>>>("", column) {
+                    Ok(bytes) => bytes.map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    Err(_) => return Err(e),
+                },
+            };
+            match text {
+                Some(text) => serde_json::from_str(&text).map_err(|e| DbErr::Json(e.to_string())),
+                None => Ok(serde_json::Value::Null),
+            }
+        }
     }
 }
 
@@ -399,7 +408,15 @@ pub(crate) fn messages(
     let Some((list, _)) = &t.list else {
         return one(None);
     };
-    let items = match columns.value(row, None, list)? {
+    // A list kept whole in a column is JSON whatever the column's type (a blob, say).
+    let value = match list.repr() {
+        Repr::Column {
+            column,
+            pointer: None,
+        } => Some(json(row, columns.alias(column))?),
+        _ => columns.value(row, None, list)?,
+    };
+    let items = match value {
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(serde_json::Value::Array(items)) => items,
         // A list kept as text holding JSON.

@@ -54,7 +54,7 @@ use crate::system::{Resource, ScriptedLlm};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected into a `#[persistence_test]`",
     label = "not injectable",
-    note = "injectable: GatewayPersistenceAdapter, CrossDatabaseInspector, MultiDatabaseManager, TestContext, AgentPersistenceAdapter (with #[agent(\"Name\")]), DatabaseConnection (the gateway's, or an agent's with #[agent(\"Name\")]), Resource<T> (a value the system offers), HttpClient (with the `http` feature, when the system serves HTTP), MigrationCheck<M> (migration checks for migrator M on the test's backend), and with the reference mesh ScriptedLlm, GatewayComponent and AgentHandle (with #[agent(\"Name\")]), by value or by `&`",
+    note = "injectable: GatewayPersistenceAdapter, CrossDatabaseInspector, MultiDatabaseManager, TestContext, AgentPersistenceAdapter (with #[agent(\"Name\")]), DatabaseConnection (the gateway's, or an agent's with #[agent(\"Name\")]), Resource<T> (a value the system offers), HttpClient (with the `http` feature, when the system serves HTTP), MigrationCheck<M> (migration checks for migrator M on the test's backend; MigrationCheck alone for the gateway's migrations, or an agent store's with #[agent(\"Name\")]), and with the reference mesh ScriptedLlm, GatewayComponent and AgentHandle (with #[agent(\"Name\")]), by value or by `&`",
     note = "to inject a value your system offers, take `Resource<T>`; to inject your own type, implement `persist_core::Inject` for it"
 )]
 pub trait Inject: Sized {

@@ -137,7 +137,7 @@ pub fn migrations() -> NumberedMigrations {
                 "ALTER TABLE checkpoint_writes ADD COLUMN task_path {column} NOT NULL DEFAULT ''"
             )
         })
-        .tables(["checkpoints", "checkpoint_blobs", "checkpoint_writes"])
+        .creates(["checkpoints", "checkpoint_blobs", "checkpoint_writes"])
 }
 
 /// The planner agent. Clones share it.

@@ -1,13 +1,14 @@
 //! [`Source`]: where a part of a [`Table`](super::Table) is kept.
 
+
 /// Where a value is kept: a column, the value at a JSON pointer inside a column, a value
 /// inside each message of a row's message list, or the first of several of those that holds
 /// one.
 ///
-/// A `&str` or `String` converts to a column, so every [`Table`] method takes a column name
+/// A `&str` or `String` converts to a column, so every [`Table`](super::Table) method takes a column name
 /// as it is; [`Source::json`] names a value inside a JSON (or text holding JSON) column;
-/// [`Source::item`] a value inside each message of a [`Table::history`] or
-/// [`Table::message_list`]; [`Source::first_of`] the first of several places that holds a
+/// [`Source::item`] a value inside each message of a [`Table::history`](super::Table::history) or
+/// [`Table::message_list`](super::Table::message_list); [`Source::first_of`] the first of several places that holds a
 /// value (a store that keeps a user's text at `/content` and an assistant's at
 /// `/content/0/text`).
 ///
@@ -51,8 +52,8 @@ impl Source {
     }
 
     /// The value at `pointer` inside each message of a row's message list (a table whose
-    /// messages are the elements of a JSON array: [`Table::history`],
-    /// [`Table::message_list`]); `""` is the message itself.
+    /// messages are the elements of a JSON array: [`Table::history`](super::Table::history),
+    /// [`Table::message_list`](super::Table::message_list)); `""` is the message itself.
     pub fn item(pointer: impl Into<String>) -> Self {
         Source(Repr::Item {
             pointer: pointer.into(),

@@ -17,7 +17,7 @@ use crate::error::{DbContext, Result};
 /// This is the sweep a person asks for: databases that refused to drop before are tried
 /// again now, whatever their interval (the sweeps a run makes by itself try them only when
 /// due). One that still refuses is reported on stderr and stays recorded with why
-/// ([`list_databases`] shows it).
+/// ([`list_databases`](super::list_databases) shows it).
 pub async fn sweep_leaked(admin_url: &str) -> Result<Vec<String>> {
     let (admin, me) = owner_connection(admin_url).await?;
     let result = sweep_with(&admin, admin_url, me, Retry::Now).await;

@@ -1,10 +1,12 @@
 //! The sweeps a run makes by itself, off its tests' path: once per server and process when
 //! its first test starts, then again while databases it met are stuck, each time one is due.
 //!
-//! A sweep runs on the session runtime on a connection and owner lock of its own, so that
-//! nothing a test waits for waits on it: a drop the server makes wait (a lock on MariaDB), or
-//! refuses (a template on PostgreSQL), costs the test nothing. A process that ends mid-sweep
-//! leaves what it had taken over to the next sweep (its owner lock goes with it).
+//! A sweep runs on the session runtime in an admin session of its own (a connection, an owner
+//! lock, and one slot of the server's connection budget, so that sweeps never push a server
+//! past its limit), so that nothing a test waits for waits on it: a drop the server makes wait
+//! (a lock on MariaDB), or refuses (a template on PostgreSQL), costs the test nothing. A
+//! process that ends mid-sweep leaves what it had taken over to the next sweep (its owner lock
+//! goes with it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -12,9 +14,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::connect::owner_connection;
 use super::pool;
-use super::session::spawn_on_engine;
+use super::session::{Session, spawn_on_engine};
 use crate::db::backend::registry::{self, Retry};
 use crate::error::Result;
 
@@ -71,14 +72,16 @@ pub(crate) fn sweep_soon(admin_url: &str) {
 /// One sweep of what dead owners left and of unused pools: when the next stuck database it
 /// left is due, if it left one.
 async fn sweep_once(url: &str) -> Result<Option<i64>> {
-    let (admin, me) = owner_connection(url).await?;
+    let backend = crate::db::backend::kind_of(url)?.db_backend();
+    let session = Session::open(url, backend, 1).await?;
+    let (admin, me) = (&session.conn, session.owner);
     let result = async {
         // Unused pools first: a template that will not drop is then met, and said, below.
-        pool::sweep_stale(&admin, me).await?;
-        let sweep = registry::sweep_with(&admin, url, me, Retry::Due).await?;
+        pool::sweep_stale(admin, me).await?;
+        let sweep = registry::sweep_with(admin, url, me, Retry::Due).await?;
         Ok(sweep.next_due_ms)
     }
     .await;
-    let _ = admin.close().await;
+    session.close().await;
     result
 }
