@@ -280,12 +280,20 @@ pub async fn assert_llm_context_isolated<L: RequestLog + ?Sized>(
             "user"
         }
     };
+    // The gateway's order, where it knows it: messages tied in time may come in either order.
+    let known: Vec<(usize, (&str, &str))> = history
+        .iter()
+        .map(|row| (row.block.0, (role(&row.sender_type), row.message.as_str())))
+        .collect();
     for request in llm.requests_for_session(session_id) {
-        let prefix_ok = request.agent == agent
-            && request.context.len() <= history.len()
-            && request.context.iter().zip(&history).all(|(seen, row)| {
-                seen.role == role(&row.sender_type) && seen.content == row.message
-            });
+        let shown: Vec<(usize, (&str, &str))> = request
+            .context
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i, (m.role.as_str(), m.content.as_str())))
+            .collect();
+        let prefix_ok =
+            request.agent == agent && crate::inspect::histories_agree(&shown, &known, true).is_ok();
         if !prefix_ok {
             let seen: Vec<String> = request
                 .context

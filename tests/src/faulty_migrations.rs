@@ -118,3 +118,62 @@ pub mod archived_session {
 
 /// The entity of [`archived_session`].
 pub use archived_session::Entity as ArchivedSession;
+
+/// Column changes an upgrade must tell apart: a rename that keeps every value (step 2), values
+/// set to NULL (step 3), a column dropped holding values (step 4).
+pub struct ColumnChanges;
+
+#[async_trait::async_trait]
+impl MigratorTrait for ColumnChanges {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(Sql("m20260401_000001_notes", NOTES, "DROP TABLE notes")),
+            Box::new(Sql(
+                "m20260401_000002_rename_body",
+                "ALTER TABLE notes RENAME COLUMN body TO text",
+                "ALTER TABLE notes RENAME COLUMN text TO body",
+            )),
+            Box::new(Sql(
+                "m20260401_000003_forget_authors",
+                "UPDATE notes SET author = NULL",
+                "SELECT 1",
+            )),
+            Box::new(Sql(
+                "m20260401_000004_drop_tags",
+                "ALTER TABLE notes DROP COLUMN tag",
+                "ALTER TABLE notes ADD COLUMN tag VARCHAR(64) NULL",
+            )),
+        ]
+    }
+}
+
+const NOTES: &str = "CREATE TABLE notes (id VARCHAR(64) NOT NULL PRIMARY KEY, \
+    body VARCHAR(255) NOT NULL, author VARCHAR(64) NULL, tag VARCHAR(64) NULL)";
+
+/// A step that is one statement up and one down.
+struct Sql(&'static str, &'static str, &'static str);
+
+impl MigrationName for Sql {
+    fn name(&self) -> &str {
+        self.0
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Sql {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(self.1)
+            .await
+            .map(drop)
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(self.2)
+            .await
+            .map(drop)
+    }
+}

@@ -3,9 +3,9 @@
 //! names (CI: SQLite, PostgreSQL and MariaDB).
 
 use persist_core::db::{BackendKind, EntitySchema};
-use persist_core::migrate::{self, Allow, Difference, MigrationCheck, Schema};
+use persist_core::migrate::{self, Allow, Difference, Loss, MigrationCheck, Schema};
 use persist_core::prelude::*;
-use persist_tests::faulty_migrations::{ArchivedSession, BrokenDown, LossyUpgrade};
+use persist_tests::faulty_migrations::{ArchivedSession, BrokenDown, ColumnChanges, LossyUpgrade};
 use persist_tests::helpdesk;
 use sea_orm::ConnectionTrait;
 
@@ -337,4 +337,84 @@ async fn a_schema_reads_the_same_twice_and_sees_a_change(
         "{diff}"
     );
     Ok(())
+}
+
+/// Two notes, each with an author and a tag.
+async fn seed_notes(db: &DatabaseConnection) -> Result<(), PersistError> {
+    db.execute_unprepared(
+        "INSERT INTO notes (id, body, author, tag) VALUES \
+         ('n1', 'first', 'alice', 'red'), ('n2', 'second', 'bob', 'blue')",
+    )
+    .await?;
+    Ok(())
+}
+
+#[persistence_test]
+async fn a_column_that_loses_its_values_is_caught_and_a_rename_is_not(
+    check: MigrationCheck<ColumnChanges>,
+) {
+    // Step 3 sets every author to NULL: caught there, naming the column and how many.
+    let error = check
+        .upgrade(
+            1,
+            |db| Box::pin(seed_notes(db)),
+            |_| Box::pin(async { Ok(()) }),
+        )
+        .await
+        .unwrap_err();
+    let found = failure(error);
+    assert_eq!(
+        found.step.as_deref(),
+        Some("m20260401_000003_forget_authors")
+    );
+    assert!(
+        found.problem.contains("notes.author had 2 values, has 0"),
+        "{found}"
+    );
+    // Declared, the next loss is caught: step 4 drops `tag` holding two values.
+    let check = check.allowing_loss(Loss::column(3, "notes", "author"));
+    let error = check
+        .clone()
+        .upgrade(
+            1,
+            |db| Box::pin(seed_notes(db)),
+            |_| Box::pin(async { Ok(()) }),
+        )
+        .await
+        .unwrap_err();
+    let found = failure(error);
+    assert_eq!(found.step.as_deref(), Some("m20260401_000004_drop_tags"));
+    assert!(
+        found
+            .problem
+            .contains("notes.tag was dropped holding 2 values"),
+        "{found}"
+    );
+    // Both declared: the upgrade goes through; step 2's rename was never a loss, and a loss
+    // declared for one column lets no other through.
+    check
+        .clone()
+        .allowing_loss(Loss::column("m20260401_000004_drop_tags", "notes", "tag"))
+        .upgrade(
+            1,
+            |db| Box::pin(seed_notes(db)),
+            |db| {
+                Box::pin(async move {
+                    assert_eq!(persist_core::db::count_rows(db, "notes").await?, 2);
+                    Ok(())
+                })
+            },
+        )
+        .await
+        .unwrap();
+    let error = check
+        .allowing_loss(Loss::column(4, "notes", "author"))
+        .upgrade(
+            1,
+            |db| Box::pin(seed_notes(db)),
+            |_| Box::pin(async { Ok(()) }),
+        )
+        .await
+        .unwrap_err();
+    assert!(failure(error).problem.contains("notes.tag"));
 }

@@ -10,7 +10,7 @@
 use persist_core::assertions::*;
 use persist_core::db::{AgentSchemas, DatabaseRole, EntitySchema, MultiDatabaseManager};
 use persist_core::inspect::{DatabaseStats, VerificationError};
-use persist_core::migrate::MigrationCheck;
+use persist_core::migrate::{Loss, MigrationCheck};
 use persist_core::prelude::*;
 use persist_core::sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, Query};
 use persist_core::sea_orm::{ConnectionTrait, Value};
@@ -553,7 +553,33 @@ async fn the_gateway_migrations_round_trip_and_carry_their_data(
     check: GatewayCheck,
 ) -> Result<(), PersistError> {
     assert_eq!(check.round_trip().await?.len(), 5);
+    // The step that drops `messages.user_id` loses who wrote each message, backfill or not.
+    let error = check
+        .upgrade(
+            2,
+            |db| Box::pin(seed_messages(db)),
+            |_| Box::pin(async { Ok(()) }),
+        )
+        .await
+        .unwrap_err();
+    let failure = error.migration_failure().expect("a migration failure");
+    assert_eq!(
+        failure.step.as_deref(),
+        Some(migration::MESSAGE_ORGANIZATIONS)
+    );
+    assert!(
+        failure
+            .problem
+            .contains("messages.user_id was dropped holding 3 values"),
+        "{failure}"
+    );
+    // Declared, it goes through, and what is left is right.
     check
+        .allowing_loss(Loss::column(
+            migration::MESSAGE_ORGANIZATIONS,
+            "messages",
+            "user_id",
+        ))
         .upgrade(
             2,
             |db| Box::pin(seed_messages(db)),

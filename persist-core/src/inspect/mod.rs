@@ -16,6 +16,8 @@ use crate::system::{Layout, Source, Table};
 
 mod architecture;
 mod distinct;
+mod order;
+pub(crate) use order::agree as histories_agree;
 mod read;
 mod report;
 mod rows;

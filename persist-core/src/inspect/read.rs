@@ -299,6 +299,20 @@ impl<'a> Columns<'a> {
         }
     }
 
+    /// What places a row in time (see [`Message::when`]).
+    pub(crate) fn when(&self, row: &QueryResult) -> Result<(Option<String>, i64), DbErr> {
+        let t = self.table;
+        let order = match &t.order {
+            Some(column) => opt_text(row, self.alias(column))?,
+            None if t.created.is_none() => match t.id.as_ref().and_then(Source::plain) {
+                Some(id) => opt_text(row, self.alias(id))?,
+                None => None,
+            },
+            None => None,
+        };
+        Ok((order, self.time(row, &t.created)?))
+    }
+
     pub(crate) fn state(&self, row: &QueryResult) -> Result<serde_json::Value, DbErr> {
         match &self.table.state {
             Some(column) => json(row, self.alias(column)),
@@ -336,6 +350,11 @@ pub(crate) struct Message {
     /// An element of a list without an id of its own: numbered by its place once its
     /// session's messages are known.
     pub(crate) numbered: bool,
+    /// What places its row in time: the declared order value and the created time (the row's
+    /// id when the table declares neither). Rows alike in it are a tie.
+    pub(crate) when: (Option<String>, i64),
+    /// Its block: messages whose order is not known share one ([`super::order`]).
+    pub(crate) block: usize,
 }
 
 /// The messages of one row of a message table: one, in a table of turns the user's and (when
@@ -365,6 +384,8 @@ pub(crate) fn messages(
             turn: columns.get_in(row, item, t.turn_source())?,
             created: columns.time(row, &t.created)?,
             row: index,
+            when: columns.when(row)?,
+            block: 0,
         })
     };
     let one = |item: Option<&serde_json::Value>| -> Result<Vec<Message>, DbErr> {
@@ -475,6 +496,7 @@ pub(crate) fn settle(
         }
         messages.retain(|m| latest.get(m.session.as_str()) == Some(&m.row));
     }
+    place_in_blocks(&mut messages);
     let mut places: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for m in &mut messages {
         let place = places.entry(m.session.clone()).or_default();
@@ -484,4 +506,47 @@ pub(crate) fn settle(
         *place += 1;
     }
     messages
+}
+
+/// Gives each message its block: a new one where its row's time differs from the message
+/// before it, or where it comes from the same row (a row's own messages are in a known
+/// order). Within a block, a turn's messages go in the order of the turn's first message
+/// anywhere, a user's message before the reply of the same turn; the rest stay as read.
+fn place_in_blocks(messages: &mut [Message]) {
+    let mut block = 0;
+    for i in 0..messages.len() {
+        if i > 0 {
+            let (before, this) = (&messages[i - 1], &messages[i]);
+            if before.when != this.when || before.row == this.row {
+                block += 1;
+            }
+        }
+        messages[i].block = block;
+    }
+    let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        if let Some(turn) = m.turn.as_ref().filter(|t| !t.is_empty()) {
+            first.entry(turn.clone()).or_insert(i);
+        }
+    }
+    let rank = |m: &Message| match m.sender.as_str() {
+        "user" => 0,
+        "system" => 2,
+        _ => 1,
+    };
+    let mut start = 0;
+    while start < messages.len() {
+        let end = messages[start..]
+            .iter()
+            .position(|m| m.block != messages[start].block)
+            .map_or(messages.len(), |n| start + n);
+        messages[start..end].sort_by_key(|m| {
+            match m.turn.as_ref().and_then(|t| first.get(t)) {
+                Some(at) => (*at, rank(m)),
+                // No turn: where it was read, as if a turn of its own.
+                None => (usize::MAX, 0),
+            }
+        });
+        start = end;
+    }
 }

@@ -208,6 +208,21 @@ pub enum IntegrityProblem {
         /// The agent's turn ids, oldest first.
         agent_turns: Vec<String>,
     },
+    /// The gateway and the agent hold a session's messages in different orders, where the
+    /// turns of its messages are not all known (read by their text, oldest first; messages
+    /// tied in time may come in either order).
+    HistoryOrderMismatch {
+        /// The session.
+        session_id: String,
+        /// Its agent.
+        agent: String,
+        /// The first position (0-based message) that no order of the ties can place.
+        position: usize,
+        /// The gateway's messages, oldest first.
+        gateway: Vec<String>,
+        /// The agent's messages, oldest first.
+        agent_messages: Vec<String>,
+    },
 }
 
 impl fmt::Display for IntegrityProblem {
@@ -245,6 +260,26 @@ impl fmt::Display for IntegrityProblem {
                 gateway_turns.join(", "),
                 agent_turns.join(", ")
             ),
+            IntegrityProblem::HistoryOrderMismatch {
+                session_id,
+                agent,
+                position,
+                gateway,
+                agent_messages,
+            } => {
+                let quoted = |m: &[String]| {
+                    m.iter()
+                        .map(|t| format!("{t:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                write!(
+                    f,
+                    "session {session_id}: message {position} is out of order between the gateway and agent {agent} (no order of messages tied in time makes them agree); gateway order: [{}], agent order: [{}]",
+                    quoted(gateway),
+                    quoted(agent_messages)
+                )
+            }
         }
     }
 }

@@ -53,6 +53,21 @@ pub struct GatewayMessageRow {
     /// The real table and column names it was read by, for printing it.
     #[serde(skip)]
     names: Arc<Names>,
+    /// Its place among the messages read with it (messages tied in time share one).
+    #[serde(skip)]
+    pub(crate) block: Block,
+}
+
+/// Where a message falls among those read with it: messages whose order is not known (read
+/// in one tie of time) share a block. Not part of what a row is: two rows equal whatever
+/// their blocks.
+#[derive(Clone, Copy, Debug, Default, Eq)]
+pub(crate) struct Block(pub(crate) usize);
+
+impl PartialEq for Block {
+    fn eq(&self, _: &Block) -> bool {
+        true
+    }
 }
 
 /// A row of an agent's session table, read through the system's layout.
@@ -101,6 +116,9 @@ pub struct AgentMessageRow {
     /// The real table and column names it was read by, for printing it.
     #[serde(skip)]
     names: Arc<Names>,
+    /// Its place among the messages read with it.
+    #[serde(skip)]
+    pub(crate) block: Block,
 }
 
 impl GatewaySessionRow {
@@ -166,6 +184,7 @@ impl GatewayMessageRow {
             task_id: m.turn,
             user_id: m.user,
             created_at: m.created,
+            block: Block(m.block),
         }
     }
 }
@@ -232,6 +251,7 @@ impl AgentMessageRow {
             task_id: m.turn.unwrap_or_default(),
             user_id: m.user,
             created_at: m.created,
+            block: Block(m.block),
         }
     }
 }

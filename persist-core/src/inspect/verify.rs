@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::CrossDatabaseInspector;
+use super::order;
 use super::report::{
     ContextIsolationReport, IntegrityProblem, IntegrityReport, IsolationReport, SessionLink,
     UserIsolationReport, VerificationError,
@@ -203,13 +204,24 @@ impl CrossDatabaseInspector {
                 .filter_map(|m| m.task_id.as_deref())
                 .collect();
             for message in &stored {
-                if turns_known && !turns.contains(message.task_id.as_str()) {
+                // A message with no turn cannot be traced to one: the history below still is.
+                if turns_known
+                    && !message.task_id.is_empty()
+                    && !turns.contains(message.task_id.as_str())
+                {
                     leaks.push(format!("not from a turn of session {session}: {message}"));
                 }
             }
-            let gateway_texts: Vec<&str> = gateway.iter().map(|m| m.message.as_str()).collect();
-            let agent_texts: Vec<&str> = stored.iter().map(|m| m.content.as_str()).collect();
-            if gateway_texts != agent_texts {
+            // In the order each side knows; messages tied in time may come in either order.
+            let gateway_texts: Vec<(usize, &str)> = gateway
+                .iter()
+                .map(|m| (m.block.0, m.message.as_str()))
+                .collect();
+            let agent_texts: Vec<(usize, &str)> = stored
+                .iter()
+                .map(|m| (m.block.0, m.content.as_str()))
+                .collect();
+            if order::agree(&gateway_texts, &agent_texts, false).is_err() {
                 leaks.push(format!(
                     "the agent's history of session {session} differs from the gateway's:\n{}\n{}",
                     list(&gateway),
@@ -288,7 +300,10 @@ impl CrossDatabaseInspector {
                     .agent_messages(&session.agent_name, Some(&session.id))
                     .await?
                 {
-                    if turns_known && !turns.contains(message.task_id.as_str()) {
+                    if turns_known
+                        && !message.task_id.is_empty()
+                        && !turns.contains(message.task_id.as_str())
+                    {
                         leaks.push(format!(
                             "a message from outside user {user}'s turns in their session: {message}"
                         ));
@@ -315,29 +330,29 @@ impl CrossDatabaseInspector {
 
     /// Checks integrity within and across databases: no orphan message on either side, no
     /// agent session without its gateway session, the same number of messages for each
-    /// session in the gateway and in its agent, and (where both layouts have a turn column)
-    /// the session's turns in the same order on both sides.
+    /// session in the gateway and in its agent, and, where both sides keep an order, the
+    /// session's history in the same order on both sides: its turns where both sides name the
+    /// turn of every message, else its messages. Messages tied in time (one second of a
+    /// one-second clock) may come in either order; nothing is reported that the data cannot
+    /// show.
     pub async fn verify_integrity(&self) -> Result<IntegrityReport> {
+        let layout = self.layout()?;
         let sessions = self.all_gateway_sessions().await?;
         let messages = self.all_gateway_messages().await?;
         let by_id: HashMap<&str, &GatewaySessionRow> =
             sessions.iter().map(|s| (s.id.as_str(), s)).collect();
         let mut problems = Vec::new();
-        let mut gateway_counts: HashMap<&str, usize> = HashMap::new();
-        let mut gateway_turns: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut gateway_history: HashMap<&str, Vec<Said>> = HashMap::new();
         for message in &messages {
             if by_id.contains_key(message.session_id.as_str()) {
-                *gateway_counts
+                gateway_history
                     .entry(message.session_id.as_str())
-                    .or_default() += 1;
-                if let Some(turn) = &message.task_id {
-                    push_turn(
-                        gateway_turns
-                            .entry(message.session_id.as_str())
-                            .or_default(),
-                        turn,
-                    );
-                }
+                    .or_default()
+                    .push(Said {
+                        block: message.block.0,
+                        turn: message.task_id.clone().unwrap_or_default(),
+                        text: message.message.clone(),
+                    });
             } else {
                 problems.push(IntegrityProblem::OrphanGatewayMessage {
                     message: message.clone(),
@@ -345,22 +360,21 @@ impl CrossDatabaseInspector {
             }
         }
         let mut agent_sessions = BTreeMap::new();
-        let mut agent_counts: HashMap<(String, String), usize> = HashMap::new();
-        let mut agent_turns: HashMap<(String, String), Vec<String>> = HashMap::new();
+        let mut agent_history: HashMap<(String, String), Vec<Said>> = HashMap::new();
         let agents: Vec<String> = self.manager().agent_names().map(str::to_owned).collect();
         for agent in &agents {
             let rows = self.agent_sessions(agent, None).await?;
             let ids: BTreeSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
             for message in self.agent_messages(agent, None).await? {
                 if ids.contains(message.session_id.as_str()) {
-                    let key = (agent.clone(), message.session_id.clone());
-                    if !message.task_id.is_empty() {
-                        push_turn(
-                            agent_turns.entry(key.clone()).or_default(),
-                            &message.task_id,
-                        );
-                    }
-                    *agent_counts.entry(key).or_default() += 1;
+                    agent_history
+                        .entry((agent.clone(), message.session_id.clone()))
+                        .or_default()
+                        .push(Said {
+                            block: message.block.0,
+                            turn: message.task_id.clone(),
+                            text: message.content.clone(),
+                        });
                 } else {
                     problems.push(IntegrityProblem::OrphanAgentMessage { message });
                 }
@@ -374,44 +388,69 @@ impl CrossDatabaseInspector {
             }
             agent_sessions.insert(agent.clone(), rows.len());
         }
+        let keeps_order = |t: &crate::system::Table| {
+            t.order.is_some()
+                || t.created.is_some()
+                || t.is_list()
+                || t.id
+                    .as_ref()
+                    .and_then(crate::system::Source::plain)
+                    .is_some()
+        };
+        let empty = Vec::new();
         for session in &sessions {
             if !agents.contains(&session.agent_name) {
                 continue;
             }
-            let gateway = gateway_counts
-                .get(session.id.as_str())
-                .copied()
-                .unwrap_or(0);
-            let agent_count = agent_counts
-                .get(&(session.agent_name.clone(), session.id.clone()))
-                .copied()
-                .unwrap_or(0);
-            if gateway != agent_count {
+            let ours = gateway_history.get(session.id.as_str()).unwrap_or(&empty);
+            let key = (session.agent_name.clone(), session.id.clone());
+            let theirs = agent_history.get(&key).unwrap_or(&empty);
+            if ours.len() != theirs.len() {
                 problems.push(IntegrityProblem::CountMismatch {
                     session_id: session.id.clone(),
                     agent: session.agent_name.clone(),
-                    gateway,
-                    agent_count,
+                    gateway: ours.len(),
+                    agent_count: theirs.len(),
                 });
                 continue;
             }
-            let key = (session.agent_name.clone(), session.id.clone());
-            if let (Some(ours), Some(theirs)) = (
-                gateway_turns.get(session.id.as_str()),
-                agent_turns.get(&key),
-            ) && let Some(position) = ours
-                .iter()
-                .zip(theirs)
-                .position(|(a, b)| a != b)
-                .or((ours.len() != theirs.len()).then(|| ours.len().min(theirs.len())))
-            {
-                problems.push(IntegrityProblem::OrderMismatch {
-                    session_id: session.id.clone(),
-                    agent: session.agent_name.clone(),
-                    position,
-                    gateway_turns: ours.clone(),
-                    agent_turns: theirs.clone(),
-                });
+            let agent_table = layout.agent_messages_of(&session.agent_name);
+            if !keeps_order(layout.gateway_messages()) || !keeps_order(agent_table) {
+                continue;
+            }
+            let by_turn = self.turns_known(&session.agent_name)?
+                && ours.iter().chain(theirs).all(|m| !m.turn.is_empty());
+            if by_turn {
+                if let Err(at) =
+                    order::agree(&keys(ours, |m| &m.turn), &keys(theirs, |m| &m.turn), false)
+                {
+                    let (gateway_turns, agent_turns) = (turn_list(ours), turn_list(theirs));
+                    // The turn of the first message no order of the ties can place.
+                    let position = if at < ours.len() {
+                        turn_list(&ours[..=at]).len() - 1
+                    } else {
+                        gateway_turns.len()
+                    };
+                    problems.push(IntegrityProblem::OrderMismatch {
+                        session_id: session.id.clone(),
+                        agent: session.agent_name.clone(),
+                        position,
+                        gateway_turns,
+                        agent_turns,
+                    });
+                }
+            } else {
+                if let Err(position) =
+                    order::agree(&keys(ours, |m| &m.text), &keys(theirs, |m| &m.text), false)
+                {
+                    problems.push(IntegrityProblem::HistoryOrderMismatch {
+                        session_id: session.id.clone(),
+                        agent: session.agent_name.clone(),
+                        position,
+                        gateway: ours.iter().map(|m| m.text.clone()).collect(),
+                        agent_messages: theirs.iter().map(|m| m.text.clone()).collect(),
+                    });
+                }
             }
         }
         if problems.is_empty() {
@@ -426,9 +465,25 @@ impl CrossDatabaseInspector {
     }
 }
 
-/// Appends a turn id to a session's sequence, once per run of messages of that turn.
-fn push_turn(turns: &mut Vec<String>, turn: &str) {
-    if turns.last().map(String::as_str) != Some(turn) {
-        turns.push(turn.to_owned());
+/// One message of a session's history, as the order checks compare it.
+struct Said {
+    block: usize,
+    turn: String,
+    text: String,
+}
+
+/// A history as `(block, key)`, for [`order::agree`].
+fn keys<'a>(history: &'a [Said], key: fn(&Said) -> &String) -> Vec<(usize, &'a str)> {
+    history.iter().map(|m| (m.block, key(m).as_str())).collect()
+}
+
+/// A history's turns, once per run of messages of one turn.
+fn turn_list(history: &[Said]) -> Vec<String> {
+    let mut turns: Vec<String> = Vec::new();
+    for m in history {
+        if turns.last() != Some(&m.turn) {
+            turns.push(m.turn.clone());
+        }
     }
+    turns
 }

@@ -67,8 +67,9 @@ fn glob(pattern: &str, text: &str) -> bool {
     }
 }
 
-/// A loss of rows an upgrade makes on purpose, said out loud: at one step, one table may
-/// lose rows or go (its rows moved elsewhere, or dropped by design). Any other loss still
+/// A loss an upgrade makes on purpose, said out loud: at one step, one table may lose rows or
+/// go (its rows moved elsewhere, or dropped by design), or one column may lose its values
+/// (dropped, or set to NULL, once what it held was carried elsewhere). Any other loss still
 /// fails the [`upgrade`](super::upgrade_allowing) check.
 ///
 /// ```
@@ -78,11 +79,15 @@ fn glob(pattern: &str, text: &str) -> bool {
 /// let by_number = Loss::at(3, "chat_messages");
 /// let by_name = Loss::at("m20250301_000003_chat_tasks", "chat_messages");
 /// assert_ne!(by_number, by_name);
+/// // The fourth backfills `organization_id` from `user_id`, then drops `user_id`.
+/// let column = Loss::column(4, "messages", "user_id");
+/// assert_eq!(column.column_name(), Some("user_id"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Loss {
     pub(crate) step: MigrationStep,
     pub(crate) table: String,
+    pub(crate) column: Option<String>,
 }
 
 /// A migration step: its number (the first migration is step 1) or its name.
@@ -113,12 +118,32 @@ impl From<String> for MigrationStep {
 }
 
 impl Loss {
-    /// At `step`, `table` may lose rows or be dropped.
+    /// At `step`, `table` may lose rows or be dropped (and its columns their values).
     pub fn at(step: impl Into<MigrationStep>, table: impl Into<String>) -> Self {
         Loss {
             step: step.into(),
             table: table.into(),
+            column: None,
         }
+    }
+
+    /// At `step`, `column` of `table` may lose its values: be dropped holding them, or have
+    /// them set to NULL. The table's rows must all stay.
+    pub fn column(
+        step: impl Into<MigrationStep>,
+        table: impl Into<String>,
+        column: impl Into<String>,
+    ) -> Self {
+        Loss {
+            step: step.into(),
+            table: table.into(),
+            column: Some(column.into()),
+        }
+    }
+
+    /// The column it is about, for a column's loss.
+    pub fn column_name(&self) -> Option<&str> {
+        self.column.as_deref()
     }
 
     /// The step's index among `names` (the migrator's), or why it names none.

@@ -9,6 +9,7 @@ use crate::db::{Migrations, Migrator};
 use super::allow::{Allow, Loss};
 use super::failure::{db_error, failure};
 use super::snapshot::Schema;
+use super::values;
 use crate::error::{PersistError, Result};
 use crate::inspect::MigrationState;
 
@@ -137,9 +138,10 @@ pub(crate) async fn drift_at(
 
 /// Migrates the empty database `db` to step `from` (how many migrations), runs `seed` on it,
 /// then migrates to the latest, one step at a time. A step after which a table that held rows
-/// holds fewer, or is gone, fails the check, naming the step and the tables; the test then
-/// checks that what is left was not mangled. See [`upgrade_allowing`] for an upgrade that
-/// loses rows on purpose.
+/// holds fewer, or is gone, or a column that held values was dropped (and not renamed) or had
+/// values set to NULL, fails the check, naming the step, the table, the column and how many;
+/// the test then checks that what is left was not mangled. See [`upgrade_allowing`] for an
+/// upgrade that loses data on purpose.
 pub async fn upgrade<M, F>(db: &DatabaseConnection, from: usize, seed: F) -> Result<()>
 where
     M: MigratorTrait + 'static,
@@ -149,7 +151,7 @@ where
 }
 
 /// [`upgrade`], letting through the losses `allowed` declares: at its step, its table may
-/// lose rows or go. Any other loss fails the check as before. A loss naming a step that
+/// lose rows or go, or its column its values. Any other loss fails the check as before. A loss naming a step that
 /// does not exist, or one the upgrade does not run (at or before `from`), is refused.
 pub async fn upgrade_allowing<M, F>(
     db: &DatabaseConnection,
@@ -184,7 +186,7 @@ where
             reason: format!("the migrator has {steps} steps; cannot start at step {from}"),
         });
     }
-    let mut allowed_at: Vec<(usize, &str)> = Vec::new();
+    let mut allowed_at: Vec<(usize, &str, Option<&str>)> = Vec::new();
     for loss in allowed {
         let index = loss
             .index(&names)
@@ -202,7 +204,7 @@ where
                 ),
             });
         }
-        allowed_at.push((index, loss.table.as_str()));
+        allowed_at.push((index, loss.table.as_str(), loss.column.as_deref()));
     }
     if from > 0 {
         m.up(db, Some(from as u32))
@@ -211,48 +213,29 @@ where
     }
     seed(db).await?;
     let table = m.table();
-    let mut counts = row_counts(db, &table).await?;
+    let mut counts = values::count(db, &table).await?;
     for (index, name) in names.iter().enumerate().skip(from) {
         let step = Some(name.as_str());
         m.up(db, Some(1))
             .await
             .map_err(|e| db_error("upgrade", step, "migrating", e))?;
-        let after = row_counts(db, &table).await?;
-        let lost: Vec<String> = counts
-            .iter()
-            .filter(|(_, before)| **before > 0)
-            .filter(|(t, _)| !allowed_at.contains(&(index, t.as_str())))
-            .filter_map(|(t, before)| match after.get(t) {
-                None => Some(format!("{t} ({before} rows) is gone")),
-                Some(now) if now < before => Some(format!("{t} had {before} rows, has {now}")),
-                Some(_) => None,
+        let after = values::count(db, &table).await?;
+        let lost = values::losses(&counts, &after, |t, column| {
+            allowed_at.iter().any(|(i, table, declared)| {
+                *i == index && *table == t && (declared.is_none() || *declared == column)
             })
-            .collect();
+        });
         if !lost.is_empty() {
             return Err(failure(
                 "upgrade",
                 step,
-                format!("rows were lost: {}", lost.join("; ")),
+                format!("data was lost: {}", lost.join("; ")),
                 None,
             ));
         }
         counts = after;
     }
     Ok(())
-}
-
-async fn row_counts(
-    db: &DatabaseConnection,
-    migration_table: &str,
-) -> Result<std::collections::BTreeMap<String, u64>> {
-    let mut counts = std::collections::BTreeMap::new();
-    for table in crate::db::list_tables(db).await? {
-        if table != migration_table {
-            let n = crate::db::count_rows(db, &table).await?;
-            counts.insert(table, n);
-        }
-    }
-    Ok(counts)
 }
 
 /// Where `db`'s tracking table stands against `M`'s migrations, without changing anything.

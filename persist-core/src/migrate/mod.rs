@@ -82,6 +82,7 @@ mod allow;
 mod checks;
 mod failure;
 mod snapshot;
+mod values;
 
 pub use allow::{Allow, Loss, MigrationStep};
 pub use checks::{drift, round_trip, round_trip_of, status, upgrade, upgrade_allowing, upgrade_of};

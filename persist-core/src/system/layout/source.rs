@@ -1,6 +1,5 @@
 //! [`Source`]: where a part of a [`Table`](super::Table) is kept.
 
-
 /// Where a value is kept: a column, the value at a JSON pointer inside a column, a value
 /// inside each message of a row's message list, or the first of several of those that holds
 /// one.
