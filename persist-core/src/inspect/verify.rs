@@ -473,7 +473,7 @@ struct Said {
 }
 
 /// A history as `(block, key)`, for [`order::agree`].
-fn keys<'a>(history: &'a [Said], key: fn(&Said) -> &String) -> Vec<(usize, &'a str)> {
+fn keys(history: &[Said], key: fn(&Said) -> &String) -> Vec<(usize, &str)> {
     history.iter().map(|m| (m.block, key(m).as_str())).collect()
 }
 

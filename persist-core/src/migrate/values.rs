@@ -120,7 +120,7 @@ pub(crate) fn losses(
                 continue;
             }
             match now.columns.get(column) {
-                None if appeared.iter().any(|v| *v == held) => {}
+                None if appeared.contains(&held) => {}
                 None => lost.push(format!(
                     "{table}.{column} was dropped holding {} values",
                     held.count
