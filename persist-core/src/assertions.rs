@@ -271,6 +271,7 @@ pub async fn assert_llm_context_isolated<L: RequestLog + ?Sized>(
     agent: &str,
     session_id: &str,
 ) {
+    use crate::inspect::HistoryItem as Item;
     const NAME: &str = "assert_llm_context_isolated";
     let history = check(NAME, inspector.gateway_messages(session_id).await);
     let role = |sender_type: &str| {
@@ -281,16 +282,21 @@ pub async fn assert_llm_context_isolated<L: RequestLog + ?Sized>(
         }
     };
     // The gateway's order, where it knows it: messages tied in time may come in either order.
-    let known: Vec<(usize, (&str, &str))> = history
+    let known: Vec<Item<(&str, &str)>> = history
         .iter()
-        .map(|row| (row.block.0, (role(&row.sender_type), row.message.as_str())))
+        .map(|row| {
+            Item::new(row.block.0, (role(&row.sender_type), row.message.as_str())).in_turn(
+                row.task_id.as_deref().unwrap_or_default(),
+                row.sender_type == "user",
+            )
+        })
         .collect();
     for request in llm.requests_for_session(session_id) {
-        let shown: Vec<(usize, (&str, &str))> = request
+        let shown: Vec<Item<(&str, &str)>> = request
             .context
             .iter()
             .enumerate()
-            .map(|(i, m)| (i, (m.role.as_str(), m.content.as_str())))
+            .map(|(i, m)| Item::new(i, (m.role.as_str(), m.content.as_str())))
             .collect();
         let prefix_ok =
             request.agent == agent && crate::inspect::histories_agree(&shown, &known, true).is_ok();

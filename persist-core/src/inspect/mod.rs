@@ -17,7 +17,7 @@ use crate::system::{Layout, Source, Table};
 mod architecture;
 mod distinct;
 mod order;
-pub(crate) use order::agree as histories_agree;
+pub(crate) use order::{Item as HistoryItem, agree as histories_agree};
 mod read;
 mod report;
 mod rows;

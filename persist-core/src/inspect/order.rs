@@ -8,20 +8,45 @@
 //! first message is that no such order can place: a difference the data proves, never one a
 //! random id made up.
 
-use std::hash::Hash;
+/// One message as the order checks see it: its block, what is compared (`key`), and, when its
+/// turn is known, the turn and whether it is the turn's question (the user's message): inside
+/// a block, a turn's question still comes before its reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Item<K> {
+    pub(crate) block: usize,
+    pub(crate) key: K,
+    pub(crate) turn: Option<(String, bool)>,
+}
 
-/// Whether `a` and `b` can be the same sequence: each is a list of `(block, key)` in its own
-/// order (blocks ascending). `Err(position)` is the first place where no order of their ties
-/// makes them agree (0-based), or where one runs out before the other. With `prefix`, `a` only
-/// has to agree with the start of `b`.
-pub(crate) fn agree<K: Eq + Hash + Clone>(
-    a: &[(usize, K)],
-    b: &[(usize, K)],
+impl<K> Item<K> {
+    /// An item whose turn is not known.
+    pub(crate) fn new(block: usize, key: K) -> Self {
+        Item {
+            block,
+            key,
+            turn: None,
+        }
+    }
+
+    /// The same, in `turn` (empty: not known), the question when `question`.
+    pub(crate) fn in_turn(mut self, turn: &str, question: bool) -> Self {
+        self.turn = (!turn.is_empty()).then(|| (turn.to_owned(), question));
+        self
+    }
+}
+
+/// Whether `a` and `b` can be the same sequence: each in its own order (blocks ascending).
+/// `Err(position)` is the first place where no order of their ties makes them agree
+/// (0-based), or where one runs out before the other. With `prefix`, `a` only has to agree
+/// with the start of `b`.
+pub(crate) fn agree<K: Eq + Clone>(
+    a: &[Item<K>],
+    b: &[Item<K>],
     prefix: bool,
 ) -> Result<(), usize> {
     let (blocks_a, blocks_b) = (blocks(a), blocks(b));
     let (mut next_a, mut next_b) = (0, 0);
-    let (mut open_a, mut open_b): (Vec<K>, Vec<K>) = (Vec::new(), Vec::new());
+    let (mut open_a, mut open_b): (Vec<Item<K>>, Vec<Item<K>>) = (Vec::new(), Vec::new());
     let mut position = 0;
     loop {
         if open_a.is_empty() && next_a < blocks_a.len() {
@@ -38,11 +63,15 @@ pub(crate) fn agree<K: Eq + Hash + Clone>(
             (true, false) | (false, true) => return Err(position),
             (false, false) => {}
         }
-        // Anything both open blocks hold can come next on both sides.
-        let common = open_a
-            .iter()
-            .enumerate()
-            .find_map(|(i, key)| open_b.iter().position(|k| k == key).map(|j| (i, j)));
+        // Anything both open blocks hold, and that no question of its turn still waits for
+        // on either side, can come next on both.
+        let common = (0..open_a.len())
+            .filter(|&i| ready(&open_a, i))
+            .find_map(|i| {
+                (0..open_b.len())
+                    .find(|&j| open_b[j].key == open_a[i].key && ready(&open_b, j))
+                    .map(|j| (i, j))
+            });
         let Some((i, j)) = common else {
             return Err(position);
         };
@@ -52,16 +81,26 @@ pub(crate) fn agree<K: Eq + Hash + Clone>(
     }
 }
 
-/// The keys of each block, in block order.
-fn blocks<K: Clone>(items: &[(usize, K)]) -> Vec<Vec<K>> {
-    let mut out: Vec<Vec<K>> = Vec::new();
+/// Whether `open[i]` may come next: it is no reply whose question is still open.
+fn ready<K>(open: &[Item<K>], i: usize) -> bool {
+    match &open[i].turn {
+        Some((turn, false)) => !open
+            .iter()
+            .any(|other| other.turn.as_ref().is_some_and(|(t, q)| t == turn && *q)),
+        _ => true,
+    }
+}
+
+/// The items of each block, in block order.
+fn blocks<K: Clone>(items: &[Item<K>]) -> Vec<Vec<Item<K>>> {
+    let mut out: Vec<Vec<Item<K>>> = Vec::new();
     let mut last = None;
-    for (block, key) in items {
-        if last != Some(*block) {
+    for item in items {
+        if last != Some(item.block) {
             out.push(Vec::new());
-            last = Some(*block);
+            last = Some(item.block);
         }
-        out.last_mut().expect("pushed above").push(key.clone());
+        out.last_mut().expect("pushed above").push(item.clone());
     }
     out
 }
@@ -70,8 +109,8 @@ fn blocks<K: Clone>(items: &[(usize, K)]) -> Vec<Vec<K>> {
 mod tests {
     use super::*;
 
-    fn seq(items: &[(usize, &'static str)]) -> Vec<(usize, &'static str)> {
-        items.to_vec()
+    fn seq(items: &[(usize, &'static str)]) -> Vec<Item<&'static str>> {
+        items.iter().map(|(b, k)| Item::new(*b, *k)).collect()
     }
 
     #[test]
@@ -112,5 +151,22 @@ mod tests {
         let once = seq(&[(0, "ok"), (0, "other")]);
         assert_eq!(agree(&twice, &once, false), Err(1));
         assert_eq!(agree::<&str>(&[], &[], false), Ok(()));
+    }
+
+    #[test]
+    fn inside_a_tie_a_question_still_comes_before_its_reply() {
+        // Two turns in one tie on one side; the other holds turn 1's reply before anything.
+        let turn = |b, k, t, q| Item::new(b, k).in_turn(t, q);
+        let tied = vec![
+            turn(0, "q1", "t1", true),
+            turn(0, "r1", "t1", false),
+            turn(0, "q2", "t2", true),
+            turn(0, "r2", "t2", false),
+        ];
+        let reply_first = seq(&[(0, "r1"), (1, "q1"), (1, "q2"), (1, "r2")]);
+        assert_eq!(agree(&reply_first, &tied, false), Err(0));
+        // Turns in either order are fine: each question before its reply.
+        let second_first = seq(&[(0, "q2"), (1, "r2"), (2, "q1"), (3, "r1")]);
+        assert_eq!(agree(&second_first, &tied, false), Ok(()));
     }
 }

@@ -508,20 +508,45 @@ pub(crate) fn settle(
     messages
 }
 
-/// Gives each message its block: a new one where its row's time differs from the message
-/// before it, or where it comes from the same row (a row's own messages are in a known
-/// order). Within a block, a turn's messages go in the order of the turn's first message
-/// anywhere, a user's message before the reply of the same turn; the rest stay as read.
+/// Gives each message its block, session by session: rows alike in time are a tie. A tie of
+/// one row keeps that row's own order (each of its messages a block of its own); a tie of
+/// several rows is one block, its order not known. Within a block, a turn's messages go in the
+/// order of the turn's first message anywhere, a user's message before the reply of the same
+/// turn; messages with no turn after those, as read.
 fn place_in_blocks(messages: &mut [Message]) {
-    let mut block = 0;
-    for i in 0..messages.len() {
-        if i > 0 {
-            let (before, this) = (&messages[i - 1], &messages[i]);
-            if before.when != this.when || before.row == this.row {
-                block += 1;
+    let mut by_session: std::collections::HashMap<&str, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        by_session.entry(m.session.as_str()).or_default().push(i);
+    }
+    let mut blocks = vec![0; messages.len()];
+    let mut next = 0;
+    let mut sessions: Vec<Vec<usize>> = by_session.into_values().collect();
+    sessions.sort();
+    for indexes in sessions {
+        let mut start = 0;
+        while start < indexes.len() {
+            let when = &messages[indexes[start]].when;
+            let end = indexes[start..]
+                .iter()
+                .position(|&i| messages[i].when != *when)
+                .map_or(indexes.len(), |n| start + n);
+            let tie = &indexes[start..end];
+            let one_row = tie.iter().all(|&i| messages[i].row == messages[tie[0]].row);
+            for &i in tie {
+                blocks[i] = next;
+                if one_row {
+                    next += 1;
+                }
             }
+            if !one_row {
+                next += 1;
+            }
+            start = end;
         }
-        messages[i].block = block;
+    }
+    for (m, block) in messages.iter_mut().zip(blocks) {
+        m.block = block;
     }
     let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, m) in messages.iter().enumerate() {
@@ -534,18 +559,18 @@ fn place_in_blocks(messages: &mut [Message]) {
         "system" => 2,
         _ => 1,
     };
+    // A block's messages are together in the list (one session's, read in order): sort each
+    // run of one block.
     let mut start = 0;
     while start < messages.len() {
+        let block = messages[start].block;
         let end = messages[start..]
             .iter()
-            .position(|m| m.block != messages[start].block)
+            .position(|m| m.block != block)
             .map_or(messages.len(), |n| start + n);
-        messages[start..end].sort_by_key(|m| {
-            match m.turn.as_ref().and_then(|t| first.get(t)) {
-                Some(at) => (*at, rank(m)),
-                // No turn: where it was read, as if a turn of its own.
-                None => (usize::MAX, 0),
-            }
+        messages[start..end].sort_by_key(|m| match m.turn.as_ref().and_then(|t| first.get(t)) {
+            Some(at) => (*at, rank(m)),
+            None => (usize::MAX, 0),
         });
         start = end;
     }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::CrossDatabaseInspector;
-use super::order;
+use super::order::{self, Item};
 use super::report::{
     ContextIsolationReport, IntegrityProblem, IntegrityReport, IsolationReport, SessionLink,
     UserIsolationReport, VerificationError,
@@ -213,13 +213,20 @@ impl CrossDatabaseInspector {
                 }
             }
             // In the order each side knows; messages tied in time may come in either order.
-            let gateway_texts: Vec<(usize, &str)> = gateway
+            let gateway_texts: Vec<Item<&str>> = gateway
                 .iter()
-                .map(|m| (m.block.0, m.message.as_str()))
+                .map(|m| {
+                    Item::new(m.block.0, m.message.as_str()).in_turn(
+                        m.task_id.as_deref().unwrap_or_default(),
+                        m.sender_type == "user",
+                    )
+                })
                 .collect();
-            let agent_texts: Vec<(usize, &str)> = stored
+            let agent_texts: Vec<Item<&str>> = stored
                 .iter()
-                .map(|m| (m.block.0, m.content.as_str()))
+                .map(|m| {
+                    Item::new(m.block.0, m.content.as_str()).in_turn(&m.task_id, m.role == "user")
+                })
                 .collect();
             if order::agree(&gateway_texts, &agent_texts, false).is_err() {
                 leaks.push(format!(
@@ -351,6 +358,7 @@ impl CrossDatabaseInspector {
                     .push(Said {
                         block: message.block.0,
                         turn: message.task_id.clone().unwrap_or_default(),
+                        question: message.sender_type == "user",
                         text: message.message.clone(),
                     });
             } else {
@@ -373,6 +381,7 @@ impl CrossDatabaseInspector {
                         .push(Said {
                             block: message.block.0,
                             turn: message.task_id.clone(),
+                            question: message.role == "user",
                             text: message.content.clone(),
                         });
                 } else {
@@ -469,12 +478,17 @@ impl CrossDatabaseInspector {
 struct Said {
     block: usize,
     turn: String,
+    /// Whether it is its turn's question (the user's message).
+    question: bool,
     text: String,
 }
 
-/// A history as `(block, key)`, for [`order::agree`].
-fn keys(history: &[Said], key: fn(&Said) -> &String) -> Vec<(usize, &str)> {
-    history.iter().map(|m| (m.block, key(m).as_str())).collect()
+/// A history compared by `key`, for [`order::agree`].
+fn keys(history: &[Said], key: fn(&Said) -> &String) -> Vec<Item<&str>> {
+    history
+        .iter()
+        .map(|m| Item::new(m.block, key(m).as_str()).in_turn(&m.turn, m.question))
+        .collect()
 }
 
 /// A history's turns, once per run of messages of one turn.

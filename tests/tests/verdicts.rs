@@ -1,0 +1,273 @@
+//! Verdicts on real data: no check reports what the data cannot show (an order inside one
+//! second of a one-second clock, a leak from a message that names no turn, the same id in two
+//! databases), and each still catches its fault. Nothing here is written per backend: the
+//! suite runs on whichever backend the environment names.
+
+use persist_core::assertions::*;
+use persist_core::db::DatabaseRole;
+use persist_core::inspect::{IntegrityProblem, VerificationError};
+use persist_core::prelude::*;
+use persist_core::sea_orm::Value;
+use persist_core::sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+use persist_core::system::Resource;
+use persist_tests::relay;
+
+fn verification(error: PersistError) -> VerificationError {
+    match error.verification() {
+        Some(v) => v.clone(),
+        None => panic!("expected a verification error, got {error}"),
+    }
+}
+
+/// Sets `column` of the rows of `table` whose `key` is `id`.
+async fn set(
+    manager: &MultiDatabaseManager,
+    role: &DatabaseRole,
+    table: &str,
+    (key, id): (&str, &str),
+    column: &str,
+    value: Value,
+) -> Result<u64, PersistError> {
+    // An id made of digits is an integer column's.
+    let id: Value = match id.parse::<i64>() {
+        Ok(n) => n.into(),
+        Err(_) => id.into(),
+    };
+    let update = Query::update()
+        .table(Alias::new(table))
+        .value(Alias::new(column), value)
+        .and_where(Expr::col(Alias::new(key)).eq(id))
+        .to_owned();
+    manager.execute_unchecked(role, &update).await
+}
+
+#[persistence_test(agents = ["Planner"], system = "persist_tests::relay::Relay")]
+async fn one_second_clocks_and_random_ids_are_no_order(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+    llm: Resource<relay::Model>,
+) -> Result<(), PersistError> {
+    let session = gateway.create_session("alice", "Planner").await?;
+    let first = gateway
+        .send_message(&session.id, "plan a trip", "alice")
+        .await?;
+    let second = gateway
+        .send_message(&session.id, "to Lisbon", "alice")
+        .await?;
+    let agent = DatabaseRole::agent("Planner");
+    // Every event written in one second, and ids that sort the other way round (random
+    // UUIDs, as a framework's own ids are): no order inside the second is known.
+    let events = inspector
+        .agent_messages("Planner", Some(&session.id))
+        .await?;
+    let instant = chrono::DateTime::parse_from_rfc3339("2025-01-01T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for (n, event) in events.iter().enumerate() {
+        set(
+            &manager,
+            &agent,
+            "events",
+            ("id", &event.id),
+            "timestamp",
+            instant.into(),
+        )
+        .await?;
+        let backwards = format!("{}-{}", 9 - n, event.id);
+        set(
+            &manager,
+            &agent,
+            "events",
+            ("id", &event.id),
+            "id",
+            backwards.into(),
+        )
+        .await?;
+    }
+    // The gateway's two turns in one millisecond too.
+    for turn in [&first.task_id, &second.task_id] {
+        set(
+            &manager,
+            &DatabaseRole::Gateway,
+            "chat_tasks",
+            ("id", turn),
+            "created_time",
+            1_700_000_000_000_i64.into(),
+        )
+        .await?;
+    }
+    let other = gateway.create_session("alice", "Planner").await?;
+    gateway.send_message(&other.id, "another", "alice").await?;
+
+    assert_session_context_isolation(&inspector, "Planner", &session.id, &other.id).await;
+    assert_integrity(&inspector).await;
+    assert_no_user_data_leakage(&inspector, "alice", "bob").await;
+    assert_llm_context_isolated(&inspector, &*llm, "Planner", &session.id).await;
+    // Read back, a turn's question comes before its reply.
+    let events = inspector
+        .agent_messages("Planner", Some(&session.id))
+        .await?;
+    for pair in events.chunks(2) {
+        assert_eq!(pair[0].task_id, pair[1].task_id, "{events:?}");
+        assert_eq!(
+            (pair[0].role.as_str(), pair[1].role.as_str()),
+            ("user", "assistant")
+        );
+    }
+
+    // A reply moved before its question, at a time of its own: known, so caught.
+    let reply = events.iter().find(|e| e.role == "assistant").unwrap();
+    let earlier = instant - chrono::Duration::seconds(5);
+    set(
+        &manager,
+        &agent,
+        "events",
+        ("id", &reply.id),
+        "timestamp",
+        earlier.into(),
+    )
+    .await?;
+    let error = verification(
+        inspector
+            .verify_session_context_isolation("Planner", &session.id, &other.id)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        error.to_string().contains("differs from the gateway's"),
+        "{error}"
+    );
+    Ok(())
+}
+
+#[persistence_test(agents = ["Planner"], system = "persist_tests::relay::Relay")]
+async fn a_message_that_names_no_turn_is_no_leak(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    let alice = gateway.create_session("alice", "Planner").await?;
+    gateway.send_message(&alice.id, "mine", "alice").await?;
+    gateway
+        .send_message(&alice.id, "still mine", "alice")
+        .await?;
+    let bob = gateway.create_session("bob", "Planner").await?;
+    gateway.send_message(&bob.id, "bob's", "bob").await?;
+    // Alice's events keep no task id (a framework's own events often do not).
+    let agent = DatabaseRole::agent("Planner");
+    for event in inspector.agent_messages("Planner", Some(&alice.id)).await? {
+        set(
+            &manager,
+            &agent,
+            "events",
+            ("id", &event.id),
+            "custom_metadata",
+            Value::Json(None),
+        )
+        .await?;
+    }
+    assert!(
+        inspector
+            .agent_messages("Planner", Some(&alice.id))
+            .await?
+            .iter()
+            .all(|e| e.task_id.is_empty())
+    );
+    assert_no_user_data_leakage(&inspector, "alice", "bob").await;
+    assert_session_context_isolation(&inspector, "Planner", &alice.id, &bob.id).await;
+    assert_integrity(&inspector).await;
+
+    // Bob's text in Alice's session, with no turn either: the history shows it.
+    let key = inspector.agent_sessions("Planner", Some(&alice.id)).await?[0]
+        .key
+        .clone();
+    manager
+        .insert_unchecked(
+            &agent,
+            "events",
+            [
+                ("id", "planted".into()),
+                ("app_name", "Planner".into()),
+                ("user_id", "alice".into()),
+                ("session_id", key.into()),
+                ("invocation_id", "e-planted".into()),
+                ("author", "user".into()),
+                ("timestamp", chrono::Utc::now().into()),
+                (
+                    "content",
+                    serde_json::json!({"role": "user", "parts": [{"text": "bob's"}]}).into(),
+                ),
+            ],
+        )
+        .await?;
+    let error = verification(
+        inspector
+            .verify_session_context_isolation("Planner", &alice.id, &bob.id)
+            .await
+            .unwrap_err(),
+    );
+    assert!(error.to_string().contains("bob's"), "{error}");
+    let error = verification(inspector.verify_integrity().await.unwrap_err());
+    assert!(error.to_string().contains(&alice.id), "{error}");
+    Ok(())
+}
+
+#[persistence_test(agents = ["Chat"], system = "persist_tests::switchboard::Switchboard")]
+async fn turns_swapped_are_caught_without_turn_ids(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    let session = gateway.create_session("alice", "Chat").await?;
+    gateway.send_message(&session.id, "first", "alice").await?;
+    gateway.send_message(&session.id, "second", "alice").await?;
+    assert_integrity(&inspector).await;
+    let agent = DatabaseRole::agent("Chat");
+    let at = |s: u32| {
+        chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, s)
+            .unwrap()
+    };
+    let items = inspector.agent_messages("Chat", Some(&session.id)).await?;
+    // Every item in one second: the order inside it is not known, and nothing is reported.
+    for item in &items {
+        set(
+            &manager,
+            &agent,
+            "agent_messages",
+            ("id", &item.id),
+            "created_at",
+            at(0).into(),
+        )
+        .await?;
+    }
+    assert_integrity(&inspector).await;
+    // The second turn's items seconds before the first's: a swap the data shows.
+    for (item, second) in items.iter().zip([10, 11, 0, 1]) {
+        set(
+            &manager,
+            &agent,
+            "agent_messages",
+            ("id", &item.id),
+            "created_at",
+            at(second).into(),
+        )
+        .await?;
+    }
+    let error = verification(inspector.verify_integrity().await.unwrap_err());
+    let VerificationError::Integrity { problems } = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        matches!(
+            &problems[..],
+            [IntegrityProblem::HistoryOrderMismatch { session_id, position: 0, .. }]
+                if *session_id == session.id
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("\"second\""), "{error}");
+    Ok(())
+}
