@@ -16,6 +16,8 @@ use crate::system::{Layout, Source, Table};
 
 mod architecture;
 mod distinct;
+mod integrity;
+mod message;
 mod order;
 pub(crate) use order::{Item as HistoryItem, agree as histories_agree};
 mod read;
@@ -351,7 +353,7 @@ async fn read_messages(
     table: &Table,
     session_id: Option<&str>,
     agent_word: &'static str,
-) -> Result<Vec<read::Message>> {
+) -> Result<Vec<message::Message>> {
     let columns = Columns::of(table);
     let query = messages_query(columns.select(), table, plain(&table.session), session_id);
     let rows = db
@@ -361,11 +363,16 @@ async fn read_messages(
     let mut sessions = Vec::with_capacity(rows.len());
     let mut messages = Vec::new();
     for (index, row) in rows.iter().enumerate() {
-        let decoded = read::row_session(&columns, row)
-            .and_then(|session| Ok((session, read::messages(&columns, row, index, agent_word)?)))
+        let decoded = message::row_session(&columns, row)
+            .and_then(|session| {
+                Ok((
+                    session,
+                    message::messages(&columns, row, index, agent_word)?,
+                ))
+            })
             .context(label, format!("decoding {}", table.name))?;
         sessions.push(decoded.0);
         messages.extend(decoded.1);
     }
-    Ok(read::settle(table, &sessions, messages))
+    Ok(message::settle(table, &sessions, messages))
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use sea_orm::{DbErr, QueryResult};
 use serde::Serialize;
 
-use super::read::{Columns, Message};
+use super::message::Message;
+use super::read::Columns;
 use crate::system::{Source, Table, TimeUnit};
 
 /// A row of the gateway's session table, read through the system's
