@@ -220,3 +220,29 @@ pub async fn check_pristine(manager: &persist_core::MultiDatabaseManager) -> Res
     }
     Ok(())
 }
+
+/// Traffic a layout proof needs, for each of `agents`: alice's first session with two turns a
+/// second apart (so that even a one-second clock orders them), her second session, and one of
+/// bob's.
+pub async fn traffic_for_a_proof(
+    gateway: &persist_core::GatewayPersistenceAdapter,
+    agents: &[&str],
+) -> Result<(), persist_core::PersistError> {
+    for agent in agents {
+        let first = gateway.create_session("alice", agent).await?;
+        gateway
+            .send_message(&first.id, "the first question", "alice")
+            .await?;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        gateway
+            .send_message(&first.id, "the second question", "alice")
+            .await?;
+        let second = gateway.create_session("alice", agent).await?;
+        gateway
+            .send_message(&second.id, "another session", "alice")
+            .await?;
+        let bobs = gateway.create_session("bob", agent).await?;
+        gateway.send_message(&bobs.id, "bob's own", "bob").await?;
+    }
+    Ok(())
+}

@@ -9,7 +9,7 @@
 
 use persist_core::assertions::*;
 use persist_core::db::{AgentSchema, Backend, BackendKind, DatabaseLocation, EntitySchema};
-use persist_core::inspect::{DatabaseStats, IntegrityProblem, VerificationError};
+use persist_core::inspect::{DatabaseStats, Fault, IntegrityProblem, VerificationError};
 use persist_core::mesh::{ContextMessage, LlmRequest};
 use persist_core::prelude::*;
 use persist_core::system::{LanguageModel, Resource};
@@ -607,6 +607,34 @@ macro_rules! fault_suite {
         ))
         .await;
         assert!(m.contains("expected") && m.contains("agent AgentB"), "{m}");
+    }
+
+    #[persistence_test(agents = ["AgentA", "AgentB"], system = $system)]
+    async fn the_layout_proof_sees_every_classic_fault(
+        gateway: GatewayPersistenceAdapter,
+        inspector: CrossDatabaseInspector,
+    ) {
+        persist_tests::traffic_for_a_proof(&gateway, &["AgentA", "AgentB"])
+            .await
+            .unwrap();
+        let before = inspector.snapshot().await.unwrap();
+        let proof = inspector.prove_layout().await.unwrap();
+        assert!(proof.is_complete(), "{proof}");
+        assert_eq!(proof.outcomes.len(), 16, "{proof}");
+        // Each fault is caught where it belongs.
+        for outcome in &proof.outcomes {
+            let by = |check: &str| outcome.caught_by.iter().any(|c| c == check);
+            match outcome.fault {
+                Fault::MovedToAnotherAgent => assert!(
+                    by("verify_database_isolation") || by("verify_integrity"),
+                    "{proof}"
+                ),
+                Fault::Orphan => assert!(by("verify_integrity"), "{proof}"),
+                _ => assert!(by("verify_session_context_isolation"), "{proof}"),
+            }
+        }
+        // And the data is as it was.
+        assert_eq!(inspector.snapshot().await.unwrap(), before);
     }
         }
     };

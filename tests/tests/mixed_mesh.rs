@@ -680,3 +680,18 @@ async fn an_agent_that_does_not_migrate_has_no_migration_check(
     let _ = EntitySchema::new();
     Ok(())
 }
+
+#[persistence_test(agents = ["Chat", "Planner"], system = "persist_tests::switchboard::Switchboard")]
+async fn the_layout_proof_sees_every_fault_in_both_stores(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    persist_tests::traffic_for_a_proof(&gateway, &["Chat", PLANNER]).await?;
+    let proof = inspector.prove_layout().await?;
+    println!("{proof}");
+    assert!(proof.is_complete(), "{proof}");
+    let agents: std::collections::BTreeSet<&str> =
+        proof.outcomes.iter().map(|o| o.agent.as_str()).collect();
+    assert_eq!(agents, ["Chat", PLANNER].into_iter().collect());
+    Ok(())
+}

@@ -271,3 +271,62 @@ async fn turns_swapped_are_caught_without_turn_ids(
     assert!(error.to_string().contains("\"second\""), "{error}");
     Ok(())
 }
+
+#[persistence_test(agents = ["Chat", "Support"], system = "persist_tests::switchboard::Switchboard")]
+async fn the_layout_proof_says_what_a_one_second_clock_cannot_show(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    use persist_core::inspect::Fault;
+    // Both turns in the same second (the store's clock is the database's).
+    for agent in ["Chat", "Support"] {
+        let first = gateway.create_session("alice", agent).await?;
+        let agent_db = DatabaseRole::agent(agent);
+        gateway.send_message(&first.id, "one", "alice").await?;
+        gateway.send_message(&first.id, "two", "alice").await?;
+        let instant = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        for item in inspector.agent_messages(agent, Some(&first.id)).await? {
+            set(
+                &manager,
+                &agent_db,
+                "agent_messages",
+                ("id", &item.id),
+                "created_at",
+                instant.into(),
+            )
+            .await?;
+        }
+        let second = gateway.create_session("alice", agent).await?;
+        gateway.send_message(&second.id, "three", "alice").await?;
+        let bobs = gateway.create_session("bob", agent).await?;
+        gateway.send_message(&bobs.id, "four", "bob").await?;
+    }
+    let proof = inspector.prove_layout().await?;
+    let outcome = |fault: Fault| {
+        proof
+            .outcomes
+            .iter()
+            .find(|o| o.agent == "Chat" && o.fault == fault)
+            .unwrap()
+    };
+    // Within one second no order is known: a swap of those turns is there, and no check can
+    // see it. The proof says so instead of passing in silence.
+    assert!(outcome(Fault::TurnsSwapped).missed(), "{proof}");
+    assert!(outcome(Fault::ReplyBeforeQuestion).missed(), "{proof}");
+    assert!(!proof.is_complete());
+    assert!(proof.to_string().contains("NOT CAUGHT"), "{proof}");
+    // Everything else is still caught.
+    for fault in [
+        Fault::MovedToAnotherSession,
+        Fault::LostReply,
+        Fault::Duplicated,
+        Fault::Orphan,
+    ] {
+        assert!(!outcome(fault).caught_by.is_empty(), "{proof}");
+    }
+    Ok(())
+}

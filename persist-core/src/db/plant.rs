@@ -21,7 +21,7 @@ impl MultiDatabaseManager {
     /// A connection to `role`'s database whose foreign-key checks are off, for the statements
     /// of [`insert_unchecked`](Self::insert_unchecked) and
     /// [`execute_unchecked`](Self::execute_unchecked).
-    async fn unchecked(&self, role: &DatabaseRole) -> Result<DatabaseConnection> {
+    pub(crate) async fn unchecked(&self, role: &DatabaseRole) -> Result<DatabaseConnection> {
         let db = self.connect_one(role).await?;
         let backend = db.get_database_backend();
         let off = db

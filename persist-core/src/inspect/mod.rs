@@ -19,6 +19,7 @@ mod distinct;
 mod integrity;
 mod message;
 mod order;
+mod proof;
 pub(crate) use order::{Item as HistoryItem, agree as histories_agree};
 mod read;
 mod report;
@@ -28,6 +29,7 @@ mod state;
 mod verify;
 
 pub use architecture::{ArchitectureReport, DatabaseStats, TableStats};
+pub use proof::{Fault, FaultOutcome, LayoutProof};
 use read::Columns;
 pub use report::{
     ContextIsolationReport, DatabaseIdentity, IntegrityProblem, IntegrityReport, IsolationReport,
