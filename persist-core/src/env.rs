@@ -1,8 +1,11 @@
 //! The environment: every variable the framework reads, and the one place that reads them.
+//! What each accepts, and its default, is defined once in [`persist_config::env`]; a value
+//! that cannot be read fails the first test that meets it (and every later one), naming the
+//! variable, the value and what is accepted, rather than falling back to a default in silence.
 //!
 //! | variable | what it does |
 //! |---|---|
-//! | [`DATABASE_URL_ENV`] | a database server for a whole run (else SQLite files) |
+//! | [`DATABASE_URL_ENV`] | a backend for a whole run: a name or a server URL (else SQLite files) |
 //! | [`POSTGRES_URL_ENV`], [`MYSQL_URL_ENV`] | the servers of `backend = "postgres"` / `"mysql"` |
 //! | [`KEEP_ENV`] | overrides every test's keep policy |
 //! | [`LOG_ENV`] | turns logging on |
@@ -13,38 +16,64 @@
 //! | [`MAX_CONNECTIONS_ENV`], [`CONNECTION_WAIT_ENV`], [`CONNECT_TIMEOUT_ENV`] | a server's connection budget and timeouts |
 
 use std::ffi::OsString;
-use std::str::FromStr;
 
-/// The environment variable that selects a database server for a whole run.
-pub const DATABASE_URL_ENV: &str = "PERSIST_TEST_DATABASE_URL";
+use persist_config::env::{self as vars, EnvError, Var};
+
+use crate::error::{PersistError, Result};
+
+/// The environment variable that selects a backend for a whole run.
+pub const DATABASE_URL_ENV: &str = vars::DATABASE_URL.name;
 /// The server `backend = "postgres"` uses when `PERSIST_TEST_DATABASE_URL` is not a PostgreSQL
 /// URL (default: `postgres://postgres@127.0.0.1:5432/postgres`).
-pub const POSTGRES_URL_ENV: &str = "PERSIST_POSTGRES_URL";
+pub const POSTGRES_URL_ENV: &str = vars::POSTGRES_URL.name;
 /// The server `backend = "mysql"` uses when `PERSIST_TEST_DATABASE_URL` is not a MySQL URL
 /// (default: `mysql://root@127.0.0.1:3306/test`).
-pub const MYSQL_URL_ENV: &str = "PERSIST_MYSQL_URL";
+pub const MYSQL_URL_ENV: &str = vars::MYSQL_URL.name;
 /// The environment variable that overrides every test's keep policy.
-pub const KEEP_ENV: &str = "PERSIST_KEEP";
+pub const KEEP_ENV: &str = vars::KEEP.name;
 /// The environment variable that turns logging on.
-pub const LOG_ENV: &str = "PERSIST_LOG";
+pub const LOG_ENV: &str = vars::LOG.name;
 /// Where the private directories are made, if set (default: the system's temporary directory).
-pub const TEST_DIR_ENV: &str = "PERSIST_TEST_DIR";
+pub const TEST_DIR_ENV: &str = vars::TEST_DIR.name;
 /// How many idle databases a pool keeps per schema (default 16; 0 turns pooling off).
-pub const POOL_SIZE_ENV: &str = "PERSIST_POOL_SIZE";
+pub const POOL_SIZE_ENV: &str = vars::POOL_SIZE.name;
 /// How many idle pool databases a server keeps in all, across every schema (default 32):
 /// returning one beyond it drops the least recently used schema's idle ones first.
-pub const POOL_MAX_IDLE_ENV: &str = "PERSIST_POOL_MAX_IDLE";
+pub const POOL_MAX_IDLE_ENV: &str = vars::POOL_MAX_IDLE.name;
 /// How long, in seconds, a schema's template and pool may go unused before the next run
 /// drains them (default 3600).
-pub const POOL_UNUSED_SECS_ENV: &str = "PERSIST_POOL_UNUSED_SECS";
+pub const POOL_UNUSED_SECS_ENV: &str = vars::POOL_UNUSED_SECS.name;
 /// Overrides the number of connections all tests together may hold on one server.
-pub const MAX_CONNECTIONS_ENV: &str = "PERSIST_MAX_CONNECTIONS";
+pub const MAX_CONNECTIONS_ENV: &str = vars::MAX_CONNECTIONS.name;
 /// How long a test waits for its share of connections, in seconds (default 120).
-pub const CONNECTION_WAIT_ENV: &str = "PERSIST_CONNECTION_WAIT";
+pub const CONNECTION_WAIT_ENV: &str = vars::CONNECTION_WAIT.name;
 /// How long connecting to a server may take, in seconds (default 5).
-pub const CONNECT_TIMEOUT_ENV: &str = "PERSIST_CONNECT_TIMEOUT";
+pub const CONNECT_TIMEOUT_ENV: &str = vars::CONNECT_TIMEOUT.name;
 
-/// The variable's value, trimmed, if it is set and not blank.
+/// A variable's raw value, if it is set.
+fn raw(var: &Var) -> Option<String> {
+    std::env::var(var.name).ok()
+}
+
+fn invalid(error: EnvError) -> PersistError {
+    PersistError::InvalidInput {
+        field: error.variable,
+        reason: error.to_string(),
+    }
+}
+
+/// Every variable checked against what it accepts: what a test's setup (and every entry
+/// point that reads the environment) asks first, so that a bad value is an error where the
+/// value is first needed, not a default taken in silence.
+pub fn check() -> Result<()> {
+    for var in vars::ALL {
+        let value = std::env::var(var.name).ok();
+        var.check(value.as_deref()).map_err(invalid)?;
+    }
+    Ok(())
+}
+
+/// The variable's value, trimmed, if it is set and not blank (for text: a filter, a URL).
 pub(crate) fn var(name: &str) -> Option<String> {
     let value = std::env::var(name).ok()?;
     let value = value.trim();
@@ -57,12 +86,54 @@ pub(crate) fn var_os(name: &str) -> Option<OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
-/// The variable's value parsed, if it is set and parses; a value that does not parse is as if
-/// unset (the default applies).
+/// A whole-number variable's value, if set.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-pub(crate) fn parsed<T: FromStr>(name: &str) -> Option<T> {
-    var(name)?.parse().ok()
+pub(crate) fn count(var: &Var) -> Result<Option<usize>> {
+    var.count(raw(var).as_deref()).map_err(invalid)
 }
+
+/// A seconds variable's value, if set.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn seconds(var: &Var) -> Result<Option<f64>> {
+    var.seconds(raw(var).as_deref()).map_err(invalid)
+}
+
+/// A whole-number variable's value, or its default (what [`check`] has vouched for).
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn count_or_default(var: &Var) -> usize {
+    count(var)
+        .ok()
+        .flatten()
+        .or_else(|| var.count(Some(var.default)).ok().flatten())
+        .unwrap_or(0)
+}
+
+/// A seconds variable's value, or its default.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn seconds_or_default(var: &Var) -> std::time::Duration {
+    let secs = seconds(var)
+        .ok()
+        .flatten()
+        .or_else(|| var.seconds(Some(var.default)).ok().flatten())
+        .unwrap_or(0.0);
+    std::time::Duration::from_secs_f64(secs)
+}
+
+/// [`KEEP_ENV`]'s policy, if set.
+pub(crate) fn keep() -> Result<Option<persist_config::Keep>> {
+    vars::KEEP.keep(raw(&vars::KEEP).as_deref()).map_err(invalid)
+}
+
+/// [`DATABASE_URL_ENV`]'s backend name or URL, if set.
+pub(crate) fn database_url() -> Result<Option<String>> {
+    vars::DATABASE_URL
+        .backend(raw(&vars::DATABASE_URL).as_deref())
+        .map_err(invalid)
+}
+
+pub(crate) use vars::{
+    CONNECT_TIMEOUT, CONNECTION_WAIT, MAX_CONNECTIONS, POOL_MAX_IDLE, POOL_SIZE, POOL_UNUSED_SECS,
+};
 
 /// The servers named by the environment, for resolving `backend = "postgres"` / `"mysql"`.
 #[derive(Clone, Debug, Default)]
@@ -76,12 +147,16 @@ pub(crate) struct ServerUrls {
 }
 
 impl ServerUrls {
-    /// As the environment says now.
-    pub(crate) fn read() -> Self {
-        ServerUrls {
-            run: var(DATABASE_URL_ENV),
-            postgres: var(POSTGRES_URL_ENV),
-            mysql: var(MYSQL_URL_ENV),
-        }
+    /// As the environment says now; a URL of the wrong kind is an error naming its variable.
+    pub(crate) fn read() -> Result<Self> {
+        Ok(ServerUrls {
+            run: database_url()?,
+            postgres: vars::POSTGRES_URL
+                .backend(raw(&vars::POSTGRES_URL).as_deref())
+                .map_err(invalid)?,
+            mysql: vars::MYSQL_URL
+                .backend(raw(&vars::MYSQL_URL).as_deref())
+                .map_err(invalid)?,
+        })
     }
 }

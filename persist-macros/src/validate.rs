@@ -54,18 +54,7 @@ impl Default for Config {
     }
 }
 
-/// Transports accepted by `http = …`.
-const HTTP_TRANSPORTS: &[&str] = &["direct", "router", "socket"];
-
-/// Backend names accepted by `backend = "…"` (a server URL is accepted too).
-const BACKENDS: &[&str] = &[
-    "sqlite",
-    "sqlite-file",
-    "sqlite-memory",
-    "postgres",
-    "mysql",
-];
-const URL_SCHEMES: &[&str] = &["postgres://", "postgresql://", "mysql://", "mariadb://"];
+use persist_config::{Backend, Keep, Transport};
 
 struct Errors(Option<syn::Error>);
 
@@ -128,11 +117,15 @@ impl RawArgs {
         }
 
         if let Some(keep) = self.keep {
-            match keep.value.as_str() {
-                "never" | "on_failure" | "always" => config.keep = Some(keep.value),
-                other => errors.push(
+            match Keep::parse(&keep.value) {
+                Some(policy) => config.keep = Some(policy.name().to_owned()),
+                None => errors.push(
                     keep.span,
-                    format!("unknown keep policy \"{other}\"; expected \"never\", \"on_failure\" or \"always\""),
+                    format!(
+                        "unknown keep policy \"{}\"; expected {}",
+                        keep.value,
+                        Keep::EXPECTED
+                    ),
                 ),
             }
         }
@@ -146,16 +139,12 @@ impl RawArgs {
 
         if let Some(backend) = self.backend {
             let value = backend.value.trim();
-            if BACKENDS.contains(&value) || URL_SCHEMES.iter().any(|s| value.starts_with(s)) {
+            if Backend::parse_or_url(value).is_some() {
                 config.backend = Some(value.to_owned());
             } else {
                 errors.push(
                     backend.span,
-                    format!(
-                        "unknown backend \"{value}\"; expected one of {} or a server URL ({})",
-                        BACKENDS.join(", "),
-                        URL_SCHEMES.join(", ")
-                    ),
+                    format!("unknown backend \"{value}\"; expected {}", Backend::EXPECTED),
                 );
             }
         }
@@ -172,12 +161,13 @@ impl RawArgs {
             }
             for name in &backends.value {
                 let value = name.value();
-                if !BACKENDS.contains(&value.as_str()) {
+                if Backend::parse(&value).is_none() {
+                    let names: Vec<&str> = Backend::NAMES.iter().map(|(n, _)| *n).collect();
                     errors.push(
                         name.span(),
                         format!(
                             "unknown backend \"{value}\" in `backends`; expected names from {} (servers come from the environment)",
-                            BACKENDS.join(", ")
+                            names.join(", ")
                         ),
                     );
                 } else if config.backends.contains(&value) {
@@ -194,11 +184,12 @@ impl RawArgs {
             }
             for name in &http.value {
                 let value = name.value();
-                if !HTTP_TRANSPORTS.contains(&value.as_str()) {
+                if Transport::parse(&value).is_none() {
                     errors.push(
                         name.span(),
                         format!(
-                            "unknown transport \"{value}\" in `http`; expected \"direct\" (no HTTP), \"router\" (in-process) or \"socket\" (a server on 127.0.0.1)"
+                            "unknown transport \"{value}\" in `http`; expected {}",
+                            Transport::EXPECTED
                         ),
                     );
                 } else if config.http.contains(&value) {

@@ -136,6 +136,8 @@ impl ManagerBuilder {
 
     /// Creates and prepares every database. On failure nothing is left behind.
     pub async fn setup(self) -> Result<MultiDatabaseManager> {
+        // A variable that cannot be read fails here, naming it, not later as a default.
+        crate::env::check()?;
         let agents = validate_agent_names(&self.agents)?;
         let gateway_schema = self.gateway_schema.ok_or_else(|| PersistError::NotProvided {
             what: "gateway schema".into(),

@@ -60,26 +60,36 @@ pub enum KeepPolicy {
     Always,
 }
 
-impl KeepPolicy {
-    /// Parses `never`, `on_failure` (or `on-failure`) and `always`.
-    pub fn parse(value: &str) -> Result<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "never" => Ok(KeepPolicy::Never),
-            "on_failure" | "on-failure" => Ok(KeepPolicy::OnFailure),
-            "always" => Ok(KeepPolicy::Always),
-            other => Err(PersistError::InvalidInput {
-                field: "keep policy",
-                reason: format!("{other:?} is not one of never, on_failure, always"),
-            }),
+impl From<persist_config::Keep> for KeepPolicy {
+    fn from(keep: persist_config::Keep) -> Self {
+        match keep {
+            persist_config::Keep::Never => KeepPolicy::Never,
+            persist_config::Keep::OnFailure => KeepPolicy::OnFailure,
+            persist_config::Keep::Always => KeepPolicy::Always,
         }
+    }
+}
+
+impl KeepPolicy {
+    /// Parses `never`, `on_failure` (or `on-failure`) and `always`, in any case: the names
+    /// `keep = "…"` takes too ([`persist_config::Keep`]).
+    pub fn parse(value: &str) -> Result<Self> {
+        persist_config::Keep::parse(value)
+            .map(Self::from)
+            .ok_or_else(|| PersistError::InvalidInput {
+                field: "keep policy",
+                reason: format!(
+                    "{value:?} is not a keep policy: expected {}",
+                    persist_config::Keep::EXPECTED
+                ),
+            })
     }
 
     /// The policy in force: `PERSIST_KEEP` if set, else the test's own, else `Never`.
     pub fn resolve(configured: Option<KeepPolicy>) -> Result<Self> {
-        match crate::env::var(KEEP_ENV) {
-            Some(value) => KeepPolicy::parse(&value),
-            None => Ok(configured.unwrap_or_default()),
-        }
+        Ok(crate::env::keep()?
+            .map(Self::from)
+            .unwrap_or(configured.unwrap_or_default()))
     }
 
     pub(super) fn keeps(self, failed: bool) -> bool {

@@ -9,38 +9,33 @@ use crate::error::{PersistError, Result};
 /// (no URL in the environment for it) or this build has no driver for it.
 pub(super) fn matrix_skip(backend: Option<&str>) -> Option<String> {
     use crate::db::backend::{DATABASE_URL_ENV, MYSQL_URL_ENV, POSTGRES_URL_ENV};
-    let (kind, env, schemes, feature, compiled) = match backend? {
-        "postgres" | "postgresql" => (
-            "PostgreSQL",
+    use persist_config::Backend;
+    let (kind, env, feature, compiled) = match Backend::parse(backend?)? {
+        Backend::Postgres => (
+            Backend::Postgres,
             POSTGRES_URL_ENV,
-            &["postgres://", "postgresql://"][..],
             "postgres",
             cfg!(feature = "postgres"),
         ),
-        "mysql" | "mariadb" => (
-            "MySQL/MariaDB",
-            MYSQL_URL_ENV,
-            &["mysql://", "mariadb://"][..],
-            "mysql",
-            cfg!(feature = "mysql"),
-        ),
-        "sqlite" | "sqlite-file" | "sqlite-memory" | "memory" if !cfg!(feature = "sqlite") => {
+        Backend::Mysql => (Backend::Mysql, MYSQL_URL_ENV, "mysql", cfg!(feature = "mysql")),
+        Backend::SqliteFile | Backend::SqliteMemory if !cfg!(feature = "sqlite") => {
             return Some("persist-core was built without its `sqlite` feature".into());
         }
         _ => return None,
     };
     if !compiled {
         return Some(format!(
-            "persist-core was built without its `{feature}` feature, so it cannot reach {kind}"
+            "persist-core was built without its `{feature}` feature, so it cannot reach {}",
+            kind.describe()
         ));
     }
-    let run_url = crate::env::var(DATABASE_URL_ENV)
-        .is_some_and(|url| schemes.iter().any(|s| url.starts_with(s)));
+    let run_url = crate::env::var(DATABASE_URL_ENV).is_some_and(|url| Backend::of_url(&url) == Some(kind));
     if crate::env::var(env).is_some() || run_url {
         None
     } else {
         Some(format!(
-            "no {kind} server is configured: set {env} (or {DATABASE_URL_ENV} to a {kind} URL)"
+            "no {kind} server is configured: set {env} (or {DATABASE_URL_ENV} to a {kind} URL)",
+            kind = kind.describe()
         ))
     }
 }

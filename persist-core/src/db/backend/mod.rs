@@ -13,6 +13,7 @@ use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
 use serde::Serialize;
 
 use crate::env::ServerUrls;
+use persist_config::Backend;
 use crate::error::{PersistError, Result};
 
 #[cfg(feature = "sqlite")]
@@ -47,8 +48,8 @@ pub use crate::env::DATABASE_URL_ENV;
 pub use crate::env::MYSQL_URL_ENV;
 pub use crate::env::POSTGRES_URL_ENV;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+const DEFAULT_POSTGRES_URL: &str = persist_config::env::POSTGRES_URL.default;
+const DEFAULT_MYSQL_URL: &str = persist_config::env::MYSQL_URL.default;
 
 /// What kind of database a backend provides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -130,10 +131,9 @@ impl fmt::Display for DatabaseLocation {
 
 /// What kind of server a URL names.
 pub(crate) fn kind_of(url: &str) -> Result<BackendKind> {
-    let scheme = url.split("://").next().unwrap_or_default();
-    match scheme {
-        "postgres" | "postgresql" => Ok(BackendKind::Postgres),
-        "mysql" | "mariadb" => Ok(BackendKind::MySql),
+    match Backend::of_url(url) {
+        Some(Backend::Postgres) => Ok(BackendKind::Postgres),
+        Some(Backend::Mysql) => Ok(BackendKind::MySql),
         _ => Err(PersistError::Backend(format!(
             "unsupported database URL {:?}: expected postgres://, postgresql://, mysql:// or mariadb://",
             redacted(url)
@@ -351,31 +351,31 @@ impl BackendConfig {
     /// Parses `value`, taking servers for `postgres` and `mysql` from `urls`.
     fn parse_in(value: &str, urls: &ServerUrls) -> Result<Self> {
         let value = value.trim();
-        let env_url = |scheme: &[&str]| {
+        let env_url = |kind: Backend| {
             urls.run
                 .clone()
-                .filter(|url| scheme.iter().any(|s| url.starts_with(s)))
+                .filter(|url| Backend::of_url(url) == Some(kind))
         };
-        match value {
-            "sqlite" | "sqlite-file" => Ok(BackendConfig::SqliteFile),
-            "sqlite-memory" | "memory" => Ok(BackendConfig::SqliteMemory),
-            "postgres" | "postgresql" => Ok(BackendConfig::Server(
-                env_url(&["postgres://", "postgresql://"])
+        match Backend::parse(value) {
+            Some(Backend::SqliteFile) => Ok(BackendConfig::SqliteFile),
+            Some(Backend::SqliteMemory) => Ok(BackendConfig::SqliteMemory),
+            Some(Backend::Postgres) => Ok(BackendConfig::Server(
+                env_url(Backend::Postgres)
                     .or_else(|| urls.postgres.clone())
                     .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned()),
             )),
-            "mysql" | "mariadb" => Ok(BackendConfig::Server(
-                env_url(&["mysql://", "mariadb://"])
+            Some(Backend::Mysql) => Ok(BackendConfig::Server(
+                env_url(Backend::Mysql)
                     .or_else(|| urls.mysql.clone())
                     .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned()),
             )),
-            url if url.contains("://") => {
-                kind_of(url)?;
-                Ok(BackendConfig::Server(url.to_owned()))
+            None if value.contains("://") => {
+                kind_of(value)?;
+                Ok(BackendConfig::Server(value.to_owned()))
             }
-            other => Err(PersistError::Backend(format!(
-                "unknown backend {other:?}: expected sqlite, sqlite-file, sqlite-memory, postgres, \
-                 mysql, or a server URL (postgres://…, mysql://…)"
+            None => Err(PersistError::Backend(format!(
+                "unknown backend {value:?}: expected {}",
+                Backend::EXPECTED
             ))),
         }
     }
@@ -384,14 +384,14 @@ impl BackendConfig {
     /// if set, else SQLite files.
     pub fn resolve(configured: Option<&str>) -> Result<Self> {
         if let Some(choice) = configured {
-            return Self::parse_in(choice, &ServerUrls::read());
+            return Self::parse_in(choice, &ServerUrls::read()?);
         }
         Self::from_env()
     }
 
     /// `PERSIST_TEST_DATABASE_URL` if set, else SQLite files.
     pub fn from_env() -> Result<Self> {
-        match crate::env::var(DATABASE_URL_ENV) {
+        match crate::env::database_url()? {
             Some(url) => Self::parse(&url),
             None => Ok(Self::default()),
         }

@@ -51,6 +51,7 @@ pub(super) fn int(row: &sea_orm::QueryResult, column: &str) -> Result<i64, sea_o
 /// Every database the registry of the server at `admin_url` records, with its size: what a
 /// person looks at to tell them apart (`cargo run --example pool -- list`).
 pub async fn list_databases(admin_url: &str) -> Result<Vec<RegisteredDatabase>> {
+    crate::env::check()?;
     let admin = crate::db::backend::server::admin_connection(admin_url).await?;
     let result = async {
         ensure_table(&admin).await?;

@@ -19,6 +19,7 @@ use crate::error::{DbContext, Result};
 /// due). One that still refuses is reported on stderr and stays recorded with why
 /// ([`list_databases`](super::list_databases) shows it).
 pub async fn sweep_leaked(admin_url: &str) -> Result<Vec<String>> {
+    crate::env::check()?;
     let (admin, me) = owner_connection(admin_url).await?;
     let result = sweep_with(&admin, admin_url, me, Retry::Now).await;
     let _ = admin.close().await;

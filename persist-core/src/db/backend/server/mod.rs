@@ -461,6 +461,7 @@ async fn give_back(
 /// Drops every idle pool database and template on the server at `admin_url` (those no test
 /// holds), and returns their names: what a CI job runs last to leave the server as it found it.
 pub async fn drain_pools(admin_url: &str) -> Result<Vec<String>> {
+    crate::env::check()?;
     let url = admin_url.to_owned();
     let backend = kind_of(admin_url)?.db_backend();
     on_engine(async move {

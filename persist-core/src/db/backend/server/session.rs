@@ -37,13 +37,8 @@ const ADMIN: &str = "server admin";
 const OWNER_BASE: i64 = 0x7065_7273_0000_0000;
 const SLOT_BASE: i64 = 0x7065_7274_0000_0000;
 
-fn env_secs(name: &str, default: u64) -> Duration {
-    let secs = crate::env::parsed::<f64>(name).filter(|v| v.is_finite() && *v >= 0.0);
-    secs.map_or(Duration::from_secs(default), Duration::from_secs_f64)
-}
-
 pub(crate) fn connect_timeout() -> Duration {
-    env_secs(CONNECT_TIMEOUT_ENV, 5)
+    crate::env::seconds_or_default(&crate::env::CONNECT_TIMEOUT)
 }
 
 /// The runtime sessions live on: one thread, for the life of the process.
@@ -154,7 +149,7 @@ fn is_too_many_connections(cause: &str) -> bool {
 /// The number of connections all tests together may hold on the server (read once per
 /// server and process).
 async fn budget(admin: &DatabaseConnection, url: &str) -> Result<usize> {
-    if let Some(n) = crate::env::parsed::<usize>(MAX_CONNECTIONS_ENV) {
+    if let Some(n) = crate::env::count(&crate::env::MAX_CONNECTIONS)? {
         return Ok(n.max(1));
     }
     static BUDGETS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
@@ -221,7 +216,7 @@ impl Session {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(url.to_owned());
         }
-        let wait = env_secs(CONNECTION_WAIT_ENV, 120);
+        let wait = crate::env::seconds_or_default(&crate::env::CONNECTION_WAIT);
         let started = Instant::now();
         let mut pause = Duration::from_millis(10);
         loop {

@@ -19,9 +19,7 @@ pub const STALE_POOL_AFTER: Duration = Duration::from_secs(3600);
 
 /// How long a template may go unused before a sweep drops it and its pool.
 pub(crate) fn stale_after() -> Duration {
-    crate::env::parsed(crate::env::POOL_UNUSED_SECS_ENV)
-        .map(Duration::from_secs)
-        .unwrap_or(STALE_POOL_AFTER)
+    Duration::from_secs(crate::env::count_or_default(&crate::env::POOL_UNUSED_SECS) as u64)
 }
 
 /// Drops the templates no process has used for [`stale_after`] (a schema that changed leaves

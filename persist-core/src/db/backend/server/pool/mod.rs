@@ -40,14 +40,14 @@ pub(super) const ADMIN: &str = "server admin";
 pub(super) const TEMPLATE_LOCK_BASE: i64 = 0x7065_7275_0000_0000;
 
 pub(crate) fn pool_size() -> usize {
-    crate::env::parsed(POOL_SIZE_ENV).unwrap_or(16)
+    crate::env::count_or_default(&crate::env::POOL_SIZE)
 }
 
 pub use crate::env::{POOL_MAX_IDLE_ENV, POOL_UNUSED_SECS_ENV};
 
 /// How many idle pool databases a server keeps in all: [`POOL_MAX_IDLE_ENV`] if set, else 32.
 pub fn max_idle() -> usize {
-    crate::env::parsed(POOL_MAX_IDLE_ENV).unwrap_or(32)
+    crate::env::count_or_default(&crate::env::POOL_MAX_IDLE)
 }
 
 /// How many ready pool databases the server holds, whatever their schema.
