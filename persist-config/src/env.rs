@@ -180,7 +180,9 @@ impl Var {
     pub fn expected(&self) -> String {
         match self.kind {
             Kind::BackendOrUrl => format!("a backend: {}", Backend::EXPECTED),
-            Kind::Url(Backend::Postgres) => "a PostgreSQL URL (postgres://… or postgresql://…)".into(),
+            Kind::Url(Backend::Postgres) => {
+                "a PostgreSQL URL (postgres://… or postgresql://…)".into()
+            }
             Kind::Url(_) => "a MySQL/MariaDB URL (mysql://… or mariadb://…)".into(),
             Kind::Keep => Keep::EXPECTED.into(),
             Kind::Text => "any text".into(),
@@ -238,7 +240,9 @@ impl Var {
     pub fn keep(&self, raw: Option<&str>) -> Result<Option<Keep>, EnvError> {
         match given(raw) {
             None => Ok(None),
-            Some(value) => Keep::parse(value).map(Some).ok_or_else(|| self.error(value)),
+            Some(value) => Keep::parse(value)
+                .map(Some)
+                .ok_or_else(|| self.error(value)),
         }
     }
 
@@ -307,9 +311,15 @@ mod tests {
 
     #[test]
     fn good_values_blank_values_and_the_edges() {
-        assert_eq!(DATABASE_URL.backend(Some("mariadb")).unwrap().as_deref(), Some("mariadb"));
         assert_eq!(
-            DATABASE_URL.backend(Some(" postgres://u@h/db ")).unwrap().as_deref(),
+            DATABASE_URL.backend(Some("mariadb")).unwrap().as_deref(),
+            Some("mariadb")
+        );
+        assert_eq!(
+            DATABASE_URL
+                .backend(Some(" postgres://u@h/db "))
+                .unwrap()
+                .as_deref(),
             Some("postgres://u@h/db")
         );
         assert_eq!(POOL_SIZE.count(Some("0")).unwrap(), Some(0));

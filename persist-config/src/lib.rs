@@ -169,7 +169,8 @@ impl Transport {
     ];
 
     /// What is accepted, for error messages.
-    pub const EXPECTED: &'static str = "\"direct\" (no HTTP), \"router\" (in-process) or \"socket\" (a server on 127.0.0.1)";
+    pub const EXPECTED: &'static str =
+        "\"direct\" (no HTTP), \"router\" (in-process) or \"socket\" (a server on 127.0.0.1)";
 
     /// The transport a name means.
     pub fn parse(name: &str) -> Option<Transport> {

@@ -121,7 +121,9 @@ pub(crate) fn seconds_or_default(var: &Var) -> std::time::Duration {
 
 /// [`KEEP_ENV`]'s policy, if set.
 pub(crate) fn keep() -> Result<Option<persist_config::Keep>> {
-    vars::KEEP.keep(raw(&vars::KEEP).as_deref()).map_err(invalid)
+    vars::KEEP
+        .keep(raw(&vars::KEEP).as_deref())
+        .map_err(invalid)
 }
 
 /// [`DATABASE_URL_ENV`]'s backend name or URL, if set.
@@ -131,6 +133,7 @@ pub(crate) fn database_url() -> Result<Option<String>> {
         .map_err(invalid)
 }
 
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_imports))]
 pub(crate) use vars::{
     CONNECT_TIMEOUT, CONNECTION_WAIT, MAX_CONNECTIONS, POOL_MAX_IDLE, POOL_SIZE, POOL_UNUSED_SECS,
 };

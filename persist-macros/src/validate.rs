@@ -144,7 +144,10 @@ impl RawArgs {
             } else {
                 errors.push(
                     backend.span,
-                    format!("unknown backend \"{value}\"; expected {}", Backend::EXPECTED),
+                    format!(
+                        "unknown backend \"{value}\"; expected {}",
+                        Backend::EXPECTED
+                    ),
                 );
             }
         }

@@ -16,7 +16,10 @@ fn a_bad_value_of_every_variable_fails_the_test_naming_it() {
     let bad = [
         ("PERSIST_TEST_DATABASE_URL", "postgre"),
         ("PERSIST_POSTGRES_URL", "mysql://root@127.0.0.1/test"),
-        ("PERSIST_MYSQL_URL", "postgres://postgres@127.0.0.1/postgres"),
+        (
+            "PERSIST_MYSQL_URL",
+            "postgres://postgres@127.0.0.1/postgres",
+        ),
         ("PERSIST_KEEP", "sometimes"),
         ("PERSIST_POOL_SIZE", "abc"),
         ("PERSIST_POOL_MAX_IDLE", "-1"),
@@ -28,7 +31,10 @@ fn a_bad_value_of_every_variable_fails_the_test_naming_it() {
     for (variable, value) in bad {
         let output = run_ignored("driven_sets_up", &[(variable, value)]);
         let text = output_text(&output);
-        assert!(!output.status.success(), "{variable}={value} passed:\n{text}");
+        assert!(
+            !output.status.success(),
+            "{variable}={value} passed:\n{text}"
+        );
         assert!(
             text.contains(&format!("{variable}={value:?} cannot be read: expected")),
             "{variable}={value}:\n{text}"

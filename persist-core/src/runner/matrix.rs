@@ -17,7 +17,12 @@ pub(super) fn matrix_skip(backend: Option<&str>) -> Option<String> {
             "postgres",
             cfg!(feature = "postgres"),
         ),
-        Backend::Mysql => (Backend::Mysql, MYSQL_URL_ENV, "mysql", cfg!(feature = "mysql")),
+        Backend::Mysql => (
+            Backend::Mysql,
+            MYSQL_URL_ENV,
+            "mysql",
+            cfg!(feature = "mysql"),
+        ),
         Backend::SqliteFile | Backend::SqliteMemory if !cfg!(feature = "sqlite") => {
             return Some("persist-core was built without its `sqlite` feature".into());
         }
@@ -29,7 +34,8 @@ pub(super) fn matrix_skip(backend: Option<&str>) -> Option<String> {
             kind.describe()
         ));
     }
-    let run_url = crate::env::var(DATABASE_URL_ENV).is_some_and(|url| Backend::of_url(&url) == Some(kind));
+    let run_url =
+        crate::env::var(DATABASE_URL_ENV).is_some_and(|url| Backend::of_url(&url) == Some(kind));
     if crate::env::var(env).is_some() || run_url {
         None
     } else {

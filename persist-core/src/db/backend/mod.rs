@@ -13,8 +13,8 @@ use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
 use serde::Serialize;
 
 use crate::env::ServerUrls;
-use persist_config::Backend;
 use crate::error::{PersistError, Result};
+use persist_config::Backend as Named;
 
 #[cfg(feature = "sqlite")]
 mod memory;
@@ -131,9 +131,9 @@ impl fmt::Display for DatabaseLocation {
 
 /// What kind of server a URL names.
 pub(crate) fn kind_of(url: &str) -> Result<BackendKind> {
-    match Backend::of_url(url) {
-        Some(Backend::Postgres) => Ok(BackendKind::Postgres),
-        Some(Backend::Mysql) => Ok(BackendKind::MySql),
+    match Named::of_url(url) {
+        Some(Named::Postgres) => Ok(BackendKind::Postgres),
+        Some(Named::Mysql) => Ok(BackendKind::MySql),
         _ => Err(PersistError::Backend(format!(
             "unsupported database URL {:?}: expected postgres://, postgresql://, mysql:// or mariadb://",
             redacted(url)
@@ -351,21 +351,21 @@ impl BackendConfig {
     /// Parses `value`, taking servers for `postgres` and `mysql` from `urls`.
     fn parse_in(value: &str, urls: &ServerUrls) -> Result<Self> {
         let value = value.trim();
-        let env_url = |kind: Backend| {
+        let env_url = |kind: Named| {
             urls.run
                 .clone()
-                .filter(|url| Backend::of_url(url) == Some(kind))
+                .filter(|url| Named::of_url(url) == Some(kind))
         };
-        match Backend::parse(value) {
-            Some(Backend::SqliteFile) => Ok(BackendConfig::SqliteFile),
-            Some(Backend::SqliteMemory) => Ok(BackendConfig::SqliteMemory),
-            Some(Backend::Postgres) => Ok(BackendConfig::Server(
-                env_url(Backend::Postgres)
+        match Named::parse(value) {
+            Some(Named::SqliteFile) => Ok(BackendConfig::SqliteFile),
+            Some(Named::SqliteMemory) => Ok(BackendConfig::SqliteMemory),
+            Some(Named::Postgres) => Ok(BackendConfig::Server(
+                env_url(Named::Postgres)
                     .or_else(|| urls.postgres.clone())
                     .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned()),
             )),
-            Some(Backend::Mysql) => Ok(BackendConfig::Server(
-                env_url(Backend::Mysql)
+            Some(Named::Mysql) => Ok(BackendConfig::Server(
+                env_url(Named::Mysql)
                     .or_else(|| urls.mysql.clone())
                     .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned()),
             )),
@@ -375,7 +375,7 @@ impl BackendConfig {
             }
             None => Err(PersistError::Backend(format!(
                 "unknown backend {value:?}: expected {}",
-                Backend::EXPECTED
+                Named::EXPECTED
             ))),
         }
     }
