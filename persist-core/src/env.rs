@@ -19,8 +19,6 @@ use std::ffi::OsString;
 
 use persist_config::env::{self as vars, EnvError, Var};
 
-use crate::error::{PersistError, Result};
-
 /// The environment variable that selects a backend for a whole run.
 pub const DATABASE_URL_ENV: &str = vars::DATABASE_URL.name;
 /// The server `backend = "postgres"` uses when `PERSIST_TEST_DATABASE_URL` is not a PostgreSQL
@@ -55,12 +53,8 @@ fn raw(var: &Var) -> Option<String> {
     std::env::var(var.name).ok()
 }
 
-fn invalid(error: EnvError) -> PersistError {
-    PersistError::InvalidInput {
-        field: error.variable,
-        reason: error.to_string(),
-    }
-}
+/// What reading a variable gives: its value, or why it cannot be read.
+type Result<T> = std::result::Result<T, EnvError>;
 
 /// Every variable checked against what it accepts: what a test's setup (and every entry
 /// point that reads the environment) asks first, so that a bad value is an error where the
@@ -68,7 +62,7 @@ fn invalid(error: EnvError) -> PersistError {
 pub fn check() -> Result<()> {
     for var in vars::ALL {
         let value = std::env::var(var.name).ok();
-        var.check(value.as_deref()).map_err(invalid)?;
+        var.check(value.as_deref())?;
     }
     Ok(())
 }
@@ -89,13 +83,13 @@ pub(crate) fn var_os(name: &str) -> Option<OsString> {
 /// A whole-number variable's value, if set.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 pub(crate) fn count(var: &Var) -> Result<Option<usize>> {
-    var.count(raw(var).as_deref()).map_err(invalid)
+    var.count(raw(var).as_deref())
 }
 
 /// A seconds variable's value, if set.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 pub(crate) fn seconds(var: &Var) -> Result<Option<f64>> {
-    var.seconds(raw(var).as_deref()).map_err(invalid)
+    var.seconds(raw(var).as_deref())
 }
 
 /// A whole-number variable's value, or its default (what [`check`] has vouched for).
@@ -121,19 +115,18 @@ pub(crate) fn seconds_or_default(var: &Var) -> std::time::Duration {
 
 /// [`KEEP_ENV`]'s policy, if set.
 pub(crate) fn keep() -> Result<Option<persist_config::Keep>> {
-    vars::KEEP
-        .keep(raw(&vars::KEEP).as_deref())
-        .map_err(invalid)
+    vars::KEEP.keep(raw(&vars::KEEP).as_deref())
 }
 
 /// [`DATABASE_URL_ENV`]'s backend name or URL, if set.
 pub(crate) fn database_url() -> Result<Option<String>> {
-    vars::DATABASE_URL
-        .backend(raw(&vars::DATABASE_URL).as_deref())
-        .map_err(invalid)
+    vars::DATABASE_URL.backend(raw(&vars::DATABASE_URL).as_deref())
 }
 
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_imports))]
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(unused_imports)
+)]
 pub(crate) use vars::{
     CONNECT_TIMEOUT, CONNECTION_WAIT, MAX_CONNECTIONS, POOL_MAX_IDLE, POOL_SIZE, POOL_UNUSED_SECS,
 };
@@ -154,12 +147,8 @@ impl ServerUrls {
     pub(crate) fn read() -> Result<Self> {
         Ok(ServerUrls {
             run: database_url()?,
-            postgres: vars::POSTGRES_URL
-                .backend(raw(&vars::POSTGRES_URL).as_deref())
-                .map_err(invalid)?,
-            mysql: vars::MYSQL_URL
-                .backend(raw(&vars::MYSQL_URL).as_deref())
-                .map_err(invalid)?,
+            postgres: vars::POSTGRES_URL.backend(raw(&vars::POSTGRES_URL).as_deref())?,
+            mysql: vars::MYSQL_URL.backend(raw(&vars::MYSQL_URL).as_deref())?,
         })
     }
 }

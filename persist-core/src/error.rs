@@ -173,6 +173,16 @@ pub enum PersistError {
     Verification(Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl From<persist_config::env::EnvError> for PersistError {
+    /// A variable whose value cannot be read: named as the input that was rejected.
+    fn from(error: persist_config::env::EnvError) -> Self {
+        PersistError::InvalidInput {
+            field: error.variable,
+            reason: error.to_string(),
+        }
+    }
+}
+
 impl From<DbErr> for PersistError {
     /// Keeps where the conversion happened: with `?`, the line of the `?`.
     #[track_caller]

@@ -274,3 +274,248 @@ fn every_file_reads_in_one_sitting_and_only_env_reads_the_environment() {
     }
     assert!(broken.is_empty(), "\n{}\n", broken.join("\n"));
 }
+
+/// The module path of a file under `src/` (`db::backend::server` for `db/backend/server/mod.rs`).
+fn module_path(path: &Path, src: &Path) -> Vec<String> {
+    let relative = path.strip_prefix(src).unwrap();
+    let mut parts: Vec<String> = relative
+        .components()
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned()
+        })
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+        parts.pop();
+    }
+    parts
+}
+
+/// Every path a file's `use` declarations name, each whole (`a::b::c` for `use a::b::{c, d}`
+/// gives `a::b::c` and `a::b::d`); `*` and `self` end a path where they stand.
+fn used_paths(code: &str) -> Vec<String> {
+    declarations(code, false)
+}
+
+/// The paths of a file's re-exports (`pub use`, `pub(crate) use`, …).
+fn reexported_paths(code: &str) -> Vec<String> {
+    declarations(code, true)
+}
+
+fn declarations(code: &str, public_only: bool) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("use ") {
+        let before = rest[..at].chars().last();
+        let starts = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let public = rest[..at].trim_end().ends_with("pub")
+            || rest[..at].trim_end().ends_with(')') && rest[..at].contains("pub(");
+        rest = &rest[at + 4..];
+        if !starts || (public_only && !public) {
+            continue;
+        }
+        let Some(end) = rest.find(';') else { break };
+        // An alias is marked before spaces go: `E as F` reads `E@F`.
+        let tree: String = rest[..end]
+            .replace(" as ", "@")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        rest = &rest[end..];
+        expand_tree("", &tree, &mut paths);
+    }
+    paths
+}
+
+fn expand_tree(prefix: &str, tree: &str, into: &mut Vec<String>) {
+    if let Some(open) = tree.find('{') {
+        let head = &tree[..open];
+        let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+        let mut depth = 0;
+        let mut start = 0;
+        for (i, c) in inner.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    expand_tree(&format!("{prefix}{head}"), &inner[start..i], into);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        expand_tree(&format!("{prefix}{head}"), &inner[start..], into);
+    } else if !tree.is_empty() {
+        // The name is before its alias.
+        let path = tree.split('@').next().unwrap_or(tree);
+        into.push(format!("{prefix}{path}"));
+    }
+}
+
+/// The file a `use` path names from the file at `own` (its module path): the deepest module
+/// of the path that is a file of the crate. `None` for other crates.
+fn resolve<'a>(
+    own: &[String],
+    declared: &[String],
+    path: &str,
+    files: &'a std::collections::BTreeMap<Vec<String>, PathBuf>,
+) -> Option<&'a PathBuf> {
+    resolve_at(own, declared, path, files, 0)
+}
+
+fn resolve_at<'a>(
+    own: &[String],
+    declared: &[String],
+    path: &str,
+    files: &'a std::collections::BTreeMap<Vec<String>, PathBuf>,
+    depth: usize,
+) -> Option<&'a PathBuf> {
+    let segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+    let (mut module, rest): (Vec<String>, &[&str]) = match segments.first().copied() {
+        Some("crate") => (Vec::new(), &segments[1..]),
+        Some("super") => {
+            let mut module = own.to_vec();
+            let mut rest = &segments[..];
+            while rest.first() == Some(&"super") {
+                module.pop();
+                rest = &rest[1..];
+            }
+            (module, rest)
+        }
+        Some("self") => (own.to_vec(), &segments[1..]),
+        Some(first) if declared.iter().any(|d| d == first) => (own.to_vec(), &segments[..]),
+        _ => return None,
+    };
+    let mut best = files.get(&module).map(|f| (module.clone(), f));
+    let mut item = None;
+    for segment in rest {
+        if *segment == "self" || *segment == "*" {
+            break;
+        }
+        module.push((*segment).to_owned());
+        match files.get(&module) {
+            Some(file) => best = Some((module.clone(), file)),
+            None => {
+                item = Some(*segment);
+                break;
+            }
+        }
+    }
+    let (module, file) = best?;
+    // A name a module only re-exports is taken from where it is defined.
+    if let (Some(item), true) = (item, depth < 8) {
+        let code = code_only(&std::fs::read_to_string(file).unwrap());
+        let declared = declared_modules(&code);
+        for exported in reexported_paths(&code) {
+            if exported.rsplit("::").next() == Some(item)
+                && let Some(found) = resolve_at(&module, &declared, &exported, files, depth + 1)
+            {
+                return Some(found);
+            }
+        }
+    }
+    Some(file)
+}
+
+/// The modules a file declares (`mod x;`).
+fn declared_modules(code: &str) -> Vec<String> {
+    code.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let line = line
+                .strip_prefix("pub(crate) ")
+                .or_else(|| line.strip_prefix("pub "))
+                .unwrap_or(line);
+            line.strip_prefix("mod ")
+                .and_then(|l| l.strip_suffix(';'))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn no_circle_of_files_but_the_entity_pairs() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut list = Vec::new();
+    rust_files(&src, &mut list);
+    let files: std::collections::BTreeMap<Vec<String>, PathBuf> = list
+        .iter()
+        .map(|p| (module_path(p, &src), p.clone()))
+        .collect();
+    // Edges between files, but for a file naming one of its own ancestors (a module's files
+    // use what their module defines): those are the module's inside, not a circle.
+    let mut edges: std::collections::BTreeMap<PathBuf, std::collections::BTreeSet<PathBuf>> =
+        Default::default();
+    for (own, path) in &files {
+        let code = code_only(&std::fs::read_to_string(path).unwrap());
+        let code: String = code
+            .lines()
+            .take_while(|l| !l.contains("#[cfg(test)]"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let declared = declared_modules(&code);
+        for used in used_paths(&code) {
+            let Some(target) = resolve(own, &declared, &used, &files) else {
+                continue;
+            };
+            let target_module = module_path(target, &src);
+            if target == path || own.starts_with(&target_module) {
+                continue;
+            }
+            edges
+                .entry(path.clone())
+                .or_default()
+                .insert(target.clone());
+        }
+    }
+    // Circles: files that reach each other.
+    let reach = |from: &PathBuf| {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![from.clone()];
+        while let Some(at) = stack.pop() {
+            for next in edges.get(&at).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let entity_pair = |p: &Path| p.to_string_lossy().contains("/mesh/entity/");
+    let mut circles = Vec::new();
+    for path in files.values() {
+        if entity_pair(path) {
+            continue;
+        }
+        let reached = reach(path);
+        if reached.contains(path) {
+            let members: Vec<String> = reached
+                .iter()
+                .filter(|other| reach(other).contains(path))
+                .map(|p| p.strip_prefix(&src).unwrap().display().to_string())
+                .collect();
+            circles.push(format!(
+                "{} is in a circle of files: {}",
+                path.strip_prefix(&src).unwrap().display(),
+                members.join(", ")
+            ));
+        }
+    }
+    assert!(circles.is_empty(), "\n{}\n", circles.join("\n"));
+}
+
+#[test]
+fn the_circle_check_reads_use_trees() {
+    let paths = used_paths("use crate::db::{a::B, c::{D, E as F}};\npub(crate) use super::x::Y;\n");
+    assert_eq!(
+        paths,
+        [
+            "crate::db::a::B",
+            "crate::db::c::D",
+            "crate::db::c::E",
+            "super::x::Y"
+        ]
+    );
+}

@@ -24,7 +24,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::backend::ApplySchema;
+use super::apply::ApplySchema;
 
 /// Bumped when the way templates are built or pool databases are checked (the catalog digest)
 /// changes, so that templates and pools made by an older version are not used.

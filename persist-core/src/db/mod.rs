@@ -1,5 +1,6 @@
 //! The multi-database manager: a migrated gateway database and one database per agent.
 
+mod apply;
 pub mod backend;
 mod builder;
 pub mod catalog;
@@ -12,9 +13,8 @@ mod provision;
 mod role;
 mod schema;
 
-pub use backend::{
-    ApplySchema, Backend, BackendConfig, BackendKind, DatabaseLocation, SchemaTemplate,
-};
+pub use apply::ApplySchema;
+pub use backend::{Backend, BackendConfig, BackendKind, DatabaseLocation, SchemaTemplate};
 pub use builder::ManagerBuilder;
 pub use catalog::{
     count_rows, database_identity, delete_order, foreign_keys, list_indexes, list_tables,

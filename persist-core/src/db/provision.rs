@@ -6,7 +6,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 
-use super::backend::{ApplySchema, Backend, DatabaseLocation, SchemaTemplate};
+use super::apply::ApplySchema;
+use super::backend::{Backend, DatabaseLocation, SchemaTemplate};
 use super::fingerprint::{Untrusted, definition};
 use super::names::AgentName;
 use super::role::DatabaseRole;

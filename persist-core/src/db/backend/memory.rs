@@ -217,7 +217,7 @@ impl Backend for SqliteMemoryBackend {
     fn catalog_key<'a>(
         &'a self,
         label: &'a str,
-        schema: &'a std::sync::Arc<dyn super::ApplySchema>,
+        schema: &'a std::sync::Arc<dyn crate::db::apply::ApplySchema>,
     ) -> BoxFuture<'a, Result<Option<String>>> {
         Box::pin(async move { super::template::catalog_key(label, schema).await.map(Some) })
     }

@@ -12,14 +12,13 @@ use futures::future::BoxFuture;
 use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
 use serde::Serialize;
 
+use crate::db::apply::ApplySchema;
 use crate::env::ServerUrls;
 use crate::error::{PersistError, Result};
 use persist_config::Backend as Named;
 
 #[cfg(feature = "sqlite")]
 mod memory;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-mod registry;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod server;
 #[cfg(feature = "sqlite")]
@@ -34,7 +33,7 @@ pub(crate) use sqlite_connect::{connect_ahead, lazy_sqlite};
 #[cfg(feature = "sqlite")]
 pub use memory::SqliteMemoryBackend;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-pub use registry::{REGISTRY_TABLE, RegisteredDatabase, list_databases, sweep_leaked};
+pub use server::registry::{REGISTRY_TABLE, RegisteredDatabase, list_databases, sweep_leaked};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use server::{
     CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV, POOL_MAX_IDLE_ENV,
@@ -286,23 +285,6 @@ pub struct SchemaTemplate {
     pub label: String,
     /// Applies the schema to an empty database.
     pub schema: Arc<dyn ApplySchema>,
-}
-
-/// Applies a schema to an empty database: gateway migrations or an agent's tables.
-pub trait ApplySchema: Send + Sync + 'static {
-    /// Applies it.
-    fn apply<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
-
-    /// Its migration table and the names of its migrations, if it migrates: they are part of
-    /// its fingerprint, and the rows it writes there are bookkeeping, not schema.
-    fn history(&self) -> Option<(String, Vec<String>)> {
-        None
-    }
-
-    /// Names the schema within one process, so that its fingerprint is computed once.
-    fn process_key(&self) -> Option<String> {
-        None
-    }
 }
 
 /// Which backend to use.

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DbBackend, Statement};
 
-use super::{ApplySchema, SchemaTemplate};
+use super::SchemaTemplate;
+use crate::db::apply::ApplySchema;
 use crate::error::{DbContext, PersistError, Result};
 
 /// How long a template may go unused before a sweep removes it.

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-use super::session;
 use super::{ADMIN, redacted};
 use crate::db::backend::{BackendKind, SERVER_IDLE};
 use crate::error::{DbContext, PersistError, Result};
@@ -46,10 +45,15 @@ fn single_connection(url: String) -> ConnectOptions {
         .min_connections(0)
         .idle_timeout(None::<Duration>)
         .max_lifetime(None::<Duration>)
-        .connect_timeout(session::connect_timeout())
+        .connect_timeout(connect_timeout())
         .acquire_timeout(Duration::from_secs(300))
         .sqlx_logging(false);
     options
+}
+
+/// How long connecting to a server may take ([`CONNECT_TIMEOUT_ENV`](crate::env::CONNECT_TIMEOUT_ENV)).
+pub(crate) fn connect_timeout() -> Duration {
+    crate::env::seconds_or_default(&crate::env::CONNECT_TIMEOUT)
 }
 
 /// A single-connection pool to the administration database.
@@ -57,19 +61,6 @@ pub(crate) async fn admin_connection(admin_url: &str) -> Result<DatabaseConnecti
     Database::connect(single_connection(url_for(admin_url, None)?))
         .await
         .context(ADMIN, format!("connecting to {}", redacted(admin_url)))
-}
-
-/// A single-connection pool to the administration database that holds an owner lock of its
-/// own, with the lock's key: for work done outside a test's session (a sweep, a refill).
-pub(crate) async fn owner_connection(admin_url: &str) -> Result<(DatabaseConnection, i64)> {
-    let conn = admin_connection(admin_url).await?;
-    match session::take_owner_lock(&conn).await {
-        Ok(owner) => Ok((conn, owner)),
-        Err(e) => {
-            let _ = conn.close().await;
-            Err(e)
-        }
-    }
 }
 
 /// A single-connection pool to database `name` on the server.

@@ -14,20 +14,22 @@ use futures::future::BoxFuture;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, DbErr};
 
 pub(crate) use super::redacted;
-use super::registry::{self, Kind};
 use super::{Backend, BackendKind, DatabaseLocation, SchemaTemplate, kind_of};
 use crate::error::{DbContext, PersistError, Result};
+use registry::Kind;
 
 mod connect;
 mod pool;
+pub(crate) mod registry;
 mod session;
 mod sweeper;
 
-pub(crate) use connect::{admin_connection, admin_connection_to, owner_connection};
+pub(crate) use connect::{admin_connection, admin_connection_to};
 use connect::{lazy_pool, url_for};
 pub use pool::{
     POOL_MAX_IDLE_ENV, POOL_SIZE_ENV, POOL_UNUSED_SECS_ENV, STALE_POOL_AFTER, max_idle,
 };
+pub(crate) use session::owner_connection;
 pub use session::{CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV};
 use session::{Session, on_engine};
 
@@ -261,7 +263,7 @@ impl Backend for ServerBackend {
     fn catalog_key<'a>(
         &'a self,
         label: &'a str,
-        schema: &'a Arc<dyn super::ApplySchema>,
+        schema: &'a Arc<dyn crate::db::apply::ApplySchema>,
     ) -> BoxFuture<'a, Result<Option<String>>> {
         Box::pin(async move {
             type Memo = std::sync::Mutex<HashMap<(String, String), String>>;

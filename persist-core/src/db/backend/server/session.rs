@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use sea_orm::sqlx::{self, Connection as _};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 
+use super::connect::connect_timeout;
 use super::{redacted, url_for};
 use crate::error::{DbContext, PersistError, Result};
 
@@ -36,10 +37,6 @@ const ADMIN: &str = "server admin";
 /// Advisory-lock keys: owners and slots in ranges of their own.
 const OWNER_BASE: i64 = 0x7065_7273_0000_0000;
 const SLOT_BASE: i64 = 0x7065_7274_0000_0000;
-
-pub(crate) fn connect_timeout() -> Duration {
-    crate::env::seconds_or_default(&crate::env::CONNECT_TIMEOUT)
-}
 
 /// The runtime sessions live on: one thread, for the life of the process.
 fn engine() -> &'static tokio::runtime::Handle {
@@ -386,4 +383,17 @@ async fn release(conn: &DatabaseConnection, keys: &[i64]) -> Result<()> {
         .await
         .context(ADMIN, "releasing advisory locks")
         .map(|_| ())
+}
+
+/// A single-connection pool to the administration database that holds an owner lock of its
+/// own, with the lock's key: for work done outside a test's session (a sweep, a refill).
+pub(crate) async fn owner_connection(admin_url: &str) -> Result<(DatabaseConnection, i64)> {
+    let conn = super::admin_connection(admin_url).await?;
+    match take_owner_lock(&conn).await {
+        Ok(owner) => Ok((conn, owner)),
+        Err(e) => {
+            let _ = conn.close().await;
+            Err(e)
+        }
+    }
 }

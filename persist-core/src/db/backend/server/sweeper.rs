@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use super::pool;
 use super::session::{Session, spawn_on_engine};
-use crate::db::backend::registry::{self, Retry};
+use crate::db::backend::server::registry::{self, Retry};
 use crate::error::Result;
 
 /// The longest a sweeper sleeps before it looks again, while stuck databases remain.

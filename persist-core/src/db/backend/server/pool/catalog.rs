@@ -4,7 +4,7 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use super::{ADMIN, quote, raw_strings};
-use crate::db::backend::registry::{self, Kind};
+use crate::db::backend::server::registry::{self, Kind};
 use crate::db::backend::server::{admin_connection_to, create_statement};
 use crate::db::{Fingerprint, catalog};
 use crate::error::{DbContext, PersistError, Result};
@@ -82,7 +82,7 @@ pub(crate) async fn catalog_key(
     admin_url: &str,
     owner: i64,
     label: &str,
-    schema: &dyn crate::db::ApplySchema,
+    schema: &dyn crate::db::apply::ApplySchema,
 ) -> Result<String> {
     let backend = admin.get_database_backend();
     let name = format!("pt_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);

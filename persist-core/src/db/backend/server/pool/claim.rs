@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Transac
 use super::catalog::catalog_digest;
 use super::{ADMIN, TemplateInfo, claim_idle, pool_size, quote, ready_counts};
 use crate::db::backend::SchemaTemplate;
-use crate::db::backend::registry::{self, Kind, REGISTRY_TABLE};
+use crate::db::backend::server::registry::{self, Kind, REGISTRY_TABLE};
 use crate::db::backend::server::{admin_connection_to, create_statement};
 use crate::error::{DbContext, Result};
 

@@ -19,7 +19,7 @@ use std::sync::{Mutex, OnceLock};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use serde::{Deserialize, Serialize};
 
-use crate::db::backend::registry::{self, REGISTRY_TABLE};
+use crate::db::backend::server::registry::{self, REGISTRY_TABLE};
 use crate::error::{DbContext, Result};
 
 mod catalog;

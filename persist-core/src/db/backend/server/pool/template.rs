@@ -7,7 +7,7 @@ use super::catalog::{catalog_digest, tables_with_rows};
 use super::claim::placeholder;
 use super::{ADMIN, TEMPLATE_LOCK_BASE, TemplateInfo, known, quote, template_name};
 use crate::db::backend::SchemaTemplate;
-use crate::db::backend::registry::{self, Kind, REGISTRY_TABLE};
+use crate::db::backend::server::registry::{self, Kind, REGISTRY_TABLE};
 use crate::db::backend::server::{admin_connection_to, create_statement};
 use crate::error::{DbContext, PersistError, Result};
 

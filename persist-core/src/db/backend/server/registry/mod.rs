@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait as _, Query, Table};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use super::server::drop_statement;
+use super::drop_statement;
 use crate::error::{DbContext, Result};
 
 mod listing;
