@@ -3,7 +3,7 @@
 //!
 //! Run it with `cargo run --example quickstart`.
 
-use persist_core::mesh::{Mesh, ScriptedLlm};
+use persist_core::mesh::{Mesh, ReferenceMesh, ScriptedLlm};
 use persist_core::{CrossDatabaseInspector, MultiDatabaseManager, PersistError};
 
 #[tokio::main(flavor = "current_thread")]
@@ -40,7 +40,7 @@ async fn main() -> Result<(), PersistError> {
     }
 
     // 4. What landed where, read back by the inspector with its own queries.
-    let inspector = CrossDatabaseInspector::new(manager.clone());
+    let inspector = CrossDatabaseInspector::for_system(manager.clone(), &ReferenceMesh);
     let agents = ["WeatherAgent", "TravelAgent"];
     println!(
         "\n{}",

@@ -7,7 +7,7 @@
 //! PostgreSQL and MariaDB run when `PERSIST_POSTGRES_URL` / `PERSIST_MYSQL_URL` name them.
 
 use persist_core::db::BackendConfig;
-use persist_core::mesh::{Mesh, ScriptedLlm};
+use persist_core::mesh::{Mesh, ReferenceMesh, ScriptedLlm};
 use persist_core::{CrossDatabaseInspector, MultiDatabaseManager, PersistError};
 use persist_tests::workload::{self, Shape};
 
@@ -59,7 +59,7 @@ fn main() -> Result<(), PersistError> {
                 .await?;
             let llm = ScriptedLlm::new();
             let mesh = Mesh::start(&manager, llm.clone());
-            let inspector = CrossDatabaseInspector::new(manager.clone());
+            let inspector = CrossDatabaseInspector::for_system(manager.clone(), &ReferenceMesh);
             let outcome = workload::run(mesh.gateway(), &llm, &inspector, &AGENTS, shape).await;
             mesh.shutdown().await;
             manager.cleanup().await?;

@@ -359,7 +359,7 @@ async fn a_history_kept_in_a_blob_reads_as_in_a_checkpoint(
     )?;
     let inspector = CrossDatabaseInspector::with_layout(manager.clone(), layout);
     let from_blobs = inspector.agent_messages(PLANNER, Some(&plan.id)).await?;
-    let from_checkpoints = CrossDatabaseInspector::new(manager)
+    let from_checkpoints = CrossDatabaseInspector::for_system(manager, &switchboard::Switchboard)
         .agent_messages(PLANNER, Some(&plan.id))
         .await?;
     let said = |rows: &[persist_core::inspect::AgentMessageRow]| {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::backend::{Backend, BackendConfig};
-use super::manager::{Attached, MultiDatabaseManager, Parts};
+use super::manager::{MultiDatabaseManager, Parts};
 use super::names::validate_agent_names;
 use super::provision::{Provisioned, provision_all, teardown};
 use super::schema::{AgentSchema, AgentSchemas, EntitySchema, GatewaySchema, Migrations};
@@ -14,7 +14,6 @@ pub struct ManagerBuilder {
     agents: Vec<String>,
     gateway_schema: Option<Arc<dyn GatewaySchema>>,
     agent_schemas: AgentSchemas,
-    attached: Attached,
     backend: BackendConfig,
     custom_backend: Option<Box<dyn Backend>>,
     label: String,
@@ -38,7 +37,6 @@ impl ManagerBuilder {
             agents: Vec::new(),
             gateway_schema: None,
             agent_schemas: AgentSchemas::new(),
-            attached: Attached::default(),
             backend: BackendConfig::default(),
             custom_backend: None,
             label: "manager".to_owned(),
@@ -62,13 +60,6 @@ impl ManagerBuilder {
     pub(crate) fn schemas(mut self, gateway: Arc<dyn GatewaySchema>, agents: AgentSchemas) -> Self {
         self.gateway_schema = Some(gateway);
         self.agent_schemas = agents;
-        self
-    }
-
-    /// Keeps `value` with the manager (replacing one of its type), or removes the value of
-    /// type `T` when `None`.
-    pub(crate) fn attach<T: Send + Sync + 'static>(mut self, value: Option<T>) -> Self {
-        self.attached.set(value);
         self
     }
 
@@ -200,7 +191,6 @@ impl ManagerBuilder {
             agents: agents.into_iter().zip(created).collect(),
             gateway_schema,
             agent_schema: default_schema,
-            attached: self.attached,
         }))
     }
 }

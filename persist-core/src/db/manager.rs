@@ -1,7 +1,5 @@
 //! [`MultiDatabaseManager`]: provisions, hands out, clears and removes a test's databases.
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -16,25 +14,6 @@ use super::provision::{Provisioned, drop_all, teardown};
 use super::role::DatabaseRole;
 use super::schema::{AgentSchema, GatewaySchema};
 use crate::error::{DbContext, PersistError, Result};
-
-/// Values that modules above the engine keep with a manager, one per type (the system's
-/// [`Layout`](crate::system::Layout), for the inspector). The engine never reads them.
-#[derive(Clone, Default)]
-pub(crate) struct Attached(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
-
-impl Attached {
-    pub(super) fn get<T: Send + Sync + 'static>(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
-        self.0.get(&TypeId::of::<T>())
-    }
-
-    /// Keeps `value` (replacing one of its type), or removes the value of type `T`.
-    pub(super) fn set<T: Send + Sync + 'static>(&mut self, value: Option<T>) {
-        match value {
-            Some(value) => self.0.insert(TypeId::of::<T>(), Arc::new(value)),
-            None => self.0.remove(&TypeId::of::<T>()),
-        };
-    }
-}
 
 /// The number of rows in one table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -60,7 +39,6 @@ struct Inner {
     gateway_schema: Arc<dyn GatewaySchema>,
     agent_schema: Arc<dyn AgentSchema>,
     agent_schemas: std::collections::BTreeMap<String, Arc<dyn AgentSchema>>,
-    attached: Attached,
     lifecycle: Mutex<Lifecycle>,
 }
 
@@ -98,7 +76,6 @@ pub(super) struct Parts {
     pub(super) gateway_schema: Arc<dyn GatewaySchema>,
     pub(super) agent_schema: Arc<dyn AgentSchema>,
     pub(super) agent_schemas: std::collections::BTreeMap<String, Arc<dyn AgentSchema>>,
-    pub(super) attached: Attached,
 }
 
 impl MultiDatabaseManager {
@@ -112,7 +89,6 @@ impl MultiDatabaseManager {
             gateway_schema,
             agent_schema,
             agent_schemas,
-            attached,
         } = parts;
         MultiDatabaseManager {
             inner: Arc::new(Inner {
@@ -123,7 +99,6 @@ impl MultiDatabaseManager {
                 gateway_schema,
                 agent_schema,
                 agent_schemas,
-                attached,
                 lifecycle: Mutex::new(Lifecycle::Active),
             }),
         }
@@ -300,16 +275,6 @@ impl MultiDatabaseManager {
             .agent_schemas
             .get(name)
             .map_or(&*self.inner.agent_schema, |schema| &**schema))
-    }
-
-    /// The value of type `T` kept with the manager ([`ManagerBuilder::attach`]).
-    pub(crate) fn attached<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.inner.attached.get::<T>()?.downcast_ref()
-    }
-
-    /// The same, shared.
-    pub(crate) fn attached_shared<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.inner.attached.get::<T>()?.clone().downcast().ok()
     }
 
     /// Whether the databases are still in place (not cleaned up or released).

@@ -97,26 +97,36 @@ async fn fetch<T>(
 }
 
 impl CrossDatabaseInspector {
-    /// An inspector over the databases of `manager`, reading through the manager's layout
-    /// (the system's).
+    /// An inspector over the databases of `manager`, knowing no layout: it checks schemas
+    /// and architecture; the data checks need one ([`for_system`](Self::for_system),
+    /// [`with_layout`](Self::with_layout)). A test's injected inspector has its system's.
     pub fn new(manager: MultiDatabaseManager) -> Self {
-        let layout = manager.shared_layout();
-        CrossDatabaseInspector { manager, layout }
-    }
-
-    /// An inspector that reads through `layout` instead of the manager's.
-    pub fn with_layout(manager: MultiDatabaseManager, layout: Layout) -> Self {
         CrossDatabaseInspector {
             manager,
-            layout: Some(Arc::new(layout)),
+            layout: None,
         }
+    }
+
+    /// An inspector that reads through `layout`.
+    pub fn with_layout(manager: MultiDatabaseManager, layout: Layout) -> Self {
+        Self::shared(manager, Some(Arc::new(layout)))
+    }
+
+    /// An inspector that reads through the layout of `system` (the one the databases were
+    /// given the schemas of).
+    pub fn for_system(manager: MultiDatabaseManager, system: &dyn crate::system::System) -> Self {
+        Self::shared(manager, system.layout().map(Arc::new))
+    }
+
+    pub(crate) fn shared(manager: MultiDatabaseManager, layout: Option<Arc<Layout>>) -> Self {
+        CrossDatabaseInspector { manager, layout }
     }
 
     /// The layout it reads through; an error for a system that gave none.
     pub fn layout(&self) -> Result<&Layout> {
         self.layout.as_deref().ok_or_else(|| PersistError::NotProvided {
             what: "layout".into(),
-            hint: "the system under test says nothing of where it keeps sessions and messages: return one from `System::layout` (or give `ManagerBuilder::layout`)".into(),
+            hint: "the system under test says nothing of where it keeps sessions and messages: return one from `System::layout` (or build the inspector with `CrossDatabaseInspector::with_layout`)".into(),
         })
     }
 

@@ -6,7 +6,7 @@ use crate::adapter::{AgentPersistenceAdapter, GatewayPersistenceAdapter};
 use crate::db::MultiDatabaseManager;
 use crate::error::{PersistError, Result};
 use crate::inspect::CrossDatabaseInspector;
-use crate::system::{AgentApi, Running, Services, not_provided};
+use crate::system::{AgentApi, Layout, Running, Services, not_provided};
 
 /// One test's databases and its running system. Cheap to clone.
 ///
@@ -21,6 +21,8 @@ struct Inner {
     test_name: String,
     system: String,
     manager: MultiDatabaseManager,
+    /// Where the system keeps its sessions and messages: what the inspector reads by.
+    layout: Option<Arc<Layout>>,
     services: Services,
     /// The client over the test's transport (`http = "router"` or `"socket"`), or, without
     /// one, made on first use through the router.
@@ -43,6 +45,7 @@ impl TestContext {
                 test_name: test_name.into(),
                 system: system.into(),
                 manager,
+                layout: None,
                 services,
                 #[cfg(feature = "http")]
                 http: std::sync::OnceLock::new(),
@@ -61,9 +64,23 @@ impl TestContext {
         &self.inner.manager
     }
 
+    /// The same context, reading through `layout` (the system's): what the runner gives a
+    /// test. Call it before the context is cloned.
+    pub fn with_layout(mut self, layout: Option<Layout>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.layout = layout.map(Arc::new);
+        }
+        self
+    }
+
+    /// Where the system keeps its sessions and messages, if it said.
+    pub fn layout(&self) -> Option<&Layout> {
+        self.inner.layout.as_deref()
+    }
+
     /// An inspector over the test's databases, reading through the system's layout.
     pub fn inspector(&self) -> CrossDatabaseInspector {
-        CrossDatabaseInspector::new(self.inner.manager.clone())
+        CrossDatabaseInspector::shared(self.inner.manager.clone(), self.inner.layout.clone())
     }
 
     /// An adapter over the system's gateway; an error if the system offers none.

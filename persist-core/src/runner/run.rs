@@ -108,6 +108,7 @@ fn run_here(
         tracing::debug!(test = name, system = %system_name, "system started");
         let http = http::connect(&mut running, config.http, &system_name).await;
         let (context, running) = TestContext::new(name, system_name, manager.clone(), running);
+        let context = context.with_layout(system.as_ref().and_then(|s| s.layout()));
         #[cfg(feature = "http")]
         let http = http.map(|client| client.map(|client| context.set_http(client)));
         let seeding = config.seed.map(|seed| seed(context.clone()));

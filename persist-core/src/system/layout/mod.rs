@@ -2,9 +2,8 @@
 //! assertions can read any system's tables, not one fixed set of names.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use crate::db::{ManagerBuilder, MultiDatabaseManager};
+use crate::db::ManagerBuilder;
 use crate::error::Result;
 use crate::system::System;
 
@@ -232,28 +231,11 @@ impl Layout {
 }
 
 impl ManagerBuilder {
-    /// Takes the schemas and layout of `system` (what `#[persistence_test(system = "…")]`
-    /// does). Later calls can still replace any of them.
+    /// Takes the schemas of `system` (what `#[persistence_test(system = "…")]` does). Later
+    /// calls can still replace any of them. Its layout goes to the inspector, not to the
+    /// databases: [`CrossDatabaseInspector::for_system`](crate::CrossDatabaseInspector::for_system).
     pub fn system(self, system: &dyn System) -> Self {
         self.schemas(system.gateway_schema(), system.agent_schemas())
-            .attach(system.layout())
-    }
-
-    /// Where the system keeps sessions and messages, for the inspector.
-    pub fn layout(self, layout: Layout) -> Self {
-        self.attach(Some(layout))
-    }
-}
-
-impl MultiDatabaseManager {
-    /// Where the system keeps sessions and messages, if it said.
-    pub fn layout(&self) -> Option<&Layout> {
-        self.attached()
-    }
-
-    /// The layout, shared.
-    pub(crate) fn shared_layout(&self) -> Option<Arc<Layout>> {
-        self.attached_shared()
     }
 }
 
