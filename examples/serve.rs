@@ -2,7 +2,7 @@
 //! with two agents (WeatherAgent, TravelAgent) answering through a scripted model.
 //!
 //! Run it with `cargo run --example serve` (or `… -- 8080` for a fixed port), then talk to it
-//! with curl as the README shows. Ctrl-C or SIGTERM (a process manager's or `timeout`'s stop)
+//! with curl as `persist_core::guide::http` shows. Ctrl-C or SIGTERM (a process manager's or `timeout`'s stop)
 //! stops it, and its databases are cleaned up either way; `--keep` leaves them behind and
 //! prints where they are.
 

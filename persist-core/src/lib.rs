@@ -13,12 +13,13 @@
 //! | `sqlite` | yes | SQLite files and in-memory databases (the embedded default backend) |
 //! | `postgres` | no | PostgreSQL servers |
 //! | `mysql` | no | MySQL and MariaDB servers |
-//! | `mesh` | yes | the reference mesh ([`mesh`]): the demo system and the default `system` |
+//! | `mesh` | no | the reference mesh (`mesh`): the demo system and the default `system` |
 //! | `http` | no | testing gateways over HTTP ([`http`]), and the reference mesh's `/api/v1` |
 //! | `insta` | no | [`assert_data_snapshot!`]: data snapshots ([`inspect::DataSnapshot`]) compared and reviewed by insta |
 //!
-//! A crate that tests its own system needs only `sqlite` (and the server drivers it runs on):
-//! `persist-core = { version = "…", default-features = false, features = ["sqlite"] }`.
+//! A crate that tests its own system needs only the defaults (and the server drivers it runs
+//! on): `persist-core = "0.1"`. The examples here run on the reference mesh (`features =
+//! ["mesh"]`).
 //!
 //! ```
 //! use persist_core::prelude::*;
@@ -41,7 +42,7 @@
 //! Start with [`persistence_test`]; the pieces it hands out are [`GatewayPersistenceAdapter`],
 //! [`AgentPersistenceAdapter`], [`CrossDatabaseInspector`], [`MultiDatabaseManager`],
 //! [`system::Resource`]s and raw [`sea_orm::DatabaseConnection`]s. To test your own system,
-//! see [`system`].
+//! see [`system`]; the guide, chapter by chapter, is [`guide`].
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -110,7 +111,7 @@ pub use persist_macros::persistence_test;
 /// ```
 ///
 /// rstest takes every parameter it does not see marked `#[ignore]` for one of its fixtures:
-/// mark those `#[persistence_test]` injects. See the README's "rstest" section.
+/// mark those `#[persistence_test]` injects. See [the guide](crate::guide::first_test).
 pub use persist_macros::persistence_test as test;
 
 /// Asserts a [`DataSnapshot`](inspect::DataSnapshot) with insta (the `insta` feature): `cargo insta review` shows a
@@ -157,6 +158,46 @@ macro_rules! assert_data_snapshot {
             ::core::stringify!($snapshot)
         );
     }};
+}
+
+/// The guide, chapter by chapter; every sample in it compiles and runs as a doc test.
+///
+/// 1. [`first_test`](guide::first_test): a test, its parameters, fixtures and seeds, cases,
+///    the backend matrix, rstest.
+/// 2. [`own_system`](guide::own_system): your own system, described once; layouts for the
+///    stores real agent frameworks ship; a mesh of several frameworks.
+/// 3. [`inspecting`](guide::inspecting): the checks and assertions, verdicts on real data,
+///    proving a layout.
+/// 4. [`migrations`](guide::migrations): round trips, drift, upgrades with data.
+/// 5. [`snapshots`](guide::snapshots): what landed, as one text, with insta.
+/// 6. [`http`](guide::http): testing a gateway over HTTP.
+/// 7. [`backends_and_ci`](guide::backends_and_ci): SQLite, PostgreSQL, MySQL/MariaDB, pools,
+///    nextest and partitions, databases that will not drop.
+/// 8. [`speed`](guide::speed): what a test costs, and why.
+/// 9. [`architecture`](guide::architecture): the crates, the floors, the reference mesh.
+/// 10. [`troubleshooting`](guide::troubleshooting): the errors a user meets, and what to do.
+#[cfg(any(doc, doctest))]
+pub mod guide {
+    #[doc = include_str!("../guide/first_test.md")]
+    pub mod first_test {}
+    #[doc = include_str!("../guide/own_system.md")]
+    pub mod own_system {}
+    #[doc = include_str!("../guide/inspecting.md")]
+    pub mod inspecting {}
+    #[doc = include_str!("../guide/migrations.md")]
+    pub mod migrations {}
+    #[doc = include_str!("../guide/snapshots.md")]
+    pub mod snapshots {}
+    #[doc = include_str!("../guide/http.md")]
+    pub mod http {}
+    #[doc = include_str!("../guide/backends_and_ci.md")]
+    pub mod backends_and_ci {}
+    #[doc = include_str!("../guide/speed.md")]
+    pub mod speed {}
+    #[doc = include_str!("../guide/architecture.md")]
+    pub mod architecture {}
+    #[doc = include_str!("../guide/troubleshooting.md")]
+    pub mod troubleshooting {}
 }
 
 /// What a test file usually needs: `use persist_core::prelude::*;`.

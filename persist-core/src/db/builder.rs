@@ -140,7 +140,7 @@ impl ManagerBuilder {
             let schema = self.agent_schemas.of(agent.as_str()).cloned().ok_or_else(|| {
                 let named: Vec<&str> = self.agent_schemas.named().collect();
                 PersistError::NotProvided {
-                    what: format!("a schema for agent {}", agent.as_str()),
+                    what: format!("schema for agent {}", agent.as_str()),
                     hint: if named.is_empty() {
                         "give the builder a system (`.system(…)`, or `system = \"…\"` on the attribute) or `.agent_schema(EntitySchema::new().entity::<E>())`".into()
                     } else {
