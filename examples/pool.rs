@@ -10,7 +10,7 @@
 //! The URL defaults to `PERSIST_TEST_DATABASE_URL`.
 
 use persist_core::PersistError;
-use persist_core::db::backend::{drain_pools, list_databases, sweep_leaked};
+use persist_core::db::{drain_pools, list_databases, sweep_leaked};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), PersistError> {
@@ -75,7 +75,7 @@ async fn list(url: &str) -> Result<(), PersistError> {
         .iter()
         .filter(|db| db.kind == "pool" && db.state == "ready")
         .count();
-    let bound = persist_core::db::backend::pool_max_idle();
+    let bound = persist_core::db::pool_max_idle();
     println!("{idle} idle pool databases (a run keeps at most {bound})");
     Ok(())
 }

@@ -4,12 +4,12 @@
 //! Run it with `cargo run --example quickstart`.
 
 use persist_core::mesh::{Mesh, ReferenceMesh, ScriptedLlm};
-use persist_core::{CrossDatabaseInspector, MultiDatabaseManager, PersistError};
+use persist_core::{CrossDatabaseInspector, PersistError};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), PersistError> {
     // 1. A migrated gateway database and one database per agent, in a private directory.
-    let manager = MultiDatabaseManager::builder()
+    let manager = persist_core::mesh::manager()
         .agents(["WeatherAgent", "TravelAgent"])
         .label("quickstart")
         .setup()

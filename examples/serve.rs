@@ -6,9 +6,9 @@
 //! stops it, and its databases are cleaned up either way; `--keep` leaves them behind and
 //! prints where they are.
 
+use persist_core::PersistError;
 use persist_core::http::HttpApi;
 use persist_core::mesh::{Mesh, ScriptedLlm};
-use persist_core::{MultiDatabaseManager, PersistError};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), PersistError> {
@@ -28,7 +28,7 @@ async fn main() -> Result<(), PersistError> {
         }
     }
 
-    let manager = MultiDatabaseManager::builder()
+    let manager = persist_core::mesh::manager()
         .agents(["WeatherAgent", "TravelAgent"])
         .label("serve")
         .setup()

@@ -10,7 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use persist_core::db::{BackendConfig, DatabaseRole, count_rows};
+use persist_core::db::catalog::count_rows;
+use persist_core::db::{BackendConfig, DatabaseRole};
 use persist_core::{MultiDatabaseManager, PersistError};
 
 const AGENTS: [&str; 4] = ["AgentA", "AgentB", "AgentC", "AgentD"];
@@ -66,7 +67,7 @@ async fn measure(
     let mut phases = Phases::default();
     for round in 0..rounds + 2 {
         let started = Instant::now();
-        let manager = MultiDatabaseManager::builder()
+        let manager = persist_core::mesh::manager()
             .agents(AGENTS)
             .backend(backend.clone())
             .templates(templates)

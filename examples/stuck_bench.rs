@@ -11,16 +11,17 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use persist_core::db::backend::{list_databases, sweep_leaked};
-use persist_core::db::{BackendConfig, DatabaseRole, count_rows};
+use persist_core::PersistError;
+use persist_core::db::catalog::count_rows;
+use persist_core::db::{BackendConfig, DatabaseRole};
+use persist_core::db::{list_databases, sweep_leaked};
 use persist_core::sea_orm::{ConnectionTrait as _, Database, DatabaseConnection};
-use persist_core::{MultiDatabaseManager, PersistError};
 
 const AGENTS: [&str; 4] = ["AgentA", "AgentB", "AgentC", "AgentD"];
 
 /// The child's part: one test, as a process of its own.
 async fn one_test(url: &str) -> Result<(), PersistError> {
-    let manager = MultiDatabaseManager::builder()
+    let manager = persist_core::mesh::manager()
         .agents(AGENTS)
         .backend(BackendConfig::Server(url.to_owned()))
         .label("stuck_bench")
@@ -33,12 +34,12 @@ async fn one_test(url: &str) -> Result<(), PersistError> {
         };
         count_rows(manager.connection(&role)?, table).await?;
     }
-    manager.cleanup().await
+    Ok(manager.cleanup().await?)
 }
 
 /// The child's part: databases made and left behind, as by a process that was killed.
 async fn leak(url: &str) -> Result<(), PersistError> {
-    let manager = MultiDatabaseManager::builder()
+    let manager = persist_core::mesh::manager()
         .agents(["AgentA"])
         .backend(BackendConfig::Server(url.to_owned()))
         .templates(false)

@@ -238,3 +238,56 @@ impl<T> DbContext<T> for std::result::Result<T, DbErr> {
         })
     }
 }
+
+impl From<persist_db::Error> for PersistError {
+    /// Each engine error as the variant of the same name.
+    fn from(error: persist_db::Error) -> Self {
+        use persist_db::Error as E;
+        match error {
+            E::InvalidInput { field, reason } => PersistError::InvalidInput { field, reason },
+            E::UnknownAgent { name, known } => PersistError::UnknownAgent { name, known },
+            E::InvalidAgentName { name, reason } => PersistError::InvalidAgentName { name, reason },
+            E::DuplicateAgent { name } => PersistError::DuplicateAgent { name },
+            E::AgentNameCollision {
+                first,
+                second,
+                slug,
+            } => PersistError::AgentNameCollision {
+                first,
+                second,
+                slug,
+            },
+            E::Database {
+                database,
+                operation,
+                source,
+            } => PersistError::Database {
+                database,
+                operation,
+                source,
+            },
+            E::Query { source, location } => PersistError::Query { source, location },
+            E::Io {
+                operation,
+                path,
+                source,
+            } => PersistError::Io {
+                operation,
+                path,
+                source,
+            },
+            E::CleanedUp => PersistError::CleanedUp,
+            E::Backend(reason) => PersistError::Backend(reason),
+            E::NotProvided { what, hint } => PersistError::NotProvided { what, hint },
+            // The engine's error is non-exhaustive: a variant added later keeps its message.
+            other => PersistError::Backend(other.to_string()),
+        }
+    }
+}
+
+impl<T> DbContext<T> for Result<T, persist_db::Error> {
+    fn context(self, database: impl Into<String>, operation: impl Into<String>) -> Result<T> {
+        self.map_err(PersistError::from)
+            .context(database, operation)
+    }
+}

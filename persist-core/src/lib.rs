@@ -49,13 +49,15 @@
 
 mod adapter;
 pub mod assertions;
-pub mod db;
-pub mod env;
+/// The test-database engine (the `persist-db` crate): the manager and its builder, schemas,
+/// backends, the catalog reader, server upkeep and the engine's [`db::Error`].
+pub use persist_db as db;
+/// Every environment variable the framework reads, with its default and what it accepts.
+pub use persist_db::env;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod inspect;
-pub mod logging;
 #[cfg(feature = "mesh")]
 pub mod mesh;
 pub mod migrate;

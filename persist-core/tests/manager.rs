@@ -1,10 +1,9 @@
 //! The multi-database manager on SQLite files.
 
-use persist_core::db::{
-    BackendConfig, BackendKind, DatabaseRole, EntitySchema, list_indexes, list_tables,
-};
+use persist_core::db::Error;
+use persist_core::db::catalog::{list_indexes, list_tables};
+use persist_core::db::{BackendConfig, BackendKind, DatabaseRole, EntitySchema};
 use persist_core::mesh::{Mesh, ScriptedLlm};
-use persist_core::{MultiDatabaseManager, PersistError};
 use sea_orm::{ConnectionTrait, Statement};
 
 async fn scalar(db: &impl ConnectionTrait, sql: &str) -> i64 {
@@ -18,7 +17,7 @@ async fn scalar(db: &impl ConnectionTrait, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn gateway_is_migrated_and_agents_have_direct_schema() {
-    let manager = MultiDatabaseManager::setup(["AgentA", "AgentB"])
+    let manager = persist_core::mesh::setup(["AgentA", "AgentB"])
         .await
         .unwrap();
     assert_eq!(manager.backend_kind(), BackendKind::SqliteFile);
@@ -80,7 +79,7 @@ async fn gateway_is_migrated_and_agents_have_direct_schema() {
 
 #[tokio::test]
 async fn foreign_keys_are_enforced() {
-    let manager = MultiDatabaseManager::setup(["AgentA"]).await.unwrap();
+    let manager = persist_core::mesh::setup(["AgentA"]).await.unwrap();
     let orphan = "INSERT INTO chat_messages (id, session_id, message, sender_type, sender_name, created_at) \
                   VALUES ('m', 'no-such-session', 'x', 'user', 'u', 0)";
     let err = manager
@@ -94,10 +93,10 @@ async fn foreign_keys_are_enforced() {
 
 #[tokio::test]
 async fn unknown_agent_is_an_error_that_names_it() {
-    let manager = MultiDatabaseManager::setup(["AgentA"]).await.unwrap();
+    let manager = persist_core::mesh::setup(["AgentA"]).await.unwrap();
     let err = manager.agent_connection("AgentZ").unwrap_err();
     assert!(
-        matches!(&err, PersistError::UnknownAgent { name, known } if name == "AgentZ" && known == &["AgentA"])
+        matches!(&err, Error::UnknownAgent { name, known } if name == "AgentZ" && known == &["AgentA"])
     );
     assert!(err.to_string().contains("AgentZ"));
     manager.cleanup().await.unwrap();
@@ -112,7 +111,7 @@ async fn bad_agent_lists_are_rejected_before_anything_is_created() {
         vec![" "],
         vec!["A", ""],
     ] {
-        let err = MultiDatabaseManager::builder()
+        let err = persist_core::mesh::manager()
             .agents(agents.clone())
             .backend(BackendConfig::SqliteFileIn(dir.path().to_owned()))
             .setup()
@@ -121,9 +120,9 @@ async fn bad_agent_lists_are_rejected_before_anything_is_created() {
         assert!(
             matches!(
                 err,
-                PersistError::DuplicateAgent { .. }
-                    | PersistError::AgentNameCollision { .. }
-                    | PersistError::InvalidAgentName { .. }
+                Error::DuplicateAgent { .. }
+                    | Error::AgentNameCollision { .. }
+                    | Error::InvalidAgentName { .. }
             ),
             "{agents:?}: {err}"
         );
@@ -150,7 +149,7 @@ async fn a_failing_agent_schema_leaves_nothing_behind() {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let err = MultiDatabaseManager::builder()
+    let err = persist_core::mesh::manager()
         .agents(["AgentA"])
         .agent_schema(Broken)
         .backend(BackendConfig::SqliteFileIn(dir.path().to_owned()))
@@ -158,7 +157,7 @@ async fn a_failing_agent_schema_leaves_nothing_behind() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, PersistError::Database { database, .. } if database == "agent AgentA"),
+        matches!(&err, Error::Database { database, .. } if database == "agent AgentA"),
         "{err}"
     );
     assert_eq!(
@@ -170,7 +169,7 @@ async fn a_failing_agent_schema_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn clear_all_data_keeps_schema_and_migration_history() {
-    let manager = MultiDatabaseManager::setup(["AgentA", "AgentB"])
+    let manager = persist_core::mesh::setup(["AgentA", "AgentB"])
         .await
         .unwrap();
     let mesh = Mesh::start(&manager, ScriptedLlm::new());
@@ -208,7 +207,7 @@ async fn clear_all_data_keeps_schema_and_migration_history() {
 
 #[tokio::test]
 async fn cleanup_removes_every_file_and_is_idempotent() {
-    let manager = MultiDatabaseManager::setup(["AgentA", "AgentB"])
+    let manager = persist_core::mesh::setup(["AgentA", "AgentB"])
         .await
         .unwrap();
     let dir = manager
@@ -237,13 +236,13 @@ async fn cleanup_removes_every_file_and_is_idempotent() {
     assert!(!manager.is_active());
     assert!(matches!(
         manager.clear_all_data().await,
-        Err(PersistError::CleanedUp)
+        Err(Error::CleanedUp)
     ));
 }
 
 #[tokio::test]
 async fn dropping_the_manager_cleans_up_even_when_panicking() {
-    let manager = MultiDatabaseManager::setup(["AgentA"]).await.unwrap();
+    let manager = persist_core::mesh::setup(["AgentA"]).await.unwrap();
     let dir = manager
         .gateway_location()
         .path
@@ -269,7 +268,7 @@ async fn dropping_the_manager_cleans_up_even_when_panicking() {
 
 #[tokio::test]
 async fn keep_leaves_files_for_a_person_to_open() {
-    let manager = MultiDatabaseManager::setup(["AgentA"]).await.unwrap();
+    let manager = persist_core::mesh::setup(["AgentA"]).await.unwrap();
     let kept = manager.keep().await.unwrap();
     assert_eq!(kept.len(), 2);
     let dir = kept[0].1.path.clone().unwrap().parent().unwrap().to_owned();
@@ -283,7 +282,7 @@ async fn keep_leaves_files_for_a_person_to_open() {
 
 #[tokio::test]
 async fn custom_schemas_are_used() {
-    let manager = MultiDatabaseManager::builder()
+    let manager = persist_core::mesh::manager()
         .agents(["Solo"])
         .agent_schema(
             EntitySchema::new().entity::<persist_core::mesh::entity::agent_session::Entity>(),

@@ -11,7 +11,7 @@ struct Fixture {
 }
 
 async fn fixture(agents: &[&str]) -> Fixture {
-    let manager = MultiDatabaseManager::setup(agents.iter().copied())
+    let manager = persist_core::mesh::setup(agents.iter().copied())
         .await
         .unwrap();
     let llm = ScriptedLlm::new();

@@ -8,7 +8,7 @@
 
 use persist_core::db::BackendConfig;
 use persist_core::mesh::{Mesh, ReferenceMesh, ScriptedLlm};
-use persist_core::{CrossDatabaseInspector, MultiDatabaseManager, PersistError};
+use persist_core::{CrossDatabaseInspector, PersistError};
 use persist_tests::workload::{self, Shape};
 
 const AGENTS: [&str; 4] = ["AgentA", "AgentB", "AgentC", "AgentD"];
@@ -51,7 +51,7 @@ fn main() -> Result<(), PersistError> {
     );
     for (name, backend) in backends {
         let outcome = runtime.block_on(async {
-            let manager = MultiDatabaseManager::builder()
+            let manager = persist_core::mesh::manager()
                 .agents(AGENTS)
                 .label("mesh_load")
                 .backend(backend)

@@ -200,14 +200,14 @@ pub fn spawn_logged(
 pub async fn check_pristine(manager: &persist_core::MultiDatabaseManager) -> Result<(), String> {
     for (role, location) in manager.locations() {
         let db = manager.connection(&role).map_err(|e| e.to_string())?;
-        let tables = persist_core::db::list_tables(db)
+        let tables = persist_core::db::catalog::list_tables(db)
             .await
             .map_err(|e| format!("{role} database {}: {e}", location.name))?;
         if tables.is_empty() {
             return Err(format!("{role} database {} has no tables", location.name));
         }
         for table in tables.iter().filter(|t| !t.contains("migration")) {
-            let rows = persist_core::db::count_rows(db, table)
+            let rows = persist_core::db::catalog::count_rows(db, table)
                 .await
                 .map_err(|e| format!("{role} database {}: {e}", location.name))?;
             if rows != 0 {

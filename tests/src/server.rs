@@ -126,12 +126,12 @@ pub fn own_pool(
         .gateway_schema(Tagged {
             tag,
             gateway: persist_core::db::Migrations::new(),
-            agents: persist_core::db::EntitySchema::mesh_agents(),
+            agents: persist_core::mesh::agent_schema(),
         })
         .agent_schema(Tagged {
             tag,
             gateway: persist_core::db::Migrations::new(),
-            agents: persist_core::db::EntitySchema::mesh_agents(),
+            agents: persist_core::mesh::agent_schema(),
         })
 }
 

@@ -342,7 +342,7 @@ async fn every_injectable_type_by_value_and_by_reference(
         );
     }
     assert_eq!(
-        persist_core::db::list_tables(a_db).await.unwrap(),
+        persist_core::db::catalog::list_tables(a_db).await.unwrap(),
         ["agent_messages", "agent_sessions"]
     );
     assert!(manager.is_active() && manager_ref.is_active());
@@ -360,7 +360,7 @@ async fn every_injectable_type_by_value_and_by_reference(
 async fn gateway_only_test(manager: MultiDatabaseManager) {
     assert_eq!(manager.agent_names().count(), 0);
     assert_eq!(
-        persist_core::db::list_tables(manager.gateway_connection())
+        persist_core::db::catalog::list_tables(manager.gateway_connection())
             .await
             .unwrap()
             .len(),

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use persist_core::db::{BackendConfig, MultiDatabaseManager};
+use persist_core::db::BackendConfig;
 use persist_tests::server::{own_pool, server_url};
 use persist_tests::{check_pristine, spawn_logged, xorshift};
 use sea_orm::ConnectionTrait as _;
@@ -65,7 +65,7 @@ async fn driven_chaos_worker() {
     let mut seed = u64::from(std::process::id()) | 1;
     let mut n = 0;
     while !stop.exists() {
-        let builder = MultiDatabaseManager::builder()
+        let builder = persist_core::mesh::manager()
             .backend(backend())
             .label("chaos")
             .agents(AGENTS);
@@ -89,7 +89,7 @@ async fn driven_chaos_worker() {
             tokio::time::sleep(Duration::from_millis(xorshift(&mut seed, 30))).await;
             for (role, location) in manager.locations() {
                 let db = manager.connection(&role).map_err(|e| e.to_string())?;
-                persist_core::db::list_tables(db)
+                persist_core::db::catalog::list_tables(db)
                     .await
                     .map_err(|e| format!("{role} database {} vanished: {e}", location.name))?;
             }
@@ -114,7 +114,7 @@ async fn driven_chaos_sweeper() {
     let url = server_url().expect("the driver passes the server");
     let stop = PathBuf::from(std::env::var_os("PERSIST_CHAOS_STOP").unwrap());
     while !stop.exists() {
-        persist_core::db::backend::sweep_leaked(&url)
+        persist_core::db::sweep_leaked(&url)
             .await
             .expect("a sweep fails only on a broken server");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -222,8 +222,8 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
                 // again while something is left, for a few seconds.
                 let mut left = Vec::new();
                 for _ in 0..10 {
-                    persist_core::db::backend::sweep_leaked(url).await.unwrap();
-                    left = persist_core::db::backend::list_databases(url)
+                    persist_core::db::sweep_leaked(url).await.unwrap();
+                    left = persist_core::db::list_databases(url)
                         .await
                         .unwrap()
                         .into_iter()
@@ -242,7 +242,7 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
             })
         }
         None => {
-            persist_core::db::backend::sweep_test_directories(&test_dir);
+            persist_core::db::sweep_test_directories(&test_dir);
             std::fs::read_dir(&test_dir)
                 .unwrap()
                 .flatten()

@@ -1,7 +1,8 @@
 //! Pointing the attribute at your own gateway migrations and agent entities with
 //! `setup = "…"`: the framework provisions, verifies and cleans up whatever schema it is given.
 
-use persist_core::db::{EntitySchema, ManagerBuilder, list_tables};
+use persist_core::db::catalog::list_tables;
+use persist_core::db::{EntitySchema, ManagerBuilder};
 use persist_core::mesh::entity::agent_session;
 use persist_core::prelude::*;
 use sea_orm_migration::prelude::*;

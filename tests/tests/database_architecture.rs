@@ -27,7 +27,7 @@ async fn gateway_is_migrated_to_the_latest_version(
             .as_deref(),
         Some("m20260101_000005_long_message_text")
     );
-    let tables = persist_core::db::list_tables(manager.gateway_connection())
+    let tables = persist_core::db::catalog::list_tables(manager.gateway_connection())
         .await
         .unwrap();
     assert_eq!(tables, ["chat_messages", "seaql_migrations", "sessions"]);

@@ -2,8 +2,8 @@
 //! server, timeouts that hold when a body blocks its thread, `#[should_panic]` with
 //! `keep = "on_failure"`, and the sweep of test directories whose owner is gone.
 
-use persist_core::db::backend::{SqliteFileBackend, sweep_test_directories};
-use persist_core::db::{Backend, BackendConfig};
+use persist_core::db::BackendConfig;
+use persist_core::db::sweep_test_directories;
 use persist_core::prelude::*;
 use persist_tests::{expect_failure, record_files, recorded_files, spawn_test, wait_for};
 
@@ -12,7 +12,7 @@ async fn an_unreachable_server_fails_with_its_cause_and_once_per_process() {
     // Nothing listens on port 1.
     let url = "postgres://postgres:secret@127.0.0.1:1/postgres";
     let setup = || {
-        MultiDatabaseManager::builder()
+        persist_core::mesh::manager()
             .backend(BackendConfig::Server(url.into()))
             .setup()
     };
@@ -82,50 +82,6 @@ fn an_expected_panic_is_a_pass_and_keeps_nothing() {
     assert!(message.contains("expected boom"), "{message}");
     let files = recorded_files("driven_should_panic");
     assert!(files.iter().all(|f| !f.exists()), "{files:?} were kept");
-}
-
-#[tokio::test]
-async fn only_directories_whose_owner_is_gone_are_swept() {
-    let parent = tempfile::tempdir().unwrap();
-    // A live owner: its lock is held for as long as the backend lives.
-    let live = SqliteFileBackend::new_in(parent.path(), "live").unwrap();
-    // A dead owner: its lock file is there, and nobody holds it.
-    let dead = parent.path().join("persist-test-dead-abc123");
-    std::fs::create_dir(&dead).unwrap();
-    std::fs::write(dead.join(".persist-owner"), b"").unwrap();
-    std::fs::write(dead.join("gateway.sqlite3"), b"").unwrap();
-    // Kept on purpose.
-    let kept = SqliteFileBackend::new_in(parent.path(), "kept").unwrap();
-    let kept_dir = kept.directory().to_owned();
-    kept.release(true).await.unwrap();
-
-    let swept = sweep_test_directories(parent.path());
-    assert_eq!(swept, std::slice::from_ref(&dead));
-    assert!(!dead.exists());
-    assert!(
-        live.directory().exists(),
-        "a live owner's directory was swept"
-    );
-    assert!(kept_dir.exists(), "a kept directory was swept");
-    live.release(false).await.unwrap();
-    assert!(!live.directory().exists());
-}
-
-#[test]
-fn a_directory_whose_maker_died_before_owning_it_is_swept_at_once() {
-    let parent = tempfile::tempdir().unwrap();
-    let live = SqliteFileBackend::new_in(parent.path(), "live").unwrap();
-    // Killed between making its directory and creating its owner file.
-    let orphan = parent.path().join("persist-test-orphan-abc123");
-    std::fs::create_dir(&orphan).unwrap();
-    assert_eq!(
-        sweep_test_directories(parent.path()),
-        std::slice::from_ref(&orphan)
-    );
-    assert!(
-        live.directory().exists(),
-        "a live owner's directory was swept"
-    );
 }
 
 fn spawn_child(test: &str, env: &[(&str, &std::path::Path)]) -> std::process::Child {

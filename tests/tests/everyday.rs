@@ -3,7 +3,8 @@
 //! environment, and logging.
 
 use persist_core::assertions::*;
-use persist_core::db::{BackendConfig, ManagerBuilder, list_tables};
+use persist_core::db::catalog::list_tables;
+use persist_core::db::{BackendConfig, ManagerBuilder};
 use persist_core::prelude::*;
 use persist_tests::{expect_failure, output_text, run_ignored};
 
@@ -341,7 +342,7 @@ fn an_async_only_injectable_says_so_when_built_synchronously() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let manager = MultiDatabaseManager::setup(["AgentA"]).await.unwrap();
+        let manager = persist_core::mesh::setup(["AgentA"]).await.unwrap();
         let (ctx, running) = TestContext::new(
             "sync",
             "none",

@@ -655,7 +655,7 @@ impl Backend for OneFileForAll {
     fn create_database<'a>(
         &'a self,
         _name: &'a str,
-    ) -> futures::future::BoxFuture<'a, persist_core::Result<DatabaseLocation>> {
+    ) -> futures::future::BoxFuture<'a, persist_core::db::Result<DatabaseLocation>> {
         let path = self.0.path().join("shared.sqlite3");
         Box::pin(async move {
             Ok(
@@ -667,10 +667,7 @@ impl Backend for OneFileForAll {
     fn drop_database<'a>(
         &'a self,
         _location: &'a DatabaseLocation,
-    ) -> futures::future::BoxFuture<'a, persist_core::Result<()>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn release(&self, _keep: bool) -> futures::future::BoxFuture<'_, persist_core::Result<()>> {
+    ) -> futures::future::BoxFuture<'a, persist_core::db::Result<()>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -697,10 +694,10 @@ impl AgentSchema for Tolerant {
 
 #[tokio::test]
 async fn databases_that_are_not_distinct_are_caught() {
-    let manager = MultiDatabaseManager::builder()
+    let manager = persist_core::mesh::manager()
         .agents(["AgentA", "AgentB"])
         .custom_backend(OneFileForAll(tempfile::tempdir().unwrap()))
-        .agent_schema(Tolerant(EntitySchema::mesh_agents()))
+        .agent_schema(Tolerant(persist_core::mesh::agent_schema()))
         .setup()
         .await
         .unwrap();

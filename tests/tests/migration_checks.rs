@@ -121,7 +121,7 @@ async fn the_helpdesk_migrator_round_trips_and_upgrades(
             },
             |db| {
                 Box::pin(async move {
-                    assert_eq!(persist_core::db::count_rows(db, "users").await?, 1);
+                    assert_eq!(persist_core::db::catalog::count_rows(db, "users").await?, 1);
                     Ok(())
                 })
             },
@@ -400,7 +400,7 @@ async fn a_column_that_loses_its_values_is_caught_and_a_rename_is_not(
             |db| Box::pin(seed_notes(db)),
             |db| {
                 Box::pin(async move {
-                    assert_eq!(persist_core::db::count_rows(db, "notes").await?, 2);
+                    assert_eq!(persist_core::db::catalog::count_rows(db, "notes").await?, 2);
                     Ok(())
                 })
             },

@@ -464,9 +464,11 @@ fn an_agent_without_a_schema_is_an_error_that_names_it() {
                 let manager = manager.clone();
                 let agent = agent.to_owned();
                 async move {
-                    persist_core::db::list_tables(manager.agent_connection(&agent).unwrap())
-                        .await
-                        .unwrap()
+                    persist_core::db::catalog::list_tables(
+                        manager.agent_connection(&agent).unwrap(),
+                    )
+                    .await
+                    .unwrap()
                 }
             };
             assert!(
@@ -657,7 +659,10 @@ async fn the_planners_own_migrations_are_checked_like_the_gateways(
             },
             |db| {
                 Box::pin(async move {
-                    assert_eq!(persist_core::db::count_rows(db, "checkpoints").await?, 1);
+                    assert_eq!(
+                        persist_core::db::catalog::count_rows(db, "checkpoints").await?,
+                        1
+                    );
                     let columns =
                         persist_core::db::catalog::read_table(db, "checkpoint_writes").await?;
                     assert!(columns.columns.contains_key("task_path"));

@@ -12,7 +12,12 @@ async fn query_each(manager: &persist_core::MultiDatabaseManager) {
             persist_core::db::DatabaseRole::Agent(_) => "agent_sessions",
         };
         let db = manager.connection(&role).unwrap();
-        assert_eq!(persist_core::db::count_rows(db, table).await.unwrap(), 0);
+        assert_eq!(
+            persist_core::db::catalog::count_rows(db, table)
+                .await
+                .unwrap(),
+            0
+        );
     }
 }
 

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use persist_core::db::backend::sweep_leaked;
+use persist_core::db::sweep_leaked;
 use persist_core::db::{BackendConfig, MultiDatabaseManager};
 use persist_tests::server::{own_pool, server_url};
 use persist_tests::{check_pristine, spawn_logged, xorshift};
@@ -93,7 +93,7 @@ async fn driven_worker() {
         .unwrap();
     let mut seed = u64::from(std::process::id()) | 1;
     for n in 0..tests {
-        let builder = MultiDatabaseManager::builder()
+        let builder = persist_core::mesh::manager()
             .backend(BackendConfig::Server(url.clone()))
             .agents(AGENTS);
         let manager = own_pool(builder, "stress")

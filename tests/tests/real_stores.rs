@@ -7,7 +7,8 @@
 //! first test on in-memory SQLite too.
 
 use persist_core::assertions::*;
-use persist_core::db::{DatabaseRole, EntitySchema, list_indexes};
+use persist_core::db::catalog::list_indexes;
+use persist_core::db::{DatabaseRole, EntitySchema};
 use persist_core::inspect::{DatabaseStats, IntegrityProblem, VerificationError};
 use persist_core::migrate::{Allow, Loss, MigrationCheck};
 use persist_core::prelude::*;

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use persist_core::db::ManagerBuilder;
-use persist_core::db::backend::{RegisteredDatabase, list_databases, sweep_leaked};
+use persist_core::db::{RegisteredDatabase, list_databases, sweep_leaked};
 use persist_core::prelude::*;
 use persist_tests::server::{
     Undroppable, drop_by_hand, own_pool, registry_rows, server_url, settled_rows, test_databases,
@@ -369,7 +369,7 @@ async fn driven_fills_its_databases(ctx: TestContext, gateway: GatewayPersistenc
 async fn driven_expects_pristine(ctx: TestContext, inspector: CrossDatabaseInspector) {
     record_locations(&ctx);
     inspector.verify_gateway_migrations().await.unwrap();
-    let tables = persist_core::db::list_tables(ctx.manager().gateway_connection())
+    let tables = persist_core::db::catalog::list_tables(ctx.manager().gateway_connection())
         .await
         .unwrap();
     assert!(!tables.contains(&"intruder".to_owned()), "{tables:?}");

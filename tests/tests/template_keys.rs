@@ -89,7 +89,7 @@ fn print_template(manager: &MultiDatabaseManager) {
 async fn driven_branchy_run() {
     let manager = gateway_only::<Branchy>().await;
     print_template(&manager);
-    let indexes = persist_core::db::list_indexes(manager.gateway_connection())
+    let indexes = persist_core::db::catalog::list_indexes(manager.gateway_connection())
         .await
         .unwrap();
     println!(
@@ -154,7 +154,7 @@ fn a_change_to_one_backends_branch_is_picked_up_on_that_backend() {
 #[tokio::test]
 async fn a_migrator_that_checks_an_index_before_creating_it_gets_a_template() {
     let first = gateway_only::<ChecksIndex>().await;
-    let indexes = persist_core::db::list_indexes(first.gateway_connection())
+    let indexes = persist_core::db::catalog::list_indexes(first.gateway_connection())
         .await
         .unwrap();
     assert!(
@@ -166,7 +166,7 @@ async fn a_migrator_that_checks_an_index_before_creating_it_gets_a_template() {
     assert!(runs >= 1);
     for _ in 0..3 {
         let again = gateway_only::<ChecksIndex>().await;
-        let indexes = persist_core::db::list_indexes(again.gateway_connection())
+        let indexes = persist_core::db::catalog::list_indexes(again.gateway_connection())
             .await
             .unwrap();
         assert!(
@@ -190,7 +190,7 @@ async fn a_migrator_that_checks_an_index_before_creating_it_gets_a_template() {
 async fn driven_clock_seed_run() {
     let manager = gateway_only::<ClockSeed>().await;
     print_template(&manager);
-    let rows = persist_core::db::count_rows(manager.gateway_connection(), "notes")
+    let rows = persist_core::db::catalog::count_rows(manager.gateway_connection(), "notes")
         .await
         .unwrap();
     println!("seeded rows: {rows}");
@@ -238,7 +238,7 @@ async fn a_rebuild_style_migration_sets_up_20_databases_without_templates() {
             .await
             .unwrap_or_else(|e| panic!("setup {n}: {e}"));
         let db = manager.connect_one(&DatabaseRole::Gateway).await.unwrap();
-        let tables = persist_core::db::list_tables(&db).await.unwrap();
+        let tables = persist_core::db::catalog::list_tables(&db).await.unwrap();
         assert!(tables.contains(&"notes".to_owned()), "{tables:?}");
         assert!(!tables.contains(&"notes_new".to_owned()), "{tables:?}");
         db.close().await.unwrap();

@@ -38,7 +38,7 @@ async fn set(
         .value(Alias::new(column), value)
         .and_where(Expr::col(Alias::new(key)).eq(id))
         .to_owned();
-    manager.execute_unchecked(role, &update).await
+    Ok(manager.execute_unchecked(role, &update).await?)
 }
 
 #[persistence_test(agents = ["Planner"], system = "persist_tests::relay::Relay")]

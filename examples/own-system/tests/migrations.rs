@@ -53,7 +53,7 @@ async fn an_upgrade_keeps_every_conversation(
             },
             |db| {
                 Box::pin(async move {
-                    assert_eq!(persist_core::db::count_rows(db, "conversations").await?, 1);
+                    assert_eq!(persist_core::db::catalog::count_rows(db, "conversations").await?, 1);
                     Ok(())
                 })
             },

@@ -3,7 +3,8 @@
 
 use super::CrossDatabaseInspector;
 use super::report::{DatabaseIdentity, VerificationError};
-use crate::db::{BackendKind, count_rows, list_indexes, list_tables};
+use crate::db::BackendKind;
+use crate::db::catalog::{count_rows, list_indexes, list_tables};
 use crate::error::{DbContext, Result};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;

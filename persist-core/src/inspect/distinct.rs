@@ -5,7 +5,8 @@ use sea_orm::ConnectionTrait as _;
 
 use super::CrossDatabaseInspector;
 use super::report::{DatabaseIdentity, VerificationError};
-use crate::db::{DatabaseLocation, DatabaseRole, database_identity, list_tables};
+use crate::db::catalog::{database_identity, list_tables};
+use crate::db::{DatabaseLocation, DatabaseRole};
 use crate::error::{DbContext, Result};
 
 impl CrossDatabaseInspector {

@@ -48,7 +48,7 @@ pub use state::{AgentSchemaState, MigrationState};
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use persist_core::{CrossDatabaseInspector, MultiDatabaseManager};
 ///
-/// let manager = MultiDatabaseManager::setup(["AgentA"]).await?;
+/// let manager = persist_core::mesh::setup(["AgentA"]).await?;
 /// let inspector = CrossDatabaseInspector::new(manager.clone());
 /// let report = inspector.verify_database_architecture(&["AgentA"]).await?;
 /// assert!(report.gateway_migration_version.is_some());
@@ -140,7 +140,7 @@ impl CrossDatabaseInspector {
     }
 
     fn agent(&self, agent: &str) -> Result<&DatabaseConnection> {
-        self.manager.agent_connection(agent)
+        Ok(self.manager.agent_connection(agent)?)
     }
 
     async fn gateway_sessions_where(

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 
-use crate::db::list_tables;
+use crate::db::catalog::list_tables;
 use crate::error::{DbContext, Result};
 
 /// Where a database's migrations stand: what the migrator has against what the database

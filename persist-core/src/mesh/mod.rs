@@ -87,7 +87,40 @@ impl System for ReferenceMesh {
     }
 }
 
-/// The reference mesh's agent schema: [`EntitySchema::mesh_agents`] (straight from the
+/// A manager builder with the reference mesh's schemas: [`System::manager`] of
+/// [`ReferenceMesh`]. Add the agents, and set it up.
+pub fn manager() -> crate::db::ManagerBuilder {
+    System::manager(&ReferenceMesh)
+}
+
+/// The reference mesh's databases for `agents`, on the configured backend (SQLite files unless
+/// `PERSIST_TEST_DATABASE_URL` says otherwise).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let manager = persist_core::mesh::setup(["AgentA", "AgentB"]).await?;
+/// assert_eq!(manager.agent_names().count(), 2);
+/// manager.cleanup().await?;
+/// # Ok::<(), persist_core::PersistError>(())
+/// # }).unwrap();
+/// ```
+pub async fn setup<I, S>(agents: I) -> Result<MultiDatabaseManager>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    Ok(manager().agents(agents).setup().await?)
+}
+
+/// The schema of the reference mesh's agents, straight from the [`entity`] module:
+/// `agent_sessions` and `agent_messages`.
+pub fn agent_schema() -> EntitySchema {
+    EntitySchema::new()
+        .entity::<entity::agent_session::Entity>()
+        .entity::<entity::agent_message::Entity>()
+}
+
+/// The reference mesh's agent schema: [`agent_schema`] (straight from the
 /// [`entity`] module), with message text as `LONGTEXT` on MySQL and MariaDB, so that every
 /// backend stores the same replies (up to [`MAX_REPLY_BYTES`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -100,7 +133,7 @@ impl AgentSchema for AgentTables {
     ) -> futures::future::BoxFuture<'a, std::result::Result<(), sea_orm::DbErr>> {
         Box::pin(async move {
             use sea_orm::ConnectionTrait as _;
-            EntitySchema::mesh_agents().create(db).await?;
+            agent_schema().create(db).await?;
             if db.get_database_backend() == sea_orm::DatabaseBackend::MySql {
                 db.execute_unprepared(
                     "ALTER TABLE `agent_messages` MODIFY `content` LONGTEXT NOT NULL",
@@ -112,11 +145,11 @@ impl AgentSchema for AgentTables {
     }
 
     fn tables(&self) -> Vec<String> {
-        EntitySchema::mesh_agents().tables()
+        agent_schema().tables()
     }
 
     fn process_key(&self) -> Option<String> {
-        EntitySchema::mesh_agents()
+        agent_schema()
             .process_key()
             .map(|key| format!("{key}+longtext"))
     }

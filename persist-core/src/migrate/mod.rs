@@ -45,7 +45,7 @@
 //!             Ok(())
 //!         }),
 //!         |db| Box::pin(async move {
-//!             assert_eq!(persist_core::db::count_rows(db, "sessions").await?, 1);
+//!             assert_eq!(persist_core::db::catalog::count_rows(db, "sessions").await?, 1);
 //!             Ok(())
 //!         }),
 //!     ).await
@@ -216,7 +216,7 @@ impl<M> MigrationCheck<M> {
         if let Some(entities) = entities {
             builder = builder.agents(["entities"]).agent_schema(entities);
         }
-        builder.setup().await
+        Ok(builder.setup().await?)
     }
 
     /// [`round_trip`] on a fresh, empty database.
@@ -278,7 +278,9 @@ impl<M> MigrationCheck<M> {
 
 /// The check's gateway database over one connection: migrations see their own work.
 async fn one_connection(manager: &MultiDatabaseManager) -> Result<DatabaseConnection> {
-    manager.connect_one(&crate::db::DatabaseRole::Gateway).await
+    Ok(manager
+        .connect_one(&crate::db::DatabaseRole::Gateway)
+        .await?)
 }
 
 /// Removes a check's databases; the check's own error comes first.
@@ -314,14 +316,14 @@ impl Inject for MigrationCheck<Dynamic> {
         let manager = ctx.manager();
         let steps: Option<Arc<dyn Migrator>> = match agent {
             None => {
-                let schema = manager.gateway_schema_shared();
+                let schema = persist_db::__private::gateway_schema(manager);
                 schema
                     .migrator()
                     .is_some()
                     .then(|| Arc::new(Through(schema, |s: &dyn GatewaySchema| s.migrator())) as _)
             }
             Some(agent) => {
-                let schema = manager.agent_schema_shared(agent)?;
+                let schema = persist_db::__private::agent_schema(manager, agent)?;
                 schema.migrator().is_some().then(|| {
                     Arc::new(Through(schema, |s: &dyn crate::db::AgentSchema| {
                         s.migrator()

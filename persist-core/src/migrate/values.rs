@@ -42,7 +42,7 @@ pub(crate) async fn count(
         _ => "TEXT",
     };
     let mut out = BTreeMap::new();
-    for table in crate::db::list_tables(db).await? {
+    for table in crate::db::catalog::list_tables(db).await? {
         if table == migration_table {
             continue;
         }

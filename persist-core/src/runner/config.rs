@@ -87,7 +87,7 @@ impl KeepPolicy {
 
     /// The policy in force: `PERSIST_KEEP` if set, else the test's own, else `Never`.
     pub fn resolve(configured: Option<KeepPolicy>) -> Result<Self> {
-        Ok(crate::env::keep()?
+        Ok(persist_db::__private::keep()?
             .map(Self::from)
             .unwrap_or(configured.unwrap_or_default()))
     }

@@ -183,7 +183,7 @@ impl Inject for DatabaseConnection {
     fn inject(ctx: &TestContext, agent: Option<&str>) -> Result<Self> {
         match agent {
             None => Ok(ctx.manager().gateway_connection().clone()),
-            Some(name) => ctx.manager().agent_connection(name).cloned(),
+            Some(name) => Ok(ctx.manager().agent_connection(name)?.clone()),
         }
     }
 }

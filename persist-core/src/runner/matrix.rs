@@ -8,7 +8,7 @@ use crate::error::{PersistError, Result};
 /// Why a test of a backend matrix cannot run here, if it cannot: its server is not configured
 /// (no URL in the environment for it) or this build has no driver for it.
 pub(super) fn matrix_skip(backend: Option<&str>) -> Option<String> {
-    use crate::db::backend::{DATABASE_URL_ENV, MYSQL_URL_ENV, POSTGRES_URL_ENV};
+    use crate::env::{DATABASE_URL_ENV, MYSQL_URL_ENV, POSTGRES_URL_ENV};
     use persist_config::Backend;
     let (kind, env, feature, compiled) = match Backend::parse(backend?)? {
         Backend::Postgres => (
@@ -34,9 +34,9 @@ pub(super) fn matrix_skip(backend: Option<&str>) -> Option<String> {
             kind.describe()
         ));
     }
-    let run_url =
-        crate::env::var(DATABASE_URL_ENV).is_some_and(|url| Backend::of_url(&url) == Some(kind));
-    if crate::env::var(env).is_some() || run_url {
+    let run_url = persist_db::__private::var(DATABASE_URL_ENV)
+        .is_some_and(|url| Backend::of_url(&url) == Some(kind));
+    if persist_db::__private::var(env).is_some() || run_url {
         None
     } else {
         Some(format!(
@@ -63,12 +63,12 @@ pub(super) fn backend_conflict(config: &TestConfig, chosen: &(BackendConfig, boo
             ),
         });
     }
-    if let Some(url) = crate::env::var(crate::env::DATABASE_URL_ENV) {
+    if let Some(url) = persist_db::__private::var(crate::env::DATABASE_URL_ENV) {
         eprintln!(
             "persist: `{}`: its setup function chooses {what}, so {} ({}) is not used for it",
             config.name,
-            crate::db::backend::DATABASE_URL_ENV,
-            crate::db::backend::redacted(&url)
+            crate::env::DATABASE_URL_ENV,
+            persist_db::__private::redacted(&url)
         );
     }
     Ok(())

@@ -39,7 +39,7 @@ type BodyFuture = LocalBoxFuture<'static, std::result::Result<(), String>>;
 
 #[track_caller]
 fn run_boxed(config: TestConfig, body: Body) {
-    crate::logging::init();
+    persist_db::init_logging();
     let name = config.name;
     if config.matrix
         && let Some(reason) = matrix_skip(config.backend)
@@ -74,17 +74,17 @@ fn run_here(
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: building the tokio runtime: {e}"));
     let system = config.system.map(|make| make());
     let result = runtime.block_on(async {
-        let mut builder = ManagerBuilder::bare()
+        let mut builder = ManagerBuilder::default()
             .label(name)
             .agents(config.agents.iter().copied())
             .backend(backend);
         if let Some(system) = &system {
-            builder = builder.system(&**system);
+            builder = builder.schemas(system.gateway_schema(), system.agent_schemas());
         }
         if let Some(setup) = config.setup {
-            let before = builder.backend_choice();
+            let before = persist_db::__private::backend_choice(&builder);
             builder = setup(builder);
-            let after = builder.backend_choice();
+            let after = persist_db::__private::backend_choice(&builder);
             if after != before {
                 backend_conflict(config, &after)
                     .unwrap_or_else(|e| panic!("persistence_test `{name}`: {e}"));
@@ -174,9 +174,10 @@ async fn finish(name: &str, manager: &MultiDatabaseManager, keep: bool) -> Resul
                 "persist: `{name}` keeps in-memory databases; they end with the test process"
             );
         }
-        manager.keep().await.map(Some)
+        Ok(Some(manager.keep().await?))
     } else {
-        manager.cleanup().await.map(|()| None)
+        manager.cleanup().await?;
+        Ok(None)
     }
 }
 

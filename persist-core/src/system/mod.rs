@@ -97,7 +97,7 @@ pub trait System: Send + Sync + 'static {
     ///         Arc::new(Migrations::<migration::Migrator>::new())
     ///     }
     ///     fn agent_schema(&self) -> Arc<dyn AgentSchema> {
-    ///         Arc::new(EntitySchema::mesh_agents())
+    ///         Arc::new(persist_core::mesh::agent_schema())
     ///     }
     ///     fn agent_schemas(&self) -> AgentSchemas {
     ///         let checkpointer = NumberedMigrations::new("checkpoint_migrations")
@@ -108,6 +108,26 @@ pub trait System: Send + Sync + 'static {
     /// ```
     fn agent_schemas(&self) -> crate::db::AgentSchemas {
         crate::db::AgentSchemas::every(self.agent_schema())
+    }
+
+    /// A manager builder with this system's schemas (what `#[persistence_test(system = "…")]`
+    /// starts from), for a manager of your own: add the agents and set it up. Later calls can
+    /// still replace any schema. Its layout goes to the inspector, not to the databases:
+    /// [`CrossDatabaseInspector::for_system`](crate::CrossDatabaseInspector::for_system).
+    ///
+    /// ```
+    /// use persist_core::System;
+    /// use persist_core::mesh::ReferenceMesh;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = ReferenceMesh.manager().agents(["AgentA"]).setup().await?;
+    /// assert_eq!(manager.agent_names().collect::<Vec<_>>(), ["AgentA"]);
+    /// manager.cleanup().await?;
+    /// # Ok::<(), persist_core::PersistError>(())
+    /// # }).unwrap();
+    /// ```
+    fn manager(&self) -> crate::db::ManagerBuilder {
+        crate::db::ManagerBuilder::default().schemas(self.gateway_schema(), self.agent_schemas())
     }
 
     /// Where the system keeps sessions and messages; `None` (the default) for a system whose

@@ -27,7 +27,7 @@ pub(super) struct Undo {
 
 impl Undo {
     pub(super) async fn run(self, inspector: &CrossDatabaseInspector) -> Result<()> {
-        let db = inspector.manager().unchecked(&self.role).await?;
+        let db = inspector.manager().unchecked_connection(&self.role).await?;
         let result = async {
             for sql in &self.statements {
                 db.execute_unprepared(sql)
@@ -158,7 +158,7 @@ pub(super) async fn plant(
     let layout = inspector.layout()?;
     let table = layout.agent_messages_of(&store).clone();
     let role = DatabaseRole::agent(&store);
-    let db = inspector.manager().unchecked(&role).await?;
+    let db = inspector.manager().unchecked_connection(&role).await?;
     let planter = Planter {
         inspector,
         db: &db,

@@ -87,7 +87,7 @@ impl std::fmt::Display for DataSnapshot {
 /// use persist_core::prelude::*;
 /// use persist_core::system::Source;
 ///
-/// let manager = MultiDatabaseManager::setup(["AgentA"]).await?;
+/// let manager = persist_core::mesh::setup(["AgentA"]).await?;
 /// let inspector = CrossDatabaseInspector::new(manager.clone());
 /// let snapshot = inspector
 ///     .snapshot()

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::db::ManagerBuilder;
 use crate::error::Result;
-use crate::system::System;
 
 mod source;
 mod table;
@@ -227,15 +225,6 @@ impl Layout {
     /// [`agent_messages_of`](Self::agent_messages_of)).
     pub fn agent_messages(&self) -> &Table {
         &self.agent_messages
-    }
-}
-
-impl ManagerBuilder {
-    /// Takes the schemas of `system` (what `#[persistence_test(system = "…")]` does). Later
-    /// calls can still replace any of them. Its layout goes to the inspector, not to the
-    /// databases: [`CrossDatabaseInspector::for_system`](crate::CrossDatabaseInspector::for_system).
-    pub fn system(self, system: &dyn System) -> Self {
-        self.schemas(system.gateway_schema(), system.agent_schemas())
     }
 }
 

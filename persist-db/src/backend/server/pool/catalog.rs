@@ -1,0 +1,148 @@
+//! What a pool compares: the catalog digest of a database, and the catalog key of a schema built on
+//! the server.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+
+use super::{ADMIN, quote, raw_strings};
+use crate::backend::server::registry::{self, Kind};
+use crate::backend::server::{admin_connection_to, create_statement};
+use crate::error::{DbContext, Error, Result};
+use crate::{Fingerprint, catalog};
+
+/// The catalog digest of the connection's database: its whole structure, the state of its
+/// sequences, and the rows of `seeded` tables.
+pub(crate) async fn catalog_digest(
+    conn: &impl ConnectionTrait,
+    seeded: &[String],
+) -> Result<String, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut lines = match backend {
+        DbBackend::Postgres => {
+            let mut lines = raw_strings(conn, catalog::postgres::DIGEST, "line").await?;
+            // A used sequence is not as cloned.
+            lines.extend(
+                raw_strings(
+                    conn,
+                    "SELECT 'used ' || schemaname || '.' || sequencename AS line \
+                     FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL",
+                    "line",
+                )
+                .await?,
+            );
+            lines
+        }
+        _ => {
+            // MySQL 8 caches table statistics (AUTO_INCREMENT) for a day unless told not to;
+            // MariaDB has no such cache and no such variable.
+            let _ = conn
+                .execute_unprepared("SET SESSION information_schema_stats_expiry = 0")
+                .await;
+            raw_strings(conn, catalog::mysql::DIGEST, "line").await?
+        }
+    };
+    for table in seeded {
+        let q = quote(backend, table);
+        let sql = match backend {
+            DbBackend::Postgres => format!(
+                "SELECT coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '~') AS line FROM {q} x"
+            ),
+            _ => format!("CHECKSUM TABLE {q}"),
+        };
+        let column = if backend == DbBackend::Postgres {
+            "line"
+        } else {
+            "Checksum"
+        };
+        let rows = conn
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await?;
+        for row in rows {
+            let value: Option<i64> = if backend == DbBackend::Postgres {
+                None
+            } else {
+                row.try_get("", column)?
+            };
+            let text = match value {
+                Some(n) => n.to_string(),
+                None if backend == DbBackend::Postgres => row.try_get("", column)?,
+                None => "~".to_owned(),
+            };
+            lines.push(format!("data {table} {text}"));
+        }
+    }
+    lines.sort();
+    Ok(Fingerprint::of(&lines).to_string())
+}
+
+/// The [catalog key](crate::Backend::catalog_key) of `schema` on this server: built in a
+/// scratch database of its own (registered, owned and dropped like any other), keyed by its
+/// catalog digest and each table's row count.
+pub(crate) async fn catalog_key(
+    admin: &DatabaseConnection,
+    admin_url: &str,
+    owner: i64,
+    label: &str,
+    schema: &dyn crate::apply::ApplySchema,
+) -> Result<String> {
+    let backend = admin.get_database_backend();
+    let name = format!("pt_s_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    registry::record(admin, &name, Kind::Test, "", owner, label).await?;
+    let created = admin
+        .execute_unprepared(&create_statement(backend, &name, None))
+        .await
+        .context(ADMIN, format!("creating scratch database {name}"));
+    let key = async {
+        created?;
+        registry::set_state(admin, std::slice::from_ref(&name), owner, "claimed", owner).await?;
+        let conn = admin_connection_to(admin_url, &name).await?;
+        let key = async {
+            schema
+                .apply(&conn)
+                .await
+                .context(label, "building its schema to read its catalog")?;
+            // Two separate builds must give one key: read the catalog by names and
+            // definitions, with no object ids (unlike the digest that compares a clone with
+            // its template).
+            let mut lines = vec![
+                crate::fingerprint::CATALOG_FORMAT.to_owned(),
+                format!("{backend:?}"),
+            ];
+            let catalogs: &[&str] = match backend {
+                DbBackend::Postgres => &[catalog::postgres::DEFINITIONS],
+                _ => &[catalog::mysql::DIGEST, catalog::mysql::DEFINITIONS],
+            };
+            let mut read = Vec::new();
+            for catalog in catalogs {
+                read.extend(
+                    raw_strings(&conn, catalog, "line")
+                        .await
+                        .context(label, "reading its schema's catalog")?,
+                );
+            }
+            read.sort();
+            lines.extend(read);
+            for table in crate::catalog::list_tables(&conn).await? {
+                let rows = crate::catalog::count_rows(&conn, &table).await?;
+                lines.push(format!("rows {table} {rows}"));
+            }
+            Ok::<_, Error>(Fingerprint::of(&lines).to_string())
+        }
+        .await;
+        let _ = conn.close().await;
+        key
+    }
+    .await;
+    // A scratch database that will not drop is left to the sweeps.
+    let _ = registry::drop_owned(admin, &name, owner).await?;
+    key
+}
+
+/// Base tables of the connection's database, each with whether it holds rows.
+pub(super) async fn tables_with_rows(conn: &impl ConnectionTrait) -> Result<Vec<(String, bool)>> {
+    let mut out = Vec::new();
+    for table in crate::catalog::list_tables(conn).await? {
+        let rows = crate::catalog::count_rows(conn, &table).await?;
+        out.push((table, rows > 0));
+    }
+    Ok(out)
+}

@@ -1,0 +1,396 @@
+//! A test's admin session on a server: the one connection that holds its owner lock and its
+//! share of the server's connection budget.
+//!
+//! **Budget.** A server accepts a fixed number of connections, and every nextest process of
+//! every run that shares it draws on the same supply. The budget is the server's limit, less
+//! what is reserved for superusers, less headroom for other clients (or
+//! `PERSIST_MAX_CONNECTIONS`). It is divided into slots, each an advisory lock
+//! (`pg_try_advisory_lock` / `GET_LOCK`) that a session holds while its test may use one
+//! connection. A test takes all the slots it needs at once (one for the session, and each
+//! database pool's maximum) or none, and waits without holding a connection, up to
+//! `PERSIST_CONNECTION_WAIT` seconds, then fails saying why.
+//!
+//! **Fail fast.** Connecting has a short timeout (`PERSIST_CONNECT_TIMEOUT`, default 5 s), and
+//! the error names the URL (without its password) and the driver's cause. Once a server has
+//! failed in a process, later tests fail at once with the same cause.
+//!
+//! Sessions live on a runtime of their own (one thread per process), so that a lock is held
+//! however each test's runtime comes and goes, and is released when the process ends.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use sea_orm::sqlx::{self, Connection as _};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
+
+use super::connect::connect_timeout;
+use super::{redacted, url_for};
+use crate::env::{CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV};
+use crate::error::{DbContext, Error, Result};
+
+const ADMIN: &str = "server admin";
+/// Advisory-lock keys: owners and slots in ranges of their own.
+const OWNER_BASE: i64 = 0x7065_7273_0000_0000;
+const SLOT_BASE: i64 = 0x7065_7274_0000_0000;
+
+/// The runtime sessions live on: one thread, for the life of the process.
+fn engine() -> &'static tokio::runtime::Handle {
+    static ENGINE: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("building the session runtime");
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("persist-sessions".into())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .expect("starting the session thread");
+        handle
+    })
+}
+
+/// Runs `work` on the session runtime and waits for it from whatever runtime calls.
+pub(crate) async fn on_engine<F>(work: F) -> Result<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    engine()
+        .spawn(work)
+        .await
+        .map_err(|e| Error::Backend(format!("server session task failed: {e}")))
+}
+
+/// Starts `work` on the session runtime, off the caller's path; nobody waits for it.
+pub(crate) fn spawn_on_engine<F>(work: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    drop(engine().spawn(work));
+}
+
+/// Servers that failed in this process, by URL, with the cause.
+fn failed() -> &'static Mutex<HashMap<String, String>> {
+    static FAILED: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    FAILED.get_or_init(Default::default)
+}
+
+fn unreachable(url: &str, cause: &str) -> Error {
+    Error::Backend(format!("cannot connect to {}: {cause}", redacted(url)))
+}
+
+/// Fails at once if this server already failed in this process.
+pub(crate) fn check_not_failed(url: &str) -> Result<()> {
+    match failed().lock().unwrap_or_else(|p| p.into_inner()).get(url) {
+        Some(cause) => Err(unreachable(
+            url,
+            &format!("{cause} (failed earlier in this process)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Connects once with the driver itself, to learn quickly whether and why the server cannot
+/// be reached (a pool would retry until its timeout and then hide the cause).
+pub(crate) async fn probe(url: &str, backend: DbBackend) -> Result<()> {
+    check_not_failed(url)?;
+    let driver_url = url_for(url, None)?;
+    let attempt = async {
+        match backend {
+            #[cfg(feature = "postgres")]
+            DbBackend::Postgres => sqlx::PgConnection::connect(&driver_url)
+                .await
+                .map(|c| drop(c.close())),
+            #[cfg(feature = "mysql")]
+            DbBackend::MySql => sqlx::MySqlConnection::connect(&driver_url)
+                .await
+                .map(|c| drop(c.close())),
+            #[allow(unreachable_patterns)]
+            other => Err(sqlx::Error::Configuration(
+                format!("persist-core was built without a driver for {other:?}").into(),
+            )),
+        }
+    };
+    let cause = match tokio::time::timeout(connect_timeout(), attempt).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "no answer within {:?} ({CONNECT_TIMEOUT_ENV})",
+            connect_timeout()
+        ),
+    };
+    // Refused for lack of connections is a matter of waiting, not a broken server.
+    if !is_too_many_connections(&cause) {
+        failed()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(url.to_owned(), cause.clone());
+    }
+    Err(unreachable(url, &cause))
+}
+
+fn is_too_many_connections(cause: &str) -> bool {
+    let cause = cause.to_ascii_lowercase();
+    cause.contains("too many connections")
+        || cause.contains("remaining connection slots")
+        || cause.contains("53300")
+        || cause.contains("1040")
+}
+
+/// The number of connections all tests together may hold on the server (read once per
+/// server and process).
+async fn budget(admin: &DatabaseConnection, url: &str) -> Result<usize> {
+    if let Some(n) = crate::env::count(&crate::env::MAX_CONNECTIONS)? {
+        return Ok(n.max(1));
+    }
+    static BUDGETS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
+    let budgets = BUDGETS.get_or_init(Default::default);
+    if let Some(n) = budgets.lock().unwrap_or_else(|p| p.into_inner()).get(url) {
+        return Ok(*n);
+    }
+    let n = read_budget(admin).await?;
+    budgets
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(url.to_owned(), n);
+    Ok(n)
+}
+
+async fn read_budget(admin: &DatabaseConnection) -> Result<usize> {
+    let backend = admin.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT (current_setting('max_connections')::int \
+             - current_setting('superuser_reserved_connections')::int \
+             - COALESCE(NULLIF(current_setting('reserved_connections', true), '')::int, 0))::bigint AS n"
+        }
+        _ => "SELECT CAST(@@max_connections AS SIGNED) AS n",
+    };
+    let row = admin
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .context(ADMIN, "reading the server's connection limit")?;
+    let limit: i64 = row
+        .map(|r| r.try_get("", "n"))
+        .transpose()
+        .context(ADMIN, "reading the server's connection limit")?
+        .unwrap_or(100);
+    let limit = usize::try_from(limit).unwrap_or(100);
+    // Headroom for other clients (and for tests waiting, which connect briefly to ask).
+    let headroom = (limit / 8).max(8);
+    Ok(limit.saturating_sub(headroom).max(1))
+}
+
+/// An open admin session: its connection holds an owner lock and its test's slots, and gives
+/// them back when it closes.
+pub(crate) struct Session {
+    pub conn: DatabaseConnection,
+    pub owner: i64,
+}
+
+impl Session {
+    /// Opens a session and takes `slots` slots, waiting (without a connection) while the
+    /// budget is spent.
+    pub(crate) async fn open(url: &str, backend: DbBackend, slots: usize) -> Result<Session> {
+        // Once per server and process, ask the driver directly: a pool would retry a refused
+        // connection until its timeout and then hide the cause.
+        static REACHED: OnceLock<Mutex<std::collections::HashSet<String>>> = OnceLock::new();
+        let reached = REACHED.get_or_init(Default::default);
+        if !reached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(url)
+        {
+            probe(url, backend).await?;
+            reached
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(url.to_owned());
+        }
+        let wait = crate::env::seconds_or_default(&crate::env::CONNECTION_WAIT);
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(10);
+        loop {
+            check_not_failed(url)?;
+            match Self::try_open(url, backend, slots).await? {
+                Ok(session) => return Ok(session),
+                Err(budget) if started.elapsed() >= wait => {
+                    return Err(Error::Backend(format!(
+                        "waited {:?} for {slots} of the {budget} connections tests may hold on {} \
+                         ({MAX_CONNECTIONS_ENV} to change it, {CONNECTION_WAIT_ENV} to wait \
+                         longer); other tests hold them: run fewer at once (-j) or raise the \
+                         server's max_connections",
+                        started.elapsed(),
+                        redacted(url)
+                    )));
+                }
+                Err(_) => {
+                    // Jittered, growing pauses: many waiters must not knock in step.
+                    let jitter = Duration::from_micros(u64::from(
+                        uuid::Uuid::new_v4().as_fields().0 % 10_000,
+                    ));
+                    tokio::time::sleep(pause + jitter).await;
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+            }
+        }
+    }
+
+    /// One attempt: `Ok(Err(budget))` when the slots are not there now.
+    async fn try_open(
+        url: &str,
+        backend: DbBackend,
+        slots: usize,
+    ) -> Result<std::result::Result<Session, usize>> {
+        let conn = match super::admin_connection(url).await {
+            Ok(conn) => conn,
+            Err(e) if is_too_many_connections(&e.to_string()) => return Ok(Err(0)),
+            Err(e) => {
+                // Learn the cause (and remember it) when the server itself is the problem.
+                probe(url, backend).await?;
+                return Err(e);
+            }
+        };
+        let result = async {
+            let budget = budget(&conn, url).await?;
+            let owner = take_owner_lock(&conn).await?;
+            let taken = take_slots(&conn, budget, slots).await?;
+            Ok::<_, Error>((budget, owner, taken))
+        }
+        .await;
+        match result {
+            Ok((_, owner, true)) => Ok(Ok(Session { conn, owner })),
+            Ok((budget, _, false)) => {
+                let _ = conn.close().await;
+                Ok(Err(budget))
+            }
+            Err(e) => {
+                let _ = conn.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives back the slots and the owner lock by closing the connection.
+    pub(crate) async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+fn lock_call(backend: DbBackend, key: i64, alias: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("pg_try_advisory_lock({key}) AS {alias}"),
+        _ => {
+            let name = if key >= SLOT_BASE {
+                format!("persist_slot_{}", key - SLOT_BASE)
+            } else {
+                format!("persist_owner_{key}")
+            };
+            format!("(GET_LOCK('{name}', 0) = 1) AS {alias}")
+        }
+    }
+}
+
+fn unlock_call(backend: DbBackend, key: i64) -> String {
+    match backend {
+        DbBackend::Postgres => format!("pg_advisory_unlock({key})"),
+        _ => format!("RELEASE_LOCK('persist_slot_{}')", key - SLOT_BASE),
+    }
+}
+
+/// Tries `keys`, in one round trip; returns those taken.
+async fn try_locks(conn: &DatabaseConnection, keys: &[i64]) -> Result<Vec<i64>> {
+    let backend = conn.get_database_backend();
+    let calls: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| lock_call(backend, *key, &format!("l{i}")))
+        .collect();
+    let sql = format!("SELECT {}", calls.join(", "));
+    let row = conn
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .context(ADMIN, "taking advisory locks")?
+        .ok_or_else(|| Error::Backend("taking advisory locks returned no row".into()))?;
+    let mut taken = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let got: bool = row
+            .try_get("", &format!("l{i}"))
+            .context(ADMIN, "taking advisory locks")?;
+        if got {
+            taken.push(*key);
+        }
+    }
+    Ok(taken)
+}
+
+/// Takes a fresh owner lock; its key is the owner recorded for every database of the session.
+pub(crate) async fn take_owner_lock(conn: &DatabaseConnection) -> Result<i64> {
+    for _ in 0..8 {
+        let key = OWNER_BASE + i64::from(uuid::Uuid::new_v4().as_fields().0 >> 1);
+        if try_locks(conn, &[key]).await?.len() == 1 {
+            return Ok(key);
+        }
+    }
+    Err(Error::Backend(
+        "could not take an owner lock on the server".into(),
+    ))
+}
+
+/// Takes `wanted` of the `budget` slots, or none; `true` when taken.
+async fn take_slots(conn: &DatabaseConnection, budget: usize, wanted: usize) -> Result<bool> {
+    if wanted > budget {
+        return Err(Error::Backend(format!(
+            "a test needs {wanted} connections but only {budget} may be held on this server \
+             ({MAX_CONNECTIONS_ENV})"
+        )));
+    }
+    // Start at a random slot, so that concurrent tests mostly try different ones.
+    let start = uuid::Uuid::new_v4().as_fields().0 as usize % budget;
+    let candidates: Vec<i64> = (0..budget)
+        .map(|i| SLOT_BASE + ((start + i) % budget) as i64)
+        .collect();
+    let mut taken = Vec::new();
+    let mut rest = &candidates[..];
+    while taken.len() < wanted && !rest.is_empty() {
+        let n = ((wanted - taken.len()) * 2).max(8).min(rest.len());
+        let (batch, tail) = rest.split_at(n);
+        rest = tail;
+        taken.extend(try_locks(conn, batch).await?);
+    }
+    if taken.len() >= wanted {
+        let extra = taken.split_off(wanted);
+        release(conn, &extra).await?;
+        return Ok(true);
+    }
+    release(conn, &taken).await?;
+    Ok(false)
+}
+
+async fn release(conn: &DatabaseConnection, keys: &[i64]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let backend = conn.get_database_backend();
+    let calls: Vec<String> = keys.iter().map(|k| unlock_call(backend, *k)).collect();
+    conn.execute_unprepared(&format!("SELECT {}", calls.join(", ")))
+        .await
+        .context(ADMIN, "releasing advisory locks")
+        .map(|_| ())
+}
+
+/// A single-connection pool to the administration database that holds an owner lock of its
+/// own, with the lock's key: for work done outside a test's session (a sweep, a refill).
+pub(crate) async fn owner_connection(admin_url: &str) -> Result<(DatabaseConnection, i64)> {
+    let conn = super::admin_connection(admin_url).await?;
+    match take_owner_lock(&conn).await {
+        Ok(owner) => Ok((conn, owner)),
+        Err(e) => {
+            let _ = conn.close().await;
+            Err(e)
+        }
+    }
+}
