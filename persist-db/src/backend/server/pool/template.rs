@@ -8,7 +8,7 @@ use super::claim::placeholder;
 use super::{ADMIN, TEMPLATE_LOCK_BASE, TemplateInfo, known, quote, template_name};
 use crate::backend::SchemaTemplate;
 use crate::backend::server::registry::{self, Kind, REGISTRY_TABLE};
-use crate::backend::server::{admin_connection_to, create_statement};
+use crate::backend::server::{admin_connection_to, create_statement, drop_statement};
 use crate::error::{DbContext, Error, Result};
 
 /// The template for `template`, built if no process has built it yet.
@@ -132,10 +132,10 @@ async fn build_template(
         &template.label,
     )
     .await?;
-    admin
-        .execute_unprepared(&create_statement(backend, name, None))
-        .await
-        .context(ADMIN, format!("creating template {name}"))?;
+    if let Err(e) = create_template_database(admin, name).await {
+        let _ = registry::drop_owned(admin, name, owner).await;
+        return Err(e);
+    }
     let conn = admin_connection_to(admin_url, name).await?;
     let built = async {
         template.schema.apply(&conn).await.context(
@@ -212,6 +212,78 @@ async fn build_template(
     Ok(info)
 }
 
+/// Creates the template's database. One already there has no record (the name was just
+/// recorded, under the template's lock): it was left by hand, or by a process whose record was
+/// removed, and is nobody's, so it is dropped and created afresh.
+async fn create_template_database(admin: &DatabaseConnection, name: &str) -> Result<()> {
+    let backend = admin.get_database_backend();
+    let create = create_statement(backend, name, None);
+    match admin.execute_unprepared(&create).await {
+        Err(e) if e.to_string().contains("exists") => {
+            tracing::warn!(database = %name, "a template's database was there without a record; dropped and built again");
+            admin
+                .execute_unprepared(&drop_statement(backend, name))
+                .await
+                .context(ADMIN, format!("dropping {name}, which no record names"))?;
+            admin
+                .execute_unprepared(&create)
+                .await
+                .context(ADMIN, format!("creating template {name}"))?;
+            Ok(())
+        }
+        other => other
+            .map(|_| ())
+            .context(ADMIN, format!("creating template {name}")),
+    }
+}
+
 async fn touch_template(admin: &DatabaseConnection, name: &str) -> Result<()> {
     registry::update(admin, name, [("created_at", registry::now_millis().into())]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::server::admin_connection;
+
+    /// The server of this run (`PERSIST_TEST_DATABASE_URL`), if it is one.
+    fn server() -> Option<String> {
+        crate::env::var(crate::env::DATABASE_URL_ENV).filter(|url| {
+            url.starts_with("postgres") || url.starts_with("mysql") || url.starts_with("mariadb")
+        })
+    }
+
+    #[tokio::test]
+    async fn a_template_database_left_without_its_record_is_built_again() {
+        let Some(url) = server() else { return };
+        let admin = admin_connection(&url).await.unwrap();
+        let backend = admin.get_database_backend();
+        let name = format!(
+            "pt_t_left_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        admin
+            .execute_unprepared(&create_statement(backend, &name, None))
+            .await
+            .unwrap();
+        let old = admin_connection_to(&url, &name).await.unwrap();
+        old.execute_unprepared("CREATE TABLE old_build (id INT)")
+            .await
+            .unwrap();
+        old.close().await.unwrap();
+
+        let created = create_template_database(&admin, &name).await;
+        let new = admin_connection_to(&url, &name).await.unwrap();
+        let tables = crate::catalog::list_tables(&new).await.unwrap();
+        new.close().await.unwrap();
+        admin
+            .execute_unprepared(&drop_statement(backend, &name))
+            .await
+            .unwrap();
+        created.unwrap();
+        assert!(
+            tables.is_empty(),
+            "the old build is still there: {tables:?}"
+        );
+    }
 }
