@@ -38,30 +38,38 @@ pub async fn test_databases(url: &str) -> Vec<String> {
     names
 }
 
-/// Registry rows for the given databases, as `(name, state)`.
-pub async fn registry_rows(url: &str, names: &[String]) -> Vec<(String, String)> {
+/// Every registry row, as `(name, kind, state, pool key)`.
+async fn registry(url: &str) -> Vec<(String, String, String, String)> {
     let url = url.replacen("mariadb://", "mysql://", 1);
     let db = Database::connect(url.as_str()).await.unwrap();
     let backend = db.get_database_backend();
     let rows = db
         .query_all_raw(Statement::from_string(
             backend,
-            "SELECT db_name, state FROM persist_test_databases",
+            "SELECT db_name, kind, state, pool_key FROM persist_test_databases",
         ))
         .await
         .unwrap();
+    let text = |r: &sea_orm::QueryResult, c: &str| r.try_get::<String>("", c).unwrap();
     let found = rows
         .iter()
         .map(|r| {
-            (
-                r.try_get::<String>("", "db_name").unwrap(),
-                r.try_get::<String>("", "state").unwrap(),
-            )
+            let (name, kind) = (text(r, "db_name"), text(r, "kind"));
+            (name, kind, text(r, "state"), text(r, "pool_key"))
         })
-        .filter(|(name, _)| names.contains(name))
         .collect();
     db.close().await.unwrap();
     found
+}
+
+/// Registry rows for the given databases, as `(name, state)`.
+pub async fn registry_rows(url: &str, names: &[String]) -> Vec<(String, String)> {
+    registry(url)
+        .await
+        .into_iter()
+        .filter(|(name, ..)| names.contains(name))
+        .map(|(name, _, state, _)| (name, state))
+        .collect()
 }
 
 /// Registry rows for the given databases once none is passing through another process's
@@ -113,6 +121,39 @@ pub async fn drop_by_hand(url: &str, names: &[String]) {
         .unwrap();
     }
     db.close().await.unwrap();
+}
+
+/// Drops databases by hand and says nothing to the registry: what a person cleaning a server
+/// with `DROP DATABASE` alone leaves behind, records naming databases that are gone.
+pub async fn drop_leaving_records(url: &str, names: &[String]) {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let db = Database::connect(url.as_str()).await.unwrap();
+    for name in names {
+        let drop = match db.get_database_backend() {
+            DbBackend::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            _ => format!("DROP DATABASE IF EXISTS `{name}`"),
+        };
+        db.execute_unprepared(&drop).await.unwrap();
+    }
+    db.close().await.unwrap();
+}
+
+/// The pool key in a pool database's name (`pt_p_<key>_<id>`).
+pub fn pool_key(name: &str) -> Option<&str> {
+    name.strip_prefix("pt_p_")?
+        .rsplit_once('_')
+        .map(|(key, _)| key)
+}
+
+/// The idle databases the registry records for the pools of `keys` (ready pool databases and
+/// templates), as `(name, kind)`.
+pub async fn idle_in_pools(url: &str, keys: &[String]) -> Vec<(String, String)> {
+    registry(url)
+        .await
+        .into_iter()
+        .filter(|(_, _, state, key)| state == "ready" && keys.contains(key))
+        .map(|(name, kind, ..)| (name, kind))
+        .collect()
 }
 
 /// A pool of its own for a test that looks at what becomes of its pool databases: the mesh's

@@ -11,7 +11,8 @@ use persist_core::db::ManagerBuilder;
 use persist_core::db::{RegisteredDatabase, list_databases, sweep_leaked};
 use persist_core::prelude::*;
 use persist_tests::server::{
-    Undroppable, drop_by_hand, own_pool, registry_rows, server_url, settled_rows, test_databases,
+    Undroppable, drop_by_hand, drop_leaving_records, idle_in_pools, own_pool, pool_key,
+    registry_rows, server_url, settled_rows, test_databases,
 };
 use persist_tests::{
     expect_failure, output_text, record_locations, recorded_locations, run_ignored, spawn_test,
@@ -48,6 +49,10 @@ fn kept_pool(builder: ManagerBuilder) -> ManagerBuilder {
 
 fn reuse_pool(builder: ManagerBuilder) -> ManagerBuilder {
     own_pool(builder, "reuse")
+}
+
+fn vanish_pool(builder: ManagerBuilder) -> ManagerBuilder {
+    own_pool(builder, "vanish")
 }
 
 #[persistence_test(agents = ["AgentA", "AgentB"], setup = "lifecycle_pool")]
@@ -404,6 +409,58 @@ fn pool_databases_come_back_pristine_or_not_at_all() {
     }
     let rows = block_on(settled_rows(&url, &filled));
     assert!(rows.iter().all(|(_, state)| state == "ready"), "{rows:?}");
+}
+
+#[persistence_test(agents = ["AgentA"], setup = "vanish_pool")]
+#[ignore = "driven by another test in this file"]
+async fn driven_after_drops_by_hand(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
+    one_turn(&ctx, &gateway, "alice").await;
+}
+
+#[test]
+fn databases_dropped_by_hand_are_forgotten_never_handed_out() {
+    let Some(url) = server_or_skip("databases_dropped_by_hand_are_forgotten_never_handed_out")
+    else {
+        return;
+    };
+    driven_after_drops_by_hand();
+    let first = names(&recorded_locations("driven_after_drops_by_hand"));
+    let keys: Vec<String> = first
+        .iter()
+        .filter_map(|name| pool_key(name).map(str::to_owned))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        2,
+        "the gateway and the agent come from pools: {first:?}"
+    );
+    // A person clears the server with DROP DATABASE alone: the idle databases of both pools
+    // and their templates go, their records stay. The next test gets databases that are there
+    // (its turn writes to them): in this process, which knew the old templates, then in
+    // another, which did not.
+    let mut dropped = Vec::new();
+    for in_another_process in [false, true] {
+        let idle = block_on(idle_in_pools(&url, &keys));
+        let templates = idle.iter().filter(|(_, kind)| kind == "template").count();
+        assert_eq!(templates, 2, "each pool has its template: {idle:?}");
+        let names: Vec<String> = idle.into_iter().map(|(name, _)| name).collect();
+        block_on(drop_leaving_records(&url, &names));
+        dropped.extend(names);
+        if in_another_process {
+            let output = run_ignored("driven_after_drops_by_hand", &[]);
+            assert!(output.status.success(), "{}", output_text(&output));
+        } else {
+            driven_after_drops_by_hand();
+        }
+    }
+    // No record names a database the server lacks.
+    let on_server = block_on(test_databases(&url));
+    for (name, state) in block_on(registry_rows(&url, &dropped)) {
+        assert!(
+            on_server.contains(&name),
+            "{name} is recorded ({state}) but not on the server"
+        );
+    }
 }
 
 #[persistence_test(agents = ["AgentA"])]

@@ -235,12 +235,24 @@ impl Engine for ServerBackend {
             let key = template.key.clone();
             let label = format!("{} · {}", self.label, template.label);
             let (name, refill) = on_engine(async move {
-                let info = pool::ensure_template(&admin, &url, owner, &template).await?;
+                let mut info = pool::ensure_template(&admin, &url, owner, &template).await?;
                 let name = match pool::claim(&admin, &template.key, owner, &label).await? {
                     Some(name) => name,
-                    None => {
-                        pool::create_pooled(&admin, &url, owner, &template, &info, &label).await?
-                    }
+                    None => match pool::create_pooled(&admin, &url, owner, &template, &info, &label)
+                        .await
+                    {
+                        Ok(name) => name,
+                        // The template this process knew was dropped (by hand, or by a sweep
+                        // of unused pools): look it up again, built anew if need be, once.
+                        Err(e) if !registry::exists(&admin, &info.name).await.unwrap_or(true) => {
+                            tracing::warn!(template = %info.name, error = %e, "the template was gone; looked up again");
+                            pool::forget_template(&url, &template.key);
+                            info = pool::ensure_template(&admin, &url, owner, &template).await?;
+                            pool::create_pooled(&admin, &url, owner, &template, &info, &label)
+                                .await?
+                        }
+                        Err(e) => return Err(e),
+                    },
                 };
                 let refill = pool::refill_if_low(&admin, &url, &template, &info).await;
                 Ok::<_, Error>((name, refill))
@@ -467,6 +479,8 @@ pub async fn drain_pools(admin_url: &str) -> Result<Vec<String>> {
         let session = Session::open(&url, backend, 1).await?;
         let result = async {
             let admin = &session.conn;
+            // A server no test has run on yet has nothing to drain, and no registry either.
+            registry::ensure_table(admin).await?;
             let mut dropped = Vec::new();
             loop {
                 // Claimed first, so no test takes one while it is being dropped.

@@ -105,24 +105,46 @@ pub(super) async fn claim_first_by(
     label: Option<&str>,
 ) -> Result<Option<String>> {
     let backend = admin.get_database_backend();
+    // Ready records are owned by nobody; each says whether its database is still there (one
+    // dropped by hand, or by anything that did not tell the registry, must not be handed out).
     let select = format!(
-        "SELECT db_name FROM {REGISTRY_TABLE} WHERE state = 'ready' AND {filter} \
-         ORDER BY {order} LIMIT 1 FOR UPDATE SKIP LOCKED"
+        "SELECT db_name, {} AS present FROM {REGISTRY_TABLE} WHERE state = 'ready' AND owner = 0 \
+         AND {filter} ORDER BY {order} LIMIT 1 FOR UPDATE SKIP LOCKED",
+        registry::present_sql(backend)
     );
     let operation = format!("claiming {what}");
-    let txn = admin.begin().await.context(ADMIN, &operation)?;
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(backend, select, values))
-        .await
-        .context(ADMIN, &operation)?;
-    let Some(row) = row else {
-        let _ = txn.rollback().await;
-        return Ok(None);
-    };
-    let name: String = row.try_get("", "db_name").context(ADMIN, &operation)?;
-    registry::hand_over(&txn, &name, owner, label).await?;
-    txn.commit().await.context(ADMIN, &operation)?;
-    Ok(Some(name))
+    loop {
+        let txn = admin.begin().await.context(ADMIN, &operation)?;
+        let row = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                select.clone(),
+                values.clone(),
+            ))
+            .await
+            .context(ADMIN, &operation)?;
+        let Some(row) = row else {
+            let _ = txn.rollback().await;
+            return Ok(None);
+        };
+        let name: String = row.try_get("", "db_name").context(ADMIN, &operation)?;
+        let present = registry::int_column(&row, "present").context(ADMIN, &operation)? == 1;
+        if !present {
+            // Its record goes, and the next one is tried.
+            registry::forget_missing(&txn, &name).await?;
+            txn.commit().await.context(ADMIN, &operation)?;
+            continue;
+        }
+        // The row is locked, ready and nobody's: the update takes it.
+        if !registry::hand_over(&txn, &name, owner, label).await? {
+            let _ = txn.rollback().await;
+            return Err(crate::error::Error::Backend(format!(
+                "{operation}: {name} was ready but could not be handed over"
+            )));
+        }
+        txn.commit().await.context(ADMIN, &operation)?;
+        return Ok(Some(name));
+    }
 }
 
 /// Creates a new pool database from the template, recorded as claimed by `owner`.

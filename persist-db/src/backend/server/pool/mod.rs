@@ -199,6 +199,14 @@ pub(crate) async fn claim_idle(
     claim_first(admin, owner, &filter, values, "an idle database", None).await
 }
 
+/// Forgets the template of `key` this process knew: its database is gone.
+pub(crate) fn forget_template(admin_url: &str, key: &str) {
+    known()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&(admin_url.to_owned(), key.to_owned()));
+}
+
 /// Forgets every template this process knew (they were dropped).
 pub(crate) fn forget_templates() {
     known().lock().unwrap_or_else(|p| p.into_inner()).clear();

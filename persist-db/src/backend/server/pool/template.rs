@@ -74,12 +74,15 @@ fn fresh(memo_key: &(String, String)) -> Option<TemplateInfo> {
     (touched.elapsed() < super::claim::stale_after() / 2).then(|| info.clone())
 }
 
-/// The template of schema `key` as published in the registry, if it is.
+/// The template of schema `key` as published in the registry, if it is there. One whose
+/// database is gone from the server (dropped by hand) loses its record, and is built again.
+/// Called under the template's lock.
 async fn published(admin: &DatabaseConnection, key: &str) -> Result<Option<TemplateInfo>> {
     let backend = admin.get_database_backend();
     let sql = format!(
-        "SELECT detail FROM {REGISTRY_TABLE} WHERE pool_key = {} AND kind = 'template' \
-         AND state = 'ready' ORDER BY created_at DESC LIMIT 1",
+        "SELECT db_name, detail, {} AS present FROM {REGISTRY_TABLE} WHERE pool_key = {} \
+         AND kind = 'template' AND state = 'ready' ORDER BY created_at DESC LIMIT 1",
+        registry::present_sql(backend),
         placeholder(admin)
     );
     let name = template_name(key);
@@ -88,6 +91,13 @@ async fn published(admin: &DatabaseConnection, key: &str) -> Result<Option<Templ
         .await
         .context(ADMIN, format!("looking up template {name}"))?;
     let Some(row) = row else { return Ok(None) };
+    if registry::int_column(&row, "present").context(ADMIN, "reading a template")? != 1 {
+        let db_name: String = row
+            .try_get("", "db_name")
+            .context(ADMIN, "reading a template")?;
+        registry::forget_missing(admin, &db_name).await?;
+        return Ok(None);
+    }
     let detail: String = row
         .try_get("", "detail")
         .context(ADMIN, "reading a template")?;
