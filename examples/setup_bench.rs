@@ -71,6 +71,8 @@ async fn measure(
             .agents(AGENTS)
             .backend(backend.clone())
             .templates(templates)
+            // As `#[persistence_test]` does: a later test of this process may take them.
+            .reuse(templates)
             .label("setup_bench")
             .setup()
             .await?;

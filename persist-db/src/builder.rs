@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use super::backend::{Backend, BackendConfig, Custom};
+use super::backend::{Backend, BackendConfig, Custom, Engine};
 use super::manager::{MultiDatabaseManager, Parts};
 use super::names::validate_agent_names;
-use super::provision::{Provisioned, provision_all, teardown};
+use super::provision::{Keys, Provisioned, plan, provision_all, teardown};
 use super::schema::{AgentSchema, AgentSchemas, EntitySchema, GatewaySchema, Migrations};
 use crate::error::{Error, Result};
 
@@ -18,6 +18,7 @@ pub struct ManagerBuilder {
     custom_backend: Option<Box<dyn Backend>>,
     label: String,
     templates: bool,
+    reuse: bool,
 }
 
 impl Default for ManagerBuilder {
@@ -32,6 +33,7 @@ impl Default for ManagerBuilder {
             custom_backend: None,
             label: "manager".to_owned(),
             templates: true,
+            reuse: false,
         }
     }
 }
@@ -111,6 +113,22 @@ impl ManagerBuilder {
         self
     }
 
+    /// Whether cleanup may give the databases back to this process for the next manager of
+    /// the same schemas and agents, instead of removing them (off by default; the runner of
+    /// `#[persistence_test]` turns it on). On SQLite files, a set that is proven pristine at
+    /// cleanup (nothing changed through any connection: data, schema, sequences, settings,
+    /// temporary objects, attached databases, open transactions) keeps its directory, files
+    /// and open connections, and the next setup takes it without copying or connecting. A set
+    /// that changed is removed as before. Other backends ignore it. The directories still
+    /// waiting when the process ends are removed by a later run's sweep.
+    ///
+    /// Handles to a manager's databases must not be used after its cleanup: with reuse, they
+    /// would reach the next test's.
+    pub fn reuse(mut self, enabled: bool) -> Self {
+        self.reuse = enabled;
+        self
+    }
+
     /// The backend chosen so far, and whether it is a custom one.
     pub(crate) fn backend_choice(&self) -> (BackendConfig, bool) {
         (self.backend.clone(), self.custom_backend.is_some())
@@ -118,6 +136,12 @@ impl ManagerBuilder {
 
     /// Creates and prepares every database. On failure nothing is left behind.
     pub async fn setup(self) -> Result<MultiDatabaseManager> {
+        // Boxed: a test's own future stays small and shallow whatever setup holds.
+        let setup: futures::future::BoxFuture<'static, _> = Box::pin(self.provision());
+        setup.await
+    }
+
+    async fn provision(self) -> Result<MultiDatabaseManager> {
         // A variable that cannot be read fails here, naming it, not later as a default.
         crate::env::check()?;
         let agents = validate_agent_names(&self.agents)?;
@@ -151,37 +175,81 @@ impl ManagerBuilder {
             .unwrap_or_else(|| Arc::new(EntitySchema::new()));
         let config = self.backend.clone();
         let custom = self.custom_backend.is_some();
-        let backend = match self.custom_backend {
-            Some(backend) => Box::new(Custom(backend)),
-            None => self.backend.open(&self.label).await?,
+        let agent_schemas = schemas
+            .iter()
+            .map(|(agent, schema)| (agent.as_str().to_owned(), schema.clone()))
+            .collect();
+        // Reuse: a set of this plan left pristine by an earlier test of this process.
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
+        let mut planned = None;
+        #[cfg(feature = "sqlite")]
+        if self.reuse
+            && !custom
+            && self.templates
+            && matches!(
+                config,
+                BackendConfig::SqliteFile | BackendConfig::SqliteFileIn(_)
+            )
+        {
+            let plan = plan(Keys::Sqlite, &schemas, &gateway_schema, true).await?;
+            if let Some(identity) = plan.identity() {
+                if let Some(set) = crate::warm::take(&identity) {
+                    return Ok(MultiDatabaseManager::new(Parts {
+                        backend: set.backend,
+                        config: Some(config),
+                        gateway: set.gateway,
+                        agent_schemas,
+                        agents: set.agents,
+                        gateway_schema,
+                        agent_schema: default_schema,
+                        warm: Some((identity, set.probes)),
+                    }));
+                }
+                planned = Some((plan, identity));
+            }
+        }
+        let backend: Arc<dyn Engine> = match self.custom_backend {
+            Some(backend) => Arc::new(Custom(backend)),
+            None => Arc::from(self.backend.open(&self.label).await?),
+        };
+        let (plan, identity) = match planned {
+            Some((plan, identity)) => (plan, Some(identity)),
+            None => (
+                plan(
+                    Keys::Backend(&*backend),
+                    &schemas,
+                    &gateway_schema,
+                    self.templates,
+                )
+                .await?,
+                None,
+            ),
         };
         let mut created: Vec<Provisioned> = Vec::new();
-        let outcome = provision_all(
-            &*backend,
-            &schemas,
-            &gateway_schema,
-            self.templates,
-            &mut created,
-        )
-        .await;
+        let outcome = provision_all(&*backend, plan, &mut created).await;
         if let Err(error) = outcome {
             // Best effort: the setup error is what the caller needs to see.
             let _ = teardown(&*backend, created.iter(), false).await;
             return Err(error);
         }
+        // A set that may be reused starts from its probes, taken once its connections are open.
+        let warm = match identity {
+            Some(identity) => crate::warm::baseline(created.iter())
+                .await
+                .map(|probes| (identity, probes)),
+            None => None,
+        };
         let mut created = created.into_iter();
         let gateway = created.next().expect("the gateway is provisioned first");
         Ok(MultiDatabaseManager::new(Parts {
             backend,
             config: (!custom).then_some(config),
             gateway,
-            agent_schemas: schemas
-                .iter()
-                .map(|(agent, schema)| (agent.as_str().to_owned(), schema.clone()))
-                .collect(),
+            agent_schemas,
             agents: agents.into_iter().zip(created).collect(),
             gateway_schema,
             agent_schema: default_schema,
+            warm,
         }))
     }
 }

@@ -118,6 +118,16 @@ pub(crate) fn keep() -> Result<Option<persist_config::Keep>> {
     vars::KEEP.keep(raw(&vars::KEEP).as_deref())
 }
 
+/// Whether this process runs one test and ends: nextest's process per test (its
+/// `NEXTEST_EXECUTION_MODE`, or `NEXTEST` where an older nextest does not say). Nothing a test
+/// leaves for the next one of its process (warm databases, say) is worth keeping then.
+pub fn process_per_test() -> bool {
+    match std::env::var("NEXTEST_EXECUTION_MODE") {
+        Ok(mode) => mode == "process-per-test",
+        Err(_) => std::env::var_os("NEXTEST").is_some(),
+    }
+}
+
 /// [`DATABASE_URL_ENV`]'s backend name or URL, if set.
 pub(crate) fn database_url() -> Result<Option<String>> {
     vars::DATABASE_URL.backend(raw(&vars::DATABASE_URL).as_deref())

@@ -68,6 +68,7 @@ mod plant;
 mod provision;
 mod role;
 mod schema;
+mod warm;
 
 #[cfg(feature = "sqlite")]
 pub use backend::sweep_test_directories;

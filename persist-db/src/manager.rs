@@ -14,6 +14,7 @@ use super::provision::{Provisioned, drop_all, teardown};
 use super::role::DatabaseRole;
 use super::schema::{AgentSchema, GatewaySchema};
 use crate::error::{DbContext, Error, Result};
+use crate::warm::{Probe, Warm};
 
 /// The number of rows in one table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,7 +32,7 @@ enum Lifecycle {
 }
 
 struct Inner {
-    backend: Box<dyn Engine>,
+    backend: Arc<dyn Engine>,
     /// The configuration it was opened from (`None` for a custom backend).
     config: Option<BackendConfig>,
     gateway: Provisioned,
@@ -39,6 +40,9 @@ struct Inner {
     gateway_schema: Arc<dyn GatewaySchema>,
     agent_schema: Arc<dyn AgentSchema>,
     agent_schemas: std::collections::BTreeMap<String, Arc<dyn AgentSchema>>,
+    /// The plan's identity and the probes its databases were handed out with, when they may
+    /// be given back for reuse.
+    warm: Option<(String, Vec<Probe>)>,
     lifecycle: Mutex<Lifecycle>,
 }
 
@@ -74,13 +78,14 @@ pub struct MultiDatabaseManager {
 
 /// What a manager is made of, once its databases are provisioned.
 pub(super) struct Parts {
-    pub(super) backend: Box<dyn Engine>,
+    pub(super) backend: Arc<dyn Engine>,
     pub(super) config: Option<BackendConfig>,
     pub(super) gateway: Provisioned,
     pub(super) agents: Vec<(AgentName, Provisioned)>,
     pub(super) gateway_schema: Arc<dyn GatewaySchema>,
     pub(super) agent_schema: Arc<dyn AgentSchema>,
     pub(super) agent_schemas: std::collections::BTreeMap<String, Arc<dyn AgentSchema>>,
+    pub(super) warm: Option<(String, Vec<Probe>)>,
 }
 
 impl MultiDatabaseManager {
@@ -94,6 +99,7 @@ impl MultiDatabaseManager {
             gateway_schema,
             agent_schema,
             agent_schemas,
+            warm,
         } = parts;
         MultiDatabaseManager {
             inner: Arc::new(Inner {
@@ -104,6 +110,7 @@ impl MultiDatabaseManager {
                 gateway_schema,
                 agent_schema,
                 agent_schemas,
+                warm,
                 lifecycle: Mutex::new(Lifecycle::Active),
             }),
         }
@@ -121,9 +128,24 @@ impl Inner {
         std::mem::replace(&mut *lifecycle, Lifecycle::Released) == Lifecycle::Active
     }
 
-    async fn release(&self, keep: bool) -> Result<()> {
+    /// Keeps the databases, or removes them; `reuse`: a pristine set may be given back instead.
+    async fn release(&self, keep: bool, reuse: bool) -> Result<()> {
         if !self.begin_release() {
             return Ok(());
+        }
+        if let (false, true, Some((identity, probes))) = (keep, reuse, &self.warm) {
+            let set = Warm {
+                backend: self.backend.clone(),
+                gateway: self.gateway.clone(),
+                agents: self.agents.clone(),
+                probes: probes.clone(),
+            };
+            match crate::warm::give_back(identity, set).await {
+                Ok(()) => return Ok(()),
+                Err(set) => {
+                    tracing::debug!(plan = %identity, databases = set.probes.len(), "not pristine, or enough wait: removed")
+                }
+            }
         }
         teardown(&*self.backend, self.databases(), keep).await
     }
@@ -349,16 +371,25 @@ impl MultiDatabaseManager {
         Ok(counts)
     }
 
-    /// Removes every database and closes every connection. Idempotent.
+    /// Removes every database and closes every connection. Idempotent. A manager built with
+    /// [`reuse`](crate::ManagerBuilder::reuse) gives a set proven pristine back to this process
+    /// for the next setup of the same plan instead.
     pub async fn cleanup(&self) -> Result<()> {
-        self.inner.release(false).await
+        self.inner.release(false, true).await
+    }
+
+    /// Removes every database and closes every connection, never giving them back for reuse:
+    /// what follows a test that failed or ran out of time, whose tasks may still hold a
+    /// connection. Idempotent.
+    pub async fn discard(&self) -> Result<()> {
+        self.inner.release(false, false).await
     }
 
     /// Closes every connection and leaves the databases in place for a person to open.
     /// Returns where they are. After this, cleanup does nothing.
     pub async fn keep(&self) -> Result<Vec<(DatabaseRole, DatabaseLocation)>> {
         let locations = self.locations();
-        self.inner.release(true).await?;
+        self.inner.release(true, false).await?;
         Ok(locations)
     }
 }

@@ -18,26 +18,85 @@ use crate::error::{DbContext, Error, Result};
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One database of a manager.
+#[derive(Clone)]
 pub(crate) struct Provisioned {
     pub role: DatabaseRole,
     pub location: DatabaseLocation,
     pub connection: DatabaseConnection,
 }
 
-/// Creates every database at once (they are independent, and a server creates several
-/// faster together than one after another), then gives each its schema (each agent its own).
-/// Whatever was created is in `created`, in order, even when something failed.
-pub(crate) async fn provision_all(
-    backend: &dyn Engine,
+/// What a test's databases are to be: each role, its database name, its schema and, with
+/// templates, the schema's template key. Agents that share a schema share its key.
+pub(crate) struct Plan {
+    entries: Vec<Planned>,
+}
+
+/// One database of a plan: its role, name, schema and template key.
+type Planned = (DatabaseRole, String, Arc<dyn ApplySchema>, Option<String>);
+
+impl Plan {
+    /// What identifies these databases across tests: every role, name and template key, or
+    /// `None` when a schema has no template (its databases are then never reused).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    pub(crate) fn identity(&self) -> Option<String> {
+        let mut identity = String::new();
+        for (role, name, _, key) in &self.entries {
+            identity.push_str(&format!("{role}={name}@{};", key.as_deref()?));
+        }
+        Some(identity)
+    }
+}
+
+/// Where template keys come from when a schema's statements cannot key it.
+pub(crate) enum Keys<'a> {
+    /// The backend that will hold the databases.
+    Backend(&'a dyn Engine),
+    /// SQLite, before any backend is open (both SQLite backends key schemas alike).
+    #[cfg(feature = "sqlite")]
+    Sqlite,
+}
+
+impl Keys<'_> {
+    fn kind(&self) -> super::backend::BackendKind {
+        match self {
+            Keys::Backend(backend) => backend.kind(),
+            #[cfg(feature = "sqlite")]
+            Keys::Sqlite => super::backend::BackendKind::SqliteFile,
+        }
+    }
+
+    async fn catalog_key(
+        &self,
+        label: &str,
+        schema: &Arc<dyn ApplySchema>,
+    ) -> Result<Option<String>> {
+        match self {
+            Keys::Backend(backend) => backend.catalog_key(label, schema).await,
+            #[cfg(feature = "sqlite")]
+            Keys::Sqlite => super::backend::sqlite_catalog_key(label, schema)
+                .await
+                .map(Some),
+        }
+    }
+}
+
+/// Plans a test's databases: the gateway's first, then one per agent, each with its schema and,
+/// with `templates`, its template key.
+pub(crate) async fn plan(
+    keys: Keys<'_>,
     agents: &[(AgentName, Arc<dyn AgentSchema>)],
     gateway_schema: &Arc<dyn GatewaySchema>,
     templates: bool,
-    created: &mut Vec<Provisioned>,
-) -> Result<()> {
+) -> Result<Plan> {
     let gateway: Arc<dyn ApplySchema> = Arc::new(GatewayApply(gateway_schema.clone()));
     // One schema to apply per distinct agent schema: agents that share one share its key.
     let mut distinct: Vec<(Arc<dyn AgentSchema>, Arc<dyn ApplySchema>)> = Vec::new();
-    let mut plan = vec![(DatabaseRole::Gateway, "gateway".to_owned(), gateway.clone())];
+    let mut entries = vec![(
+        DatabaseRole::Gateway,
+        "gateway".to_owned(),
+        gateway.clone(),
+        None,
+    )];
     for (agent, schema) in agents {
         let apply = match distinct.iter().find(|(s, _)| Arc::ptr_eq(s, schema)) {
             Some((_, apply)) => apply.clone(),
@@ -47,28 +106,41 @@ pub(crate) async fn provision_all(
                 apply
             }
         };
-        plan.push((
+        entries.push((
             DatabaseRole::Agent(agent.as_str().to_owned()),
             format!("agent_{}", agent.slug()),
             apply,
+            None,
         ));
     }
-    backend.reserve(plan.len()).await?;
-    let mut keys: Vec<(Arc<dyn ApplySchema>, Option<String>)> = Vec::new();
     if templates {
+        let mut keyed: Vec<(Arc<dyn ApplySchema>, Option<String>)> = Vec::new();
         for (label, schema) in std::iter::once(("gateway", &gateway))
             .chain(distinct.iter().map(|(_, apply)| ("agents", apply)))
         {
-            keys.push((schema.clone(), schema_key(backend, label, schema).await?));
+            keyed.push((schema.clone(), schema_key(&keys, label, schema).await?));
+        }
+        for (_, _, schema, key) in &mut entries {
+            *key = keyed
+                .iter()
+                .find(|(s, _)| Arc::ptr_eq(s, schema))
+                .and_then(|(_, key)| key.clone());
         }
     }
-    let keys = &keys;
-    let outcomes =
-        futures::future::join_all(plan.into_iter().map(|(role, name, schema)| async move {
-            let key = keys
-                .iter()
-                .find(|(s, _)| Arc::ptr_eq(s, &schema))
-                .and_then(|(_, key)| key.clone());
+    Ok(Plan { entries })
+}
+
+/// Creates every database of `plan` at once (they are independent, and a server creates
+/// several faster together than one after another), then gives each its schema (each agent
+/// its own). Whatever was created is in `created`, in order, even when something failed.
+pub(crate) async fn provision_all(
+    backend: &dyn Engine,
+    plan: Plan,
+    created: &mut Vec<Provisioned>,
+) -> Result<()> {
+    backend.reserve(plan.entries.len()).await?;
+    let outcomes = futures::future::join_all(plan.entries.into_iter().map(
+        |(role, name, schema, key)| async move {
             let label = role.to_string();
             let template = key.map(|key| SchemaTemplate {
                 key,
@@ -82,8 +154,9 @@ pub(crate) async fn provision_all(
                 apply_over_one_connection(backend, &database.location, &*schema, &label).await
             };
             Ok::<_, Error>((database, applied))
-        }))
-        .await;
+        },
+    ))
+    .await;
     let mut first_error = None;
     for outcome in outcomes {
         match outcome {
@@ -105,20 +178,20 @@ pub(crate) async fn provision_all(
 /// (with its migration history, if it has one), or, where those cannot be trusted, what it
 /// builds (`Engine::catalog_key`); `None` for a schema with no template.
 async fn schema_key(
-    backend: &dyn Engine,
+    keys: &Keys<'_>,
     label: &str,
     schema: &Arc<dyn ApplySchema>,
 ) -> Result<Option<String>> {
-    let dialect = backend.kind().db_backend();
+    let dialect = keys.kind().db_backend();
     let recorded = match schema.history() {
         Some((table, names)) => definition(&**schema, dialect, Some(&table), &names).await,
         None => definition(&**schema, dialect, None, &[]).await,
     };
-    key_for(backend, label, schema, recorded).await
+    key_for(keys, label, schema, recorded).await
 }
 
 async fn key_for(
-    backend: &dyn Engine,
+    keys: &Keys<'_>,
     label: &str,
     schema: &Arc<dyn ApplySchema>,
     recorded: std::result::Result<super::Fingerprint, Untrusted>,
@@ -127,7 +200,7 @@ async fn key_for(
         Ok(fingerprint) => return Ok(Some(fingerprint.to_string())),
         Err(why) => why,
     };
-    let key = backend.catalog_key(label, schema).await?;
+    let key = keys.catalog_key(label, schema).await?;
     if key.is_none() {
         warn_once(label, why);
     } else {

@@ -9,7 +9,9 @@ use std::process::Command;
 use persist_core::prelude::*;
 use persist_tests::{expect_failure, record_files, recorded_files};
 
-#[persistence_test(agents = ["AgentA", "AgentB"], backend = "sqlite")]
+// Agents of their own: no other test of this process has their plan, so none takes their
+// databases between the two below.
+#[persistence_test(agents = ["AgentA", "Tidy"], backend = "sqlite")]
 #[ignore = "driven by another test in this file"]
 async fn driven_passes(ctx: TestContext) {
     for file in record_files(&ctx) {
@@ -17,12 +19,28 @@ async fn driven_passes(ctx: TestContext) {
     }
 }
 
+#[persistence_test(agents = ["AgentA", "Tidy"], backend = "sqlite")]
+#[ignore = "driven by another test in this file"]
+async fn driven_passes_and_writes(ctx: TestContext, gateway: GatewayPersistenceAdapter) {
+    record_files(&ctx);
+    gateway.create_session("alice", "Tidy").await.unwrap();
+}
+
 #[test]
 fn cleans_up_after_success() {
     driven_passes();
     let files = recorded_files("driven_passes");
     assert_eq!(files.len(), 3);
-    assert!(files.iter().all(|f| !f.exists()), "left behind: {files:?}");
+    if persist_core::env::process_per_test() {
+        assert!(files.iter().all(|f| !f.exists()), "left behind: {files:?}");
+    } else {
+        // Nothing changed them: they wait, open, for this process's next test of the plan,
+        // which takes them; it writes, so they are removed after it.
+        assert!(files.iter().all(|f| f.exists()), "not kept warm: {files:?}");
+        driven_passes_and_writes();
+        assert_eq!(recorded_files("driven_passes_and_writes"), files);
+        assert!(files.iter().all(|f| !f.exists()), "left behind: {files:?}");
+    }
     assert!(!files[0].parent().unwrap().exists());
 }
 

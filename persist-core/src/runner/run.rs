@@ -75,6 +75,8 @@ fn run_here(
     let system = config.system.map(|make| make());
     let result = runtime.block_on(async {
         let mut builder = ManagerBuilder::default()
+            // Warm databases for the next test of this process, when there is one.
+            .reuse(!crate::env::process_per_test())
             .label(name)
             .agents(config.agents.iter().copied())
             .backend(backend);
@@ -127,7 +129,10 @@ fn run_here(
         let outcome = run_body(seeded_body, config.timeout).await;
         tracing::debug!(test = name, outcome = outcome.describe(), "body finished");
         running.stop().await;
-        let teardown = finish(name, &manager, keep.keeps(failed(config, &outcome))).await;
+        let failed = failed(config, &outcome);
+        // A body that returned (not one that panicked, even as expected) may leave them warm.
+        let returned = matches!(outcome, Outcome::Passed) && !failed;
+        let teardown = finish(name, &manager, keep.keeps(failed), returned).await;
         (outcome, teardown)
     });
     // Tasks the body left running end with the runtime, before we report.
@@ -165,8 +170,14 @@ pub(super) fn failed(config: &TestConfig, outcome: &Outcome) -> bool {
     }
 }
 
-/// Keeps or removes the databases.
-async fn finish(name: &str, manager: &MultiDatabaseManager, keep: bool) -> Result<Option<Kept>> {
+/// Keeps or removes the databases; only a body that returned and passed may leave them
+/// for the next test.
+async fn finish(
+    name: &str,
+    manager: &MultiDatabaseManager,
+    keep: bool,
+    returned: bool,
+) -> Result<Option<Kept>> {
     tracing::debug!(test = name, keep, "cleaning up");
     if keep {
         if manager.backend_kind() == BackendKind::SqliteMemory {
@@ -175,8 +186,11 @@ async fn finish(name: &str, manager: &MultiDatabaseManager, keep: bool) -> Resul
             );
         }
         Ok(Some(manager.keep().await?))
-    } else {
+    } else if returned {
         manager.cleanup().await?;
+        Ok(None)
+    } else {
+        manager.discard().await?;
         Ok(None)
     }
 }
@@ -238,7 +252,9 @@ fn run_watched(
                 .enable_all()
                 .build()
                 .map_err(|e| PersistError::Backend(format!("cleanup runtime: {e}")))
-                .and_then(|runtime| runtime.block_on(finish(name, &manager, keep.keeps(true))));
+                .and_then(|runtime| {
+                    runtime.block_on(finish(name, &manager, keep.keeps(true), false))
+                });
             report(name, Outcome::TimedOut(limit), teardown)
         }
     }

@@ -30,6 +30,8 @@ mod sqlite_connect;
 mod template;
 #[cfg(feature = "sqlite")]
 pub(crate) use sqlite_connect::{connect_ahead, lazy_sqlite};
+#[cfg(feature = "sqlite")]
+pub(crate) use template::catalog_key as sqlite_catalog_key;
 
 pub use custom::Backend;
 pub(crate) use custom::Custom;

@@ -24,12 +24,14 @@ use crate::error::{DbContext, Result};
 
 mod catalog;
 mod claim;
+mod give_back;
 mod reset;
 mod template;
 
 pub(crate) use catalog::catalog_key;
 pub(crate) use claim::{claim, create_pooled, refill_if_low, sweep_stale};
 use claim::{claim_first, placeholder};
+pub(crate) use give_back::give_back;
 pub(crate) use reset::reset;
 pub(crate) use template::ensure_template;
 
