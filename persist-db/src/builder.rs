@@ -115,12 +115,13 @@ impl ManagerBuilder {
 
     /// Whether cleanup may give the databases back to this process for the next manager of
     /// the same schemas and agents, instead of removing them (off by default; the runner of
-    /// `#[persistence_test]` turns it on). On SQLite files, a set that is proven pristine at
-    /// cleanup (nothing changed through any connection: data, schema, sequences, settings,
-    /// temporary objects, attached databases, open transactions) keeps its directory, files
-    /// and open connections, and the next setup takes it without copying or connecting. A set
-    /// that changed is removed as before. Other backends ignore it. The directories still
-    /// waiting when the process ends are removed by a later run's sweep.
+    /// `#[persistence_test]` turns it on). On SQLite, files or memory, a set proven pristine at
+    /// cleanup (nothing changed through any connection: data, schema, header numbers,
+    /// settings, temporary objects, attached databases, open transactions, the files
+    /// themselves) keeps its databases and their open connection, and the next setup takes it
+    /// without copying or connecting. A set that changed, or whose test opened more than one
+    /// connection to a database at once, is removed as before. Servers ignore it. Sets still
+    /// waiting when the process exits are removed then.
     ///
     /// Handles to a manager's databases must not be used after its cleanup: with reuse, they
     /// would reach the next test's.
@@ -188,11 +189,14 @@ impl ManagerBuilder {
             && self.templates
             && matches!(
                 config,
-                BackendConfig::SqliteFile | BackendConfig::SqliteFileIn(_)
+                BackendConfig::SqliteFile
+                    | BackendConfig::SqliteFileIn(_)
+                    | BackendConfig::SqliteMemory
             )
         {
             let plan = plan(Keys::Sqlite, &schemas, &gateway_schema, true).await?;
-            if let Some(identity) = plan.identity() {
+            // Sets of one backend (one directory, or memory) only.
+            if let Some(identity) = plan.identity().map(|plan| format!("{config:?} {plan}")) {
                 if let Some(set) = crate::warm::take(&identity) {
                     return Ok(MultiDatabaseManager::new(Parts {
                         backend: set.backend,

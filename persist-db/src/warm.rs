@@ -1,18 +1,21 @@
-//! Warm databases: a test's SQLite files, still open, handed to the next test of the same
-//! schemas in this process once proven pristine.
+//! Warm databases: a test's SQLite databases (files or in memory), still open, handed to the
+//! next test of the same schemas in this process once proven pristine.
 //!
 //! Opening a SQLite connection (a thread, pragmas, the schema parsed) and closing it again is
 //! most of what a short test costs. A manager built with [`reuse`](crate::ManagerBuilder::reuse)
-//! gives its databases back at cleanup instead: its directory, its files and their open
-//! connections go to a pool of this process, keyed by every role, database name and template
-//! key, and the next test of the same plan takes them without copying or opening anything.
+//! gives its databases back at cleanup instead: its backend (a directory and its files, or the
+//! in-memory databases' anchors) and the databases' open connections go to a pool of this
+//! process, keyed by every role, database name and template key, and the next test of the same
+//! plan takes them without copying or opening anything.
 //!
-//! Only a pristine set is kept. Each database's one connection is probed when it is handed out
+//! Only a pristine set is kept. Each database's one connection (a test that opened more is not
+//! proven, and its set is removed) is probed when it is handed out
 //! and again when it comes back, and the two must agree on everything a test could have changed:
 //! commits through any other connection (`data_version`), rows changed through this one
 //! (`total_changes()`), the schema (its cookie), `user_version`, `application_id`, the journal
 //! mode, every connection setting that can be read, the attached databases and the temporary
-//! objects; and the connection must be idle, with no transaction open. A set that differs in
+//! objects; the connection must be idle, with no transaction open; and a file must still be the
+//! one its location names. A set that differs in
 //! anything is removed as usual. Settings a test could change but that prove nothing (how
 //! `LIKE` treats case, the cache size, …) are set back to a fresh connection's first.
 //!

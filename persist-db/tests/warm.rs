@@ -9,15 +9,18 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use persist_db::{BackendConfig, ManagerBuilder, MultiDatabaseManager, NumberedMigrations};
 
-/// A manager of schemas no other test shares (`tag` names its table), under `dir`.
-async fn setup(dir: &std::path::Path, tag: &str, reuse: bool) -> MultiDatabaseManager {
+/// A manager of schemas no other test shares (`tag` names its table), in files under `dir`,
+/// or in memory.
+async fn setup(dir: Option<&std::path::Path>, tag: &str, reuse: bool) -> MultiDatabaseManager {
     let schema = || {
         NumberedMigrations::new(format!("{tag}_versions")).step(format!(
             "CREATE TABLE {tag} (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES {tag}(id))"
         ))
     };
     ManagerBuilder::default()
-        .backend(BackendConfig::SqliteFileIn(dir.to_owned()))
+        .backend(dir.map_or(BackendConfig::SqliteMemory, |dir| {
+            BackendConfig::SqliteFileIn(dir.to_owned())
+        }))
         .agents(["AgentA"])
         .gateway_schema(schema())
         .agent_schema(schema())
@@ -27,8 +30,21 @@ async fn setup(dir: &std::path::Path, tag: &str, reuse: bool) -> MultiDatabaseMa
         .unwrap()
 }
 
-fn gateway_file(manager: &MultiDatabaseManager) -> PathBuf {
-    manager.gateway_location().path.clone().unwrap()
+fn gateway_file(manager: &MultiDatabaseManager) -> Option<PathBuf> {
+    manager.gateway_location().path.clone()
+}
+
+/// Which database a manager's gateway is: its URL names its file or its in-memory database.
+fn gateway_url(manager: &MultiDatabaseManager) -> String {
+    manager.gateway_location().url.clone()
+}
+
+/// SQLite files (in a directory of the test's own), then in-memory SQLite.
+fn backends() -> Vec<(Option<tempfile::TempDir>, &'static str)> {
+    vec![
+        (Some(tempfile::tempdir().unwrap()), "files"),
+        (None, "memory"),
+    ]
 }
 
 async fn rows(db: &DatabaseConnection, table: &str) -> i64 {
@@ -45,29 +61,54 @@ async fn rows(db: &DatabaseConnection, table: &str) -> i64 {
 
 #[tokio::test]
 async fn a_set_nothing_changed_is_taken_by_the_next_setup() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = setup(dir.path(), "untouched", true).await;
-    let file = gateway_file(&first);
-    // Reading changes nothing.
-    assert_eq!(rows(first.gateway_connection(), "untouched").await, 0);
-    first.cleanup().await.unwrap();
-    assert!(file.exists(), "a pristine set is kept for the next test");
-
-    let second = setup(dir.path(), "untouched", true).await;
-    assert_eq!(gateway_file(&second), file);
-    second.cleanup().await.unwrap();
+    for (dir, backend) in backends() {
+        let (dir, tag) = (
+            dir.as_ref().map(|d| d.path()),
+            format!("untouched_{backend}"),
+        );
+        let first = setup(dir, &tag, true).await;
+        let url = gateway_url(&first);
+        // Reading changes nothing.
+        assert_eq!(rows(first.gateway_connection(), &tag).await, 0);
+        first.cleanup().await.unwrap();
+        if let Some(file) = gateway_file(&first) {
+            assert!(file.exists(), "a pristine set is kept for the next test");
+        }
+        let second = setup(dir, &tag, true).await;
+        assert_eq!(gateway_url(&second), url, "{backend}");
+        second.cleanup().await.unwrap();
+    }
 }
 
 #[tokio::test]
 async fn without_reuse_nothing_is_kept() {
+    for (dir, backend) in backends() {
+        let (dir, tag) = (
+            dir.as_ref().map(|d| d.path()),
+            format!("unreused_{backend}"),
+        );
+        let first = setup(dir, &tag, false).await;
+        let url = gateway_url(&first);
+        first.cleanup().await.unwrap();
+        if let Some(file) = gateway_file(&first) {
+            assert!(!file.exists());
+        }
+        let second = setup(dir, &tag, true).await;
+        assert_ne!(gateway_url(&second), url, "{backend}");
+        second.cleanup().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_set_is_never_taken_by_another_backend() {
     let dir = tempfile::tempdir().unwrap();
-    let first = setup(dir.path(), "unreused", false).await;
-    let file = gateway_file(&first);
-    first.cleanup().await.unwrap();
-    assert!(!file.exists());
-    let second = setup(dir.path(), "unreused", true).await;
-    assert_ne!(gateway_file(&second), file);
-    second.cleanup().await.unwrap();
+    let in_memory = setup(None, "elsewhere", true).await;
+    let url = gateway_url(&in_memory);
+    in_memory.cleanup().await.unwrap();
+    let in_files = setup(Some(dir.path()), "elsewhere", true).await;
+    assert!(gateway_file(&in_files).is_some());
+    assert_ne!(gateway_url(&in_files), url);
+    in_files.cleanup().await.unwrap();
 }
 
 /// Each way a test can change a database, through its own connection or another one.
@@ -117,11 +158,11 @@ async fn make(change: Change, manager: &MultiDatabaseManager, tag: &str) {
         Change::Attached => "ATTACH DATABASE ':memory:' AS elsewhere".to_owned(),
         Change::TransactionLeftOpen => "BEGIN".to_owned(),
         Change::FileRemoved => {
-            std::fs::remove_file(gateway_file(manager)).unwrap();
+            std::fs::remove_file(gateway_file(manager).unwrap()).unwrap();
             return;
         }
         Change::FileReplaced => {
-            let file = gateway_file(manager);
+            let file = gateway_file(manager).unwrap();
             let copy = file.with_extension("copy");
             std::fs::copy(&file, &copy).unwrap();
             std::fs::rename(&copy, &file).unwrap();
@@ -136,7 +177,6 @@ async fn make(change: Change, manager: &MultiDatabaseManager, tag: &str) {
 
 #[tokio::test]
 async fn a_set_changed_in_any_way_is_removed_never_reused() {
-    let dir = tempfile::tempdir().unwrap();
     for (i, change) in [
         Change::RowThroughItsConnection,
         Change::RowThroughAnotherConnection,
@@ -154,17 +194,25 @@ async fn a_set_changed_in_any_way_is_removed_never_reused() {
     .into_iter()
     .enumerate()
     {
-        let tag = format!("changed{i}");
-        let first = setup(dir.path(), &tag, true).await;
-        let file = gateway_file(&first);
-        make(change, &first, &tag).await;
-        first.cleanup().await.unwrap();
-        assert!(!file.exists(), "{change:?}: the changed set was kept");
+        for (dir, backend) in backends() {
+            let dir = dir.as_ref().map(|d| d.path());
+            if dir.is_none() && matches!(change, Change::FileRemoved | Change::FileReplaced) {
+                continue;
+            }
+            let tag = format!("changed{i}_{backend}");
+            let first = setup(dir, &tag, true).await;
+            let url = gateway_url(&first);
+            make(change, &first, &tag).await;
+            first.cleanup().await.unwrap();
+            if let Some(file) = gateway_file(&first) {
+                assert!(!file.exists(), "{change:?}: the changed set was kept");
+            }
 
-        let second = setup(dir.path(), &tag, true).await;
-        assert_ne!(gateway_file(&second), file, "{change:?}");
-        let db = second.gateway_connection();
-        assert_eq!(rows(db, &tag).await, 0, "{change:?}");
-        second.cleanup().await.unwrap();
+            let second = setup(dir, &tag, true).await;
+            assert_ne!(gateway_url(&second), url, "{change:?} on {backend}");
+            let db = second.gateway_connection();
+            assert_eq!(rows(db, &tag).await, 0, "{change:?} on {backend}");
+            second.cleanup().await.unwrap();
+        }
     }
 }

@@ -198,10 +198,11 @@ impl Engine for SqliteMemoryBackend {
         &'a self,
         location: &'a DatabaseLocation,
     ) -> BoxFuture<'a, std::result::Result<DatabaseConnection, DbErr>> {
-        // The anchor holds each database; the pool's first connection opens ahead, on the
-        // driver's thread, while the test sets up.
+        // The anchor holds each database; the pool's one connection (as on files: one
+        // connection a test may leave warm for the next) opens ahead, on the driver's thread,
+        // while the test sets up.
         Box::pin(async move {
-            let db = lazy_sqlite(&location.url, false, 4)?;
+            let db = lazy_sqlite(&location.url, false, 1)?;
             connect_ahead(&db);
             Ok(db)
         })
