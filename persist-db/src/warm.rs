@@ -23,7 +23,10 @@
 //! `#[persistence_test]` asks for reuse only when a process runs more than one test
 //! ([`process_per_test`](crate::env::process_per_test)).
 
-#![cfg_attr(not(feature = "sqlite"), allow(dead_code, unused_imports))]
+#![cfg_attr(
+    not(feature = "sqlite"),
+    allow(dead_code, unused_imports, unused_macros)
+)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
