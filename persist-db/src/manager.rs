@@ -32,17 +32,7 @@ enum Lifecycle {
 }
 
 struct Inner {
-    backend: Arc<dyn Engine>,
-    /// The configuration it was opened from (`None` for a custom backend).
-    config: Option<BackendConfig>,
-    gateway: Provisioned,
-    agents: Vec<(AgentName, Provisioned)>,
-    gateway_schema: Arc<dyn GatewaySchema>,
-    agent_schema: Arc<dyn AgentSchema>,
-    agent_schemas: std::collections::BTreeMap<String, Arc<dyn AgentSchema>>,
-    /// The plan's identity and the probes its databases were handed out with, when they may
-    /// be given back for reuse.
-    warm: Option<(String, Vec<Probe>)>,
+    parts: Parts,
     lifecycle: Mutex<Lifecycle>,
 }
 
@@ -79,38 +69,24 @@ pub struct MultiDatabaseManager {
 /// What a manager is made of, once its databases are provisioned.
 pub(super) struct Parts {
     pub(super) backend: Arc<dyn Engine>,
+    /// The configuration it was opened from (`None` for a custom backend).
     pub(super) config: Option<BackendConfig>,
     pub(super) gateway: Provisioned,
     pub(super) agents: Vec<(AgentName, Provisioned)>,
     pub(super) gateway_schema: Arc<dyn GatewaySchema>,
     pub(super) agent_schema: Arc<dyn AgentSchema>,
     pub(super) agent_schemas: std::collections::BTreeMap<String, Arc<dyn AgentSchema>>,
+    /// The plan's identity and the probes its databases were handed out with, when they may
+    /// be given back for reuse.
     pub(super) warm: Option<(String, Vec<Probe>)>,
 }
 
 impl MultiDatabaseManager {
     /// A manager over provisioned databases; it owns them from here on.
     pub(super) fn new(parts: Parts) -> Self {
-        let Parts {
-            backend,
-            config,
-            gateway,
-            agents,
-            gateway_schema,
-            agent_schema,
-            agent_schemas,
-            warm,
-        } = parts;
         MultiDatabaseManager {
             inner: Arc::new(Inner {
-                backend,
-                config,
-                gateway,
-                agents,
-                gateway_schema,
-                agent_schema,
-                agent_schemas,
-                warm,
+                parts,
                 lifecycle: Mutex::new(Lifecycle::Active),
             }),
         }
@@ -119,7 +95,7 @@ impl MultiDatabaseManager {
 
 impl Inner {
     fn databases(&self) -> impl Iterator<Item = &Provisioned> + Clone {
-        std::iter::once(&self.gateway).chain(self.agents.iter().map(|(_, db)| db))
+        std::iter::once(&self.parts.gateway).chain(self.parts.agents.iter().map(|(_, db)| db))
     }
 
     /// Marks the manager released; `false` if it already was.
@@ -133,11 +109,11 @@ impl Inner {
         if !self.begin_release() {
             return Ok(());
         }
-        if let (false, true, Some((identity, probes))) = (keep, reuse, &self.warm) {
+        if let (false, true, Some((identity, probes))) = (keep, reuse, &self.parts.warm) {
             let set = Warm {
-                backend: self.backend.clone(),
-                gateway: self.gateway.clone(),
-                agents: self.agents.clone(),
+                backend: self.parts.backend.clone(),
+                gateway: self.parts.gateway.clone(),
+                agents: self.parts.agents.clone(),
                 probes: probes.clone(),
             };
             match crate::warm::give_back(identity, set).await {
@@ -147,7 +123,7 @@ impl Inner {
                 }
             }
         }
-        teardown(&*self.backend, self.databases(), keep).await
+        teardown(&*self.parts.backend, self.databases(), keep).await
     }
 }
 
@@ -158,7 +134,7 @@ impl Drop for Inner {
         }
         // We may be inside a runtime (or unwinding out of one), where blocking on a future is
         // not allowed: remove the databases from a helper thread with a runtime of its own.
-        let backend = &*self.backend;
+        let backend = &*self.parts.backend;
         let locations: Vec<&DatabaseLocation> = self.databases().map(|db| &db.location).collect();
         let result = std::thread::scope(|scope| {
             scope
@@ -182,18 +158,18 @@ impl Drop for Inner {
 impl MultiDatabaseManager {
     /// The backend's kind.
     pub fn backend_kind(&self) -> BackendKind {
-        self.inner.backend.kind()
+        self.inner.parts.backend.kind()
     }
 
     /// The backend configuration the databases were made with; `None` for a
     /// [custom backend](crate::ManagerBuilder::custom_backend).
     pub fn backend_config(&self) -> Option<&BackendConfig> {
-        self.inner.config.as_ref()
+        self.inner.parts.config.as_ref()
     }
 
     /// The gateway database.
     pub fn gateway_connection(&self) -> &DatabaseConnection {
-        &self.inner.gateway.connection
+        &self.inner.parts.gateway.connection
     }
 
     /// A new connection to one of the test's databases, exactly one, for work whose
@@ -201,10 +177,11 @@ impl MultiDatabaseManager {
     /// done; the framework migrates through such connections too.
     pub async fn connect_one(&self, role: &DatabaseRole) -> Result<DatabaseConnection> {
         let location = match role {
-            DatabaseRole::Gateway => &self.inner.gateway.location,
+            DatabaseRole::Gateway => &self.inner.parts.gateway.location,
             DatabaseRole::Agent(name) => &self.agent(name)?.location,
         };
         self.inner
+            .parts
             .backend
             .connect_one(location)
             .await
@@ -213,11 +190,12 @@ impl MultiDatabaseManager {
 
     /// The gateway database's location.
     pub fn gateway_location(&self) -> &DatabaseLocation {
-        &self.inner.gateway.location
+        &self.inner.parts.gateway.location
     }
 
     fn agent(&self, name: &str) -> Result<&Provisioned> {
         self.inner
+            .parts
             .agents
             .iter()
             .find(|(agent, _)| agent.as_str() == name)
@@ -240,12 +218,17 @@ impl MultiDatabaseManager {
 
     /// The agents' names, in the order given.
     pub fn agent_names(&self) -> impl Iterator<Item = &str> {
-        self.inner.agents.iter().map(|(name, _)| name.as_str())
+        self.inner
+            .parts
+            .agents
+            .iter()
+            .map(|(name, _)| name.as_str())
     }
 
     /// Each agent with its database.
     pub fn agent_databases(&self) -> impl Iterator<Item = (&str, &DatabaseConnection)> {
         self.inner
+            .parts
             .agents
             .iter()
             .map(|(name, db)| (name.as_str(), &db.connection))
@@ -269,18 +252,18 @@ impl MultiDatabaseManager {
 
     /// The gateway's schema (its migrations).
     pub fn gateway_schema(&self) -> &dyn GatewaySchema {
-        &*self.inner.gateway_schema
+        &*self.inner.parts.gateway_schema
     }
 
     /// The schema of the agents not given one of their own (empty when every agent has its
     /// own); see [`agent_schema_of`](Self::agent_schema_of).
     pub fn agent_schema(&self) -> &dyn AgentSchema {
-        &*self.inner.agent_schema
+        &*self.inner.parts.agent_schema
     }
 
     /// The gateway's schema, shared.
     pub(crate) fn gateway_schema_shared(&self) -> Arc<dyn GatewaySchema> {
-        self.inner.gateway_schema.clone()
+        self.inner.parts.gateway_schema.clone()
     }
 
     /// The schema agent `name`'s database was given, shared.
@@ -288,9 +271,10 @@ impl MultiDatabaseManager {
         self.agent(name)?;
         Ok(self
             .inner
+            .parts
             .agent_schemas
             .get(name)
-            .unwrap_or(&self.inner.agent_schema)
+            .unwrap_or(&self.inner.parts.agent_schema)
             .clone())
     }
 
@@ -299,9 +283,10 @@ impl MultiDatabaseManager {
         self.agent(name)?;
         Ok(self
             .inner
+            .parts
             .agent_schemas
             .get(name)
-            .map_or(&*self.inner.agent_schema, |schema| &**schema))
+            .map_or(&*self.inner.parts.agent_schema, |schema| &**schema))
     }
 
     /// Whether the databases are still in place (not cleaned up or released).
@@ -326,7 +311,7 @@ impl MultiDatabaseManager {
     /// database. Schemas and the gateway's migration history stay.
     pub async fn clear_all_data(&self) -> Result<()> {
         self.ensure_active()?;
-        let migration_table = self.inner.gateway_schema.migration_table();
+        let migration_table = self.inner.parts.gateway_schema.migration_table();
         for db in self.inner.databases() {
             let label = db.role.to_string();
             let conn = &db.connection;

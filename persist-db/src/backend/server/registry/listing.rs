@@ -43,7 +43,7 @@ impl RegisteredDatabase {
 
 /// An integer column, whatever width the server gives it (`INTEGER` is 32 bits on
 /// PostgreSQL, and MySQL widens sums).
-pub(super) fn int(row: &sea_orm::QueryResult, column: &str) -> Result<i64, sea_orm::DbErr> {
+pub(crate) fn int(row: &sea_orm::QueryResult, column: &str) -> Result<i64, sea_orm::DbErr> {
     row.try_get::<i64>("", column)
         .or_else(|_| row.try_get::<i32>("", column).map(i64::from))
 }

@@ -41,8 +41,9 @@ mod listing;
 mod present;
 pub(crate) mod stuck;
 mod sweep;
+pub(crate) use listing::int as int_column;
 pub use listing::{RegisteredDatabase, list_databases};
-pub(crate) use present::{exists, forget_missing, int_column, present_sql};
+pub(crate) use present::{exists, forget_missing, present_sql};
 pub use sweep::sweep_leaked;
 pub(crate) use sweep::sweep_with;
 

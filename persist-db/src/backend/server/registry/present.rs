@@ -4,7 +4,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use super::{ADMIN, REGISTRY_TABLE, col, listing, table};
+use super::{ADMIN, REGISTRY_TABLE, col, table};
 use crate::error::{DbContext, Result};
 
 /// Forgets the record of database `db_name`, idle (`ready`, owned by nobody) but not on the
@@ -56,9 +56,4 @@ pub(crate) async fn exists(admin: &impl ConnectionTrait, name: &str) -> Result<b
         .await
         .context(ADMIN, format!("looking for database {name}"))?;
     Ok(row.is_some())
-}
-
-/// An integer column of a registry row, whatever its width on the backend.
-pub(crate) fn int_column(row: &sea_orm::QueryResult, column: &str) -> Result<i64, sea_orm::DbErr> {
-    listing::int(row, column)
 }
