@@ -51,8 +51,18 @@ fn reuse_pool(builder: ManagerBuilder) -> ManagerBuilder {
     own_pool(builder, "reuse")
 }
 
+/// The pool of one run of the test below, its own even against concurrent runs of it (it drops
+/// its pool's databases by hand): named after the process that runs it, which passes the name
+/// on to the process it starts.
+fn vanish_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        std::env::var("VANISH_TAG").unwrap_or_else(|_| format!("vanish_{}", std::process::id()))
+    })
+}
+
 fn vanish_pool(builder: ManagerBuilder) -> ManagerBuilder {
-    own_pool(builder, "vanish")
+    own_pool(builder, vanish_tag())
 }
 
 #[persistence_test(agents = ["AgentA", "AgentB"], setup = "lifecycle_pool")]
@@ -447,7 +457,10 @@ fn databases_dropped_by_hand_are_forgotten_never_handed_out() {
         block_on(drop_leaving_records(&url, &names));
         dropped.extend(names);
         if in_another_process {
-            let output = run_ignored("driven_after_drops_by_hand", &[]);
+            let output = run_ignored(
+                "driven_after_drops_by_hand",
+                &[("VANISH_TAG", vanish_tag())],
+            );
             assert!(output.status.success(), "{}", output_text(&output));
         } else {
             driven_after_drops_by_hand();
