@@ -156,6 +156,22 @@ pub async fn idle_in_pools(url: &str, keys: &[String]) -> Vec<(String, String)> 
         .collect()
 }
 
+/// Waits until no database of the pools of `keys` is being made, claimed or dropped (a refill
+/// made ahead of demand, a test's return), for at most ten seconds.
+pub async fn settled_pools(url: &str, keys: &[String]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let moving = registry(url)
+            .await
+            .into_iter()
+            .any(|(_, _, state, key)| keys.contains(&key) && state != "ready");
+        if !moving {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A pool of its own for a test that looks at what becomes of its pool databases: the mesh's
 /// schemas plus a table named after `tag`, so that no other test (in any process) shares the
 /// pool.

@@ -12,7 +12,7 @@ use persist_core::db::{RegisteredDatabase, list_databases, sweep_leaked};
 use persist_core::prelude::*;
 use persist_tests::server::{
     Undroppable, drop_by_hand, drop_leaving_records, idle_in_pools, own_pool, pool_key,
-    registry_rows, server_url, settled_rows, test_databases,
+    registry_rows, server_url, settled_pools, settled_rows, test_databases,
 };
 use persist_tests::{
     expect_failure, output_text, record_locations, recorded_locations, run_ignored, spawn_test,
@@ -428,9 +428,8 @@ async fn driven_after_drops_by_hand(ctx: TestContext, gateway: GatewayPersistenc
 }
 
 #[test]
-fn databases_dropped_by_hand_are_forgotten_never_handed_out() {
-    let Some(url) = server_or_skip("databases_dropped_by_hand_are_forgotten_never_handed_out")
-    else {
+fn databases_dropped_by_hand_are_never_handed_out() {
+    let Some(url) = server_or_skip("databases_dropped_by_hand_are_never_handed_out") else {
         return;
     };
     driven_after_drops_by_hand();
@@ -450,6 +449,9 @@ fn databases_dropped_by_hand_are_forgotten_never_handed_out() {
     // another, which did not.
     let mut dropped = Vec::new();
     for in_another_process in [false, true] {
+        // Nothing of these pools on its way (a refill made ahead would bring a database the
+        // drop below did not see).
+        block_on(settled_pools(&url, &keys));
         let idle = block_on(idle_in_pools(&url, &keys));
         let templates = idle.iter().filter(|(_, kind)| kind == "template").count();
         assert_eq!(templates, 2, "each pool has its template: {idle:?}");
@@ -466,12 +468,13 @@ fn databases_dropped_by_hand_are_forgotten_never_handed_out() {
             driven_after_drops_by_hand();
         }
     }
-    // No record names a database the server lacks.
+    // A record of a database that is gone is removed when a claim meets it; one no claim met
+    // (another run's transaction held it a moment) is still only idle, never anyone's.
     let on_server = block_on(test_databases(&url));
     for (name, state) in block_on(registry_rows(&url, &dropped)) {
         assert!(
-            on_server.contains(&name),
-            "{name} is recorded ({state}) but not on the server"
+            on_server.contains(&name) || state == "ready",
+            "{name} is {state} but not on the server"
         );
     }
 }
