@@ -61,15 +61,23 @@ fn templates_in(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// What a child says about the template it used: a line `template <key>` on a server.
-fn printed_templates(output: &str) -> BTreeSet<String> {
-    output
-        .lines()
-        // libtest may print `test … ` before it on the same line.
-        .filter_map(|l| {
-            l.split_once("template ")
-                .map(|(_, key)| key.trim().to_owned())
+/// What a child prints about the template it used, on its stdout: `gateway-template=<key>`.
+/// The marker is this test's own: a child's output holds other lines that speak of templates
+/// (a sweep's note on a database that will not drop, say).
+const TEMPLATE_MARKER: &str = "gateway-template=";
+
+/// The template keys a child printed: the hex digits after each marker (libtest may print
+/// `test … ` before it on the same line).
+fn printed_templates(stdout: &str) -> BTreeSet<String> {
+    stdout
+        .match_indices(TEMPLATE_MARKER)
+        .map(|(at, marker)| {
+            stdout[at + marker.len()..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect::<String>()
         })
+        .filter(|key| !key.is_empty())
         .collect()
 }
 
@@ -77,7 +85,10 @@ fn printed_templates(output: &str) -> BTreeSet<String> {
 fn print_template(manager: &MultiDatabaseManager) {
     let name = &manager.gateway_location().name;
     if let Some(rest) = name.strip_prefix("pt_p_") {
-        println!("template {}", rest.split('_').next().unwrap_or_default());
+        println!(
+            "{TEMPLATE_MARKER}{}",
+            rest.split('_').next().unwrap_or_default()
+        );
     }
 }
 
@@ -111,7 +122,10 @@ fn a_change_to_one_backends_branch_is_picked_up_on_that_backend() {
         let text = output_text(&output);
         assert!(output.status.success(), "{text}");
         let extra = text.contains("extra index: true");
-        (extra, printed_templates(&text))
+        (
+            extra,
+            printed_templates(&String::from_utf8_lossy(&output.stdout)),
+        )
     };
     let mut templates = BTreeSet::new();
     let (extra, used) = run("none");
@@ -207,7 +221,7 @@ fn a_migration_with_the_clock_in_its_sql_builds_one_template_for_three_processes
         let text = output_text(&output);
         assert!(output.status.success(), "{text}");
         assert!(text.contains("seeded rows: 1"), "{text}");
-        templates.extend(printed_templates(&text));
+        templates.extend(printed_templates(&String::from_utf8_lossy(&output.stdout)));
     }
     let built = templates_in(dir.path()).len() + templates.len();
     assert_eq!(built, 1, "{:?} {templates:?}", templates_in(dir.path()));
