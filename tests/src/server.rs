@@ -322,3 +322,43 @@ impl Drop for Undroppable {
         }
     }
 }
+
+/// Ends, from outside, the server session that holds the owner lock of database `name`'s
+/// owner (what a server restart, a proxy's idle timeout or a person's `KILL` does to a live
+/// test's session); `true` if there was one.
+pub async fn end_owner_session(url: &str, name: &str) -> bool {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let db = Database::connect(url.as_str()).await.unwrap();
+    let backend = db.get_database_backend();
+    let ended = match backend {
+        DbBackend::Postgres => {
+            let sql = "SELECT pg_terminate_backend(l.pid) AS ended FROM pg_catalog.pg_locks l \
+                       JOIN persist_test_databases r \
+                       ON ((l.classid::bigint << 32) | l.objid::bigint) = r.owner \
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                       AND r.db_name = $1";
+            db.query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+                .await
+                .unwrap()
+                .is_some_and(|row| row.try_get::<bool>("", "ended").unwrap_or(false))
+        }
+        _ => {
+            let sql = "SELECT CAST(IS_USED_LOCK(CONCAT('persist_owner_', owner)) AS SIGNED) AS id \
+                       FROM persist_test_databases WHERE db_name = ?";
+            let id = db
+                .query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+                .await
+                .unwrap()
+                .and_then(|row| row.try_get::<Option<i64>>("", "id").ok().flatten());
+            match id {
+                Some(id) => db
+                    .execute_unprepared(&format!("KILL CONNECTION {id}"))
+                    .await
+                    .is_ok(),
+                None => false,
+            }
+        }
+    };
+    db.close().await.unwrap();
+    ended
+}

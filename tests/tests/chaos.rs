@@ -11,15 +11,32 @@
 //! sweeper process clears dead owners' databases without pause, as every new test process
 //! does. Afterwards a sweep runs, and nothing but idle pool databases, templates and the
 //! databases of live processes may be left. The driver reports the tests run, the kills and
-//! every failure with its cause. (A server restart mid-run is not part of it.)
+//! every failure with its cause.
 //!
-//! Size: `PERSIST_CHAOS=<seconds>x<workers>` (default `6x3`, what CI runs); the full size:
+//! With `PERSIST_CHAOS_RESTART=<shell command>` the driver also restarts the server halfway
+//! through the run with that command. Tests the restart interrupts (their connection refused or
+//! cut while the server was away) are counted, not failed, but only while the restart lasts
+//! (and a few seconds after); every process must go on after it, and tests must finish after
+//! it.
+//!
+//! Size: `PERSIST_CHAOS=<seconds>x<workers>` (default `6x3`, what CI runs); the full size, and
+//! the runs with a server restart:
 //!
 //! ```sh
 //! PERSIST_CHAOS=60x6 cargo test -p persist-tests --test chaos -- --nocapture
 //! PERSIST_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres PERSIST_CHAOS=60x6 \
+//!   PERSIST_CHAOS_RESTART='pg_ctlcluster --skip-systemctl-redirect 15 main restart' \
+//!   cargo test -p persist-tests --test chaos -- --nocapture
+//! PERSIST_TEST_DATABASE_URL=mysql://root@127.0.0.1:3306/test PERSIST_CHAOS=60x6 \
+//!   PERSIST_CHAOS_RESTART='mysqladmin --protocol=tcp -h 127.0.0.1 -uroot shutdown &&
+//!     while pgrep -x mariadbd > /dev/null; do sleep 0.2; done &&
+//!     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd &&
+//!     until mysqladmin --protocol=tcp -h 127.0.0.1 -uroot ping > /dev/null 2>&1; do sleep 0.2; done' \
 //!   cargo test -p persist-tests --test chaos -- --nocapture
 //! ```
+//!
+//! The command must return once the server answers again (`mysqladmin shutdown` returns
+//! before the server has stopped).
 //!
 //! On SQLite files it always runs; on a server when `PERSIST_TEST_DATABASE_URL` names one.
 
@@ -57,53 +74,94 @@ fn backend() -> BackendConfig {
     }
 }
 
+const RESTART_ENV: &str = "PERSIST_CHAOS_RESTART";
+
+/// Milliseconds since the epoch: when a worker finished or was interrupted, against the
+/// driver's restart window.
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+}
+
+/// Whether `error` says the server went away (refused, cut, shutting down or starting up), not
+/// anything about a database's contents.
+fn interrupted(error: &str) -> bool {
+    const SIGNS: [&str; 14] = [
+        "error communicating with database",
+        "connection refused",
+        "terminating connection",
+        "shutting down",
+        "starting up",
+        "server has gone away",
+        "lost connection",
+        "broken pipe",
+        "connection reset",
+        "connection closed",
+        "closed the connection",
+        "pool timed out",
+        "unexpected end of file",
+        "unexpected eof",
+    ];
+    let error = error.to_lowercase();
+    SIGNS.iter().any(|sign| error.contains(sign))
+}
+
+/// One test: set up, check pristine, write to some, hold a moment, check nothing vanished,
+/// clean up.
+async fn one_test(tag: &'static str, n: u64, seed: &mut u64) -> Result<(), String> {
+    let builder = persist_core::mesh::manager()
+        .backend(backend())
+        .label("chaos")
+        .agents(AGENTS);
+    let manager = own_pool(builder, tag)
+        .setup()
+        .await
+        .map_err(|e| format!("setup failed: {e}"))?;
+    check_pristine(&manager).await?;
+    if n.is_multiple_of(2) {
+        let sql = format!(
+            "INSERT INTO sessions (id, name, user_id, agent_name, created_at, updated_at) \
+             VALUES ('s{n}', NULL, 'u', 'AgentA', 1, 1)"
+        );
+        manager
+            .gateway_connection()
+            .execute_unprepared(&sql)
+            .await
+            .map_err(|e| format!("writing: {e}"))?;
+    }
+    tokio::time::sleep(Duration::from_millis(xorshift(seed, 30))).await;
+    for (role, location) in manager.locations() {
+        let db = manager.connection(&role).map_err(|e| e.to_string())?;
+        persist_core::db::catalog::list_tables(db)
+            .await
+            .map_err(|e| format!("{role} database {} vanished: {e}", location.name))?;
+    }
+    manager
+        .cleanup()
+        .await
+        .map_err(|e| format!("cleanup failed: {e}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a worker process of the chaos test in this file"]
 async fn driven_chaos_worker() {
     let tag: &'static str = Box::leak(std::env::var("PERSIST_CHAOS_TAG").unwrap().into_boxed_str());
     let stop = PathBuf::from(std::env::var_os("PERSIST_CHAOS_STOP").unwrap());
+    let restarts = std::env::var_os(RESTART_ENV).is_some();
     let mut seed = u64::from(std::process::id()) | 1;
     let mut n = 0;
     while !stop.exists() {
-        let builder = persist_core::mesh::manager()
-            .backend(backend())
-            .label("chaos")
-            .agents(AGENTS);
-        let manager = own_pool(builder, tag)
-            .setup()
-            .await
-            .unwrap_or_else(|e| panic!("VIOLATION setup of test {n} failed: {e}"));
-        let result = async {
-            check_pristine(&manager).await?;
-            if n % 2 == 0 {
-                let sql = format!(
-                    "INSERT INTO sessions (id, name, user_id, agent_name, created_at, updated_at) \
-                     VALUES ('s{n}', NULL, 'u', 'AgentA', 1, 1)"
-                );
-                manager
-                    .gateway_connection()
-                    .execute_unprepared(&sql)
-                    .await
-                    .map_err(|e| format!("writing: {e}"))?;
+        match one_test(tag, n, &mut seed).await {
+            Ok(()) => println!("ok {n} {}", now_ms()),
+            // The same process goes on once the server is back.
+            Err(e) if restarts && interrupted(&e) => {
+                println!("interrupted {} test {n}: {e}", now_ms());
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(Duration::from_millis(xorshift(&mut seed, 30))).await;
-            for (role, location) in manager.locations() {
-                let db = manager.connection(&role).map_err(|e| e.to_string())?;
-                persist_core::db::catalog::list_tables(db)
-                    .await
-                    .map_err(|e| format!("{role} database {} vanished: {e}", location.name))?;
-            }
-            Ok::<_, String>(())
+            Err(e) => panic!("VIOLATION test {n}: {e}"),
         }
-        .await;
-        if let Err(e) = result {
-            panic!("VIOLATION test {n}: {e}");
-        }
-        manager
-            .cleanup()
-            .await
-            .unwrap_or_else(|e| panic!("VIOLATION cleanup of test {n} failed: {e}"));
-        println!("ok {n}");
         n += 1;
     }
 }
@@ -113,12 +171,48 @@ async fn driven_chaos_worker() {
 async fn driven_chaos_sweeper() {
     let url = server_url().expect("the driver passes the server");
     let stop = PathBuf::from(std::env::var_os("PERSIST_CHAOS_STOP").unwrap());
+    let restarts = std::env::var_os(RESTART_ENV).is_some();
     while !stop.exists() {
-        persist_core::db::sweep_leaked(&url)
-            .await
-            .expect("a sweep fails only on a broken server");
+        if let Err(e) = persist_core::db::sweep_leaked(&url).await {
+            let e = e.to_string();
+            assert!(
+                restarts && interrupted(&e),
+                "a sweep fails only on a broken server: {e}"
+            );
+            println!("interrupted {} sweep: {e}", now_ms());
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Lines of a process's stdout that start with `word`, with the time they give (their second
+/// field).
+fn timed_lines(log: &Path, word: &str) -> Vec<(u128, String)> {
+    std::fs::read_to_string(log.with_extension("out"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with(word))
+        .filter_map(|l| {
+            let ms = l
+                .split_whitespace()
+                .nth(if word == "ok " { 2 } else { 1 })?;
+            Some((ms.parse().ok()?, l.to_owned()))
+        })
+        .collect()
+}
+
+/// Restarts the server with `command` (through `sh -c`); the window it took, in milliseconds
+/// since the epoch.
+fn restart(command: &str) -> Result<(u128, u128), String> {
+    let start = now_ms();
+    let status = std::process::Command::new("sh")
+        .args(["-c", command])
+        .status()
+        .map_err(|e| format!("running {command:?}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{command:?} failed: {status}"));
+    }
+    Ok((start, now_ms()))
 }
 
 /// What a worker's logs say: tests it finished, and the violation it reported, if any.
@@ -164,6 +258,16 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
         (spawn_logged("driven_chaos_worker", &env, &log), log)
     };
     let mut running: Vec<(Child, PathBuf)> = (0..workers).map(|_| start(&mut spawned)).collect();
+    // A server restart halfway through, when asked for.
+    let restarter = url
+        .as_ref()
+        .and_then(|_| std::env::var(RESTART_ENV).ok())
+        .map(|command| {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(seconds * 500));
+                restart(&command)
+            })
+        });
     let mut finished: Vec<PathBuf> = Vec::new();
     let mut failures = Vec::new();
     let mut kills = 0;
@@ -197,6 +301,35 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
             "the sweeper failed: {}",
             std::fs::read_to_string(&log).unwrap_or_default()
         ));
+    }
+    let mut restarted = None;
+    if let Some(restarter) = restarter {
+        match restarter.join().unwrap() {
+            Ok(window) => restarted = Some(window),
+            Err(e) => failures.push(format!("the restart failed: {e}")),
+        }
+    }
+    // Interruptions are the restart's only: while it lasts, and a few seconds after, while
+    // pools find out that their connections are gone.
+    const GRACE_MS: u128 = 10_000;
+    let mut interruptions = 0;
+    let mut after_restart = 0;
+    let sweeper_log = dir.path().join("sweeper");
+    for log in finished.iter().chain(url.as_ref().map(|_| &sweeper_log)) {
+        for (ms, line) in timed_lines(log, "interrupted ") {
+            interruptions += 1;
+            let inside =
+                restarted.is_some_and(|(from, to)| ms + 1_000 >= from && ms <= to + GRACE_MS);
+            if !inside {
+                failures.push(format!("interrupted outside the server's restart: {line}"));
+            }
+        }
+        if let Some((_, to)) = restarted {
+            after_restart += timed_lines(log, "ok ")
+                .iter()
+                .filter(|(ms, _)| *ms > to)
+                .count();
+        }
     }
     let mut tests = 0;
     for log in &finished {
@@ -251,9 +384,17 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
                 .collect()
         }
     };
+    let restart_note = match restarted {
+        Some((from, to)) => format!(
+            ", a server restart of {} ms, {interruptions} tests and sweeps interrupted by it, \
+             {after_restart} tests finished after it",
+            to - from
+        ),
+        None => String::new(),
+    };
     eprintln!(
         "chaos on {}: {seconds} s, {workers} workers, {tests} tests, {kills} kills, {} failures, \
-         {} left after a sweep",
+         {} left after a sweep{restart_note}",
         if url.is_some() {
             "a server"
         } else {
@@ -262,7 +403,15 @@ fn killed_tests_never_hand_out_a_dirty_database_nor_lose_a_live_one() {
         failures.len(),
         leftovers.len()
     );
+    if !failures.is_empty() {
+        // The workers' logs stay for a person to read.
+        eprintln!("the workers' logs: {}", dir.keep().display());
+    }
     assert!(tests > 0, "no test finished: the workers never got going");
+    assert!(
+        restarted.is_none() || after_restart > 0,
+        "no test finished after the server's restart{restart_note}"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(leftovers.is_empty(), "left after a sweep: {leftovers:?}");
 }

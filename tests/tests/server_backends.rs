@@ -11,8 +11,8 @@ use persist_core::db::ManagerBuilder;
 use persist_core::db::{RegisteredDatabase, list_databases, sweep_leaked};
 use persist_core::prelude::*;
 use persist_tests::server::{
-    Undroppable, drop_by_hand, drop_leaving_records, idle_in_pools, own_pool, pool_key,
-    registry_rows, server_url, settled_pools, settled_rows, test_databases,
+    Undroppable, drop_by_hand, drop_leaving_records, end_owner_session, idle_in_pools, own_pool,
+    pool_key, registry_rows, server_url, settled_pools, settled_rows, test_databases,
 };
 use persist_tests::{
     expect_failure, output_text, record_locations, recorded_locations, run_ignored, spawn_test,
@@ -627,4 +627,81 @@ fn returning_beyond_the_bound_leaves_nothing_half_returned() {
         assert_eq!(state, "ready", "{name}");
         assert!(left.contains(&name), "{name} is idle but gone");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A live test whose server session ends keeps its databases
+
+/// The databases of a live test on this run's server, made for it (no pool: cleanup drops
+/// them, proving they are still its own).
+async fn live_test(url: &str) -> (persist_core::MultiDatabaseManager, Vec<String>) {
+    let manager = persist_core::mesh::manager()
+        .backend(persist_core::db::BackendConfig::Server(url.to_owned()))
+        .label("session_ended")
+        .templates(false)
+        .agents(["AgentA"])
+        .setup()
+        .await
+        .unwrap();
+    let mine = manager
+        .locations()
+        .into_iter()
+        .map(|(_, l)| l.name)
+        .collect();
+    (manager, mine)
+}
+
+/// Whether the registry says the owner of each of `names` is alive.
+async fn owners_alive(url: &str, names: &[String]) -> bool {
+    let listed = list_databases(url).await.unwrap();
+    names
+        .iter()
+        .all(|n| listed.iter().any(|d| d.name == *n && d.owner_alive))
+}
+
+#[test]
+fn a_test_whose_session_the_server_ended_keeps_its_databases() {
+    let Some(url) = server_or_skip("a_test_whose_session_the_server_ended_keeps_its_databases")
+    else {
+        return;
+    };
+    block_on(async {
+        // Ended just before cleanup: cleanup takes the session's lock again, proves the
+        // databases are the test's, and drops them.
+        let (manager, mine) = live_test(&url).await;
+        assert!(
+            end_owner_session(&url, &mine[0]).await,
+            "no session held {mine:?}"
+        );
+        manager.cleanup().await.unwrap();
+        let present = test_databases(&url).await;
+        assert!(mine.iter().all(|n| !present.contains(n)), "{mine:?}");
+        assert!(registry_rows(&url, &mine).await.is_empty(), "{mine:?}");
+
+        // Ended while the test goes on: a sweep meanwhile, by any run, takes nothing, and
+        // within a heartbeat the session holds its lock again.
+        let (manager, mine) = live_test(&url).await;
+        assert!(
+            end_owner_session(&url, &mine[0]).await,
+            "no session held {mine:?}"
+        );
+        let started = std::time::Instant::now();
+        while !owners_alive(&url, &mine).await {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the session never took its lock again: {mine:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Swept now, by a person: a live owner's databases stay.
+        let swept = sweep_leaked(&url).await.unwrap();
+        assert!(swept.iter().all(|n| !mine.contains(n)), "{swept:?}");
+        let present = test_databases(&url).await;
+        assert!(mine.iter().all(|n| present.contains(n)), "{mine:?}");
+        sea_orm::ConnectionTrait::execute_unprepared(manager.gateway_connection(), "SELECT 1")
+            .await
+            .unwrap();
+        manager.cleanup().await.unwrap();
+        assert!(registry_rows(&url, &mine).await.is_empty(), "{mine:?}");
+    });
 }

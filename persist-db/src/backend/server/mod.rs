@@ -179,6 +179,17 @@ impl ServerBackend {
         let session = state.session.as_ref().expect("opened above");
         Ok((session.conn.clone(), session.owner))
     }
+
+    /// Takes the session's owner lock again if a server restart ended its connection (the
+    /// heartbeat may not have come round yet); `true` when the session holds it.
+    async fn keep_locks(&self) -> Result<bool> {
+        self.ensure_session(1).await?;
+        let state = self.state.lock().await;
+        let session = state.session.as_ref().expect("opened above");
+        let (conn, held) = session.for_heartbeat();
+        drop(state);
+        on_engine(async move { session::keep_locks(&conn, held).await }).await?
+    }
 }
 
 impl Engine for ServerBackend {
@@ -355,10 +366,16 @@ impl Engine for ServerBackend {
     fn drop_database<'a>(&'a self, location: &'a DatabaseLocation) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let (admin, owner) = self.session().await?;
-            let name = location.name.clone();
-            let dropped =
+            let drop_it = |admin: DatabaseConnection| {
+                let name = location.name.clone();
                 on_engine(async move { registry::drop_owned(&admin, &name, owner).await })
-                    .await??;
+            };
+            let mut dropped = drop_it(admin.clone()).await??;
+            // A server restart ended the session, and the heartbeat has not taken its lock
+            // again yet: take it now and try once more.
+            if dropped == registry::Dropped::NotHeld && self.keep_locks().await? {
+                dropped = drop_it(admin).await??;
+            }
             match dropped {
                 registry::Dropped::Yes => {}
                 registry::Dropped::NotHeld => {
@@ -442,8 +459,8 @@ pub async fn drain_pools(admin_url: &str) -> Result<Vec<String>> {
             pool::forget_templates();
             // Then what dead owners left, now: a person (or CI's last step) asked. It also
             // says which databases, drained above or before, would not drop.
-            let swept = registry::sweep_with(admin, &url, session.owner, registry::Retry::Now);
-            dropped.extend(swept.await?.dropped);
+            let swept = registry::sweep_now(admin, &url, session.owner);
+            dropped.extend(swept.await?);
             Ok::<_, Error>(dropped)
         }
         .await;

@@ -12,7 +12,15 @@
 //!
 //! **Fail fast.** Connecting has a short timeout (`PERSIST_CONNECT_TIMEOUT`, default 5 s), and
 //! the error names the URL (without its password) and the driver's cause. Once a server has
-//! failed in a process, later tests fail at once with the same cause.
+//! failed in a process, later tests fail at once with the same cause, for
+//! [`REMEMBER_FAILURE`]; then the server is asked again (it may have been restarting).
+//!
+//! **A server restart.** A restart ends every session, and with them every owner lock: a live
+//! test would look dead. An open session checks every [`HEARTBEAT`] that its connection still
+//! holds its owner lock, and takes it (and its slots) again on a new connection if not; sweeps
+//! take nothing over while the server has been up for less than
+//! [`RESTART_GRACE`](super::registry::RESTART_GRACE), so a live owner is back before anyone
+//! may think it gone.
 //!
 //! Sessions live on a runtime of their own (one thread per process), so that a lock is held
 //! however each test's runtime comes and goes, and is released when the process ends.
@@ -72,9 +80,16 @@ where
     drop(engine().spawn(work));
 }
 
-/// Servers that failed in this process, by URL, with the cause.
-fn failed() -> &'static Mutex<HashMap<String, String>> {
-    static FAILED: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+/// How long a server that failed in this process fails later tests at once, with the same
+/// cause, before it is asked again.
+pub(crate) const REMEMBER_FAILURE: Duration = Duration::from_secs(10);
+
+/// How often an open session checks that it still holds its owner lock.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Servers that failed in this process, by URL, with the cause and when.
+fn failed() -> &'static Mutex<HashMap<String, (String, Instant)>> {
+    static FAILED: OnceLock<Mutex<HashMap<String, (String, Instant)>>> = OnceLock::new();
     FAILED.get_or_init(Default::default)
 }
 
@@ -84,11 +99,16 @@ fn unreachable(url: &str, cause: &str) -> Error {
 
 /// Fails at once if this server already failed in this process.
 pub(crate) fn check_not_failed(url: &str) -> Result<()> {
-    match failed().lock().unwrap_or_else(|p| p.into_inner()).get(url) {
-        Some(cause) => Err(unreachable(
+    let mut failed = failed().lock().unwrap_or_else(|p| p.into_inner());
+    match failed.get(url) {
+        Some((cause, at)) if at.elapsed() < REMEMBER_FAILURE => Err(unreachable(
             url,
             &format!("{cause} (failed earlier in this process)"),
         )),
+        Some(_) => {
+            failed.remove(url);
+            Ok(())
+        }
         None => Ok(()),
     }
 }
@@ -127,7 +147,7 @@ pub(crate) async fn probe(url: &str, backend: DbBackend) -> Result<()> {
         failed()
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(url.to_owned(), cause.clone());
+            .insert(url.to_owned(), (cause.clone(), Instant::now()));
     }
     Err(unreachable(url, &cause))
 }
@@ -185,10 +205,83 @@ async fn read_budget(admin: &DatabaseConnection) -> Result<usize> {
 }
 
 /// An open admin session: its connection holds an owner lock and its test's slots, and gives
-/// them back when it closes.
+/// them back when it closes. While it is open, a heartbeat takes them again on a new
+/// connection if a server restart ended the old one.
 pub(crate) struct Session {
     pub conn: DatabaseConnection,
     pub owner: i64,
+    /// Set when the session closes (or is dropped): the heartbeat stops.
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    held: Held,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// What a session holds, to take it again.
+#[derive(Clone, Copy)]
+pub(crate) struct Held {
+    owner: i64,
+    budget: usize,
+    slots: usize,
+}
+
+/// Takes the session's owner lock (and its slots) again if its connection no longer holds it:
+/// after a server restart, the pool's new connection holds nothing. `true` when it holds it.
+pub(crate) async fn keep_locks(conn: &DatabaseConnection, held: Held) -> Result<bool> {
+    let backend = conn.get_database_backend();
+    let holds = super::registry::holds_sql(backend, held.owner);
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT CASE WHEN {holds} THEN 1 ELSE 0 END AS held"),
+        ))
+        .await
+        .context(ADMIN, "checking the session's owner lock")?;
+    let still = match row {
+        Some(row) => super::registry::int_column(&row, "held")
+            .context(ADMIN, "checking the session's owner lock")?,
+        None => 0,
+    };
+    if still == 1 {
+        return Ok(true);
+    }
+    if try_locks(conn, &[held.owner]).await?.len() != 1 {
+        return Ok(false);
+    }
+    tracing::warn!(
+        owner = held.owner,
+        "the server ended this test's session (a restart?): its owner lock is taken again"
+    );
+    // Sweeps that found the lock free while it was lost must wait again next time.
+    super::registry::clear_suspicion(conn, held.owner).await?;
+    // The budget's share, as far as it is free now; the owner lock is what protects the
+    // test's databases.
+    let _ = take_slots(conn, held.budget, held.slots).await;
+    Ok(true)
+}
+
+/// Checks every [`HEARTBEAT`] that the session still holds its locks, until it closes.
+fn heartbeat(
+    conn: DatabaseConnection,
+    held: Held,
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    spawn_on_engine(async move {
+        loop {
+            tokio::time::sleep(HEARTBEAT).await;
+            if closed.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            if let Err(e) = keep_locks(&conn, held).await {
+                tracing::debug!(error = %e, "a session's heartbeat failed; it tries again");
+            }
+        }
+    });
 }
 
 impl Session {
@@ -262,7 +355,21 @@ impl Session {
         }
         .await;
         match result {
-            Ok((_, owner, true)) => Ok(Ok(Session { conn, owner })),
+            Ok((budget, owner, true)) => {
+                let closed = std::sync::Arc::default();
+                let held = Held {
+                    owner,
+                    budget,
+                    slots,
+                };
+                heartbeat(conn.clone(), held, std::sync::Arc::clone(&closed));
+                Ok(Ok(Session {
+                    conn,
+                    owner,
+                    closed,
+                    held,
+                }))
+            }
             Ok((budget, _, false)) => {
                 let _ = conn.close().await;
                 Ok(Err(budget))
@@ -274,9 +381,16 @@ impl Session {
         }
     }
 
+    /// Its connection and what it holds, for [`keep_locks`] on the session runtime.
+    pub(crate) fn for_heartbeat(&self) -> (DatabaseConnection, Held) {
+        (self.conn.clone(), self.held)
+    }
+
     /// Gives back the slots and the owner lock by closing the connection.
     pub(crate) async fn close(self) {
-        let _ = self.conn.close().await;
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.conn.clone().close().await;
     }
 }
 

@@ -1,5 +1,6 @@
 //! The sweeps a run makes by itself, off its tests' path: once per server and process when
-//! its first test starts, then again while databases it met are stuck, each time one is due.
+//! its first test starts, then again while databases it met are stuck or their owners newly
+//! gone (waited out for a heartbeat or three), each time one is due.
 //!
 //! A sweep runs on the session runtime in an admin session of its own (a connection, an owner
 //! lock, and one slot of the server's connection budget, so that sweeps never push a server

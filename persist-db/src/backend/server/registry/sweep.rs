@@ -21,9 +21,75 @@ use crate::error::{DbContext, Result};
 pub async fn sweep_leaked(admin_url: &str) -> Result<Vec<String>> {
     crate::env::check()?;
     let (admin, me) = owner_connection(admin_url).await?;
-    let result = sweep_with(&admin, admin_url, me, Retry::Now).await;
+    let result = sweep_now(&admin, admin_url, me).await;
     let _ = admin.close().await;
-    result.map(|sweep| sweep.dropped)
+    result
+}
+
+/// A sweep a person (or CI's last step) asks for: it waits out the owners it finds gone for
+/// the first time ([`SUSPECT_FOR`]), then drops what they left, and returns their names.
+pub(crate) async fn sweep_now(
+    admin: &DatabaseConnection,
+    admin_url: &str,
+    me: i64,
+) -> Result<Vec<String>> {
+    let mut dropped = Vec::new();
+    // A sweep that suspects comes back once; an owner found gone on the second pass for the
+    // first time was alive on the first, and is left to the next sweep.
+    for _ in 0..2 {
+        let sweep = sweep_with(admin, admin_url, me, Retry::Now).await?;
+        dropped.extend(sweep.dropped);
+        let Some(due) = sweep.next_due_ms else { break };
+        let wait = u64::try_from(due - now_millis()).unwrap_or(0);
+        tokio::time::sleep(std::time::Duration::from_millis(
+            wait.min(millis_u64(SUSPECT_FOR)),
+        ))
+        .await;
+    }
+    Ok(dropped)
+}
+
+fn millis_u64(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How long a run's own sweeps wait, after they first find a database's owner lock free,
+/// before they take it over: long enough for a live owner's heartbeat to take its lock again.
+pub(crate) const SUSPECT_FOR: std::time::Duration =
+    std::time::Duration::from_secs(3 * crate::backend::server::session::HEARTBEAT.as_secs());
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Marks database `name`, whose owner lock is free now, as due for a take-over at `at_ms`;
+/// only if no sweep suspected it before and it never refused to drop.
+async fn suspect(admin: &DatabaseConnection, name: &str, at_ms: i64) -> Result<()> {
+    let backend = admin.get_database_backend();
+    let sql = format!(
+        "UPDATE {REGISTRY_TABLE} SET retry_at = {at_ms} WHERE db_name = {} AND retry_at = 0 \
+         AND drop_failures = 0 AND state IN ('creating', 'claimed', 'dropping') AND NOT ({})",
+        super::placeholder(backend),
+        owner_alive_sql(backend),
+    );
+    admin
+        .execute_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+        .await
+        .context(ADMIN, format!("noting that the owner of {name} is gone"))
+        .map(|_| ())
+}
+
+/// Forgets every suspicion about owner `me`'s databases: what a session that took its lock
+/// again after losing it says, so that a later loss is waited out again.
+pub(crate) async fn clear_suspicion(admin: &impl ConnectionTrait, me: i64) -> Result<()> {
+    let sql = format!(
+        "UPDATE {REGISTRY_TABLE} SET retry_at = 0 WHERE owner = {me} AND drop_failures = 0"
+    );
+    admin
+        .execute_unprepared(&sql)
+        .await
+        .context(ADMIN, "clearing a live owner's suspicion")
+        .map(|_| ())
 }
 
 /// What a sweep did.
@@ -68,7 +134,21 @@ pub(crate) async fn sweep_with(
         if found.failures > 0 {
             stuck::announce(admin_url, &found);
         }
-        if retry == Retry::Due && found.retry_at_ms > now_millis() {
+        // A sweep first only suspects an owner it finds gone: a live process whose session
+        // the server ended (a restart, a proxy, a person) takes its lock again within a
+        // heartbeat, and a sweep that comes back later finds it alive.
+        if found.failures == 0 {
+            if found.retry_at_ms == 0 {
+                let at = now_millis() + millis(SUSPECT_FOR);
+                suspect(admin, &found.name, at).await?;
+                sweep.due(at);
+                continue;
+            }
+            if found.retry_at_ms > now_millis() {
+                sweep.due(found.retry_at_ms);
+                continue;
+            }
+        } else if retry == Retry::Due && found.retry_at_ms > now_millis() {
             sweep.due(found.retry_at_ms);
             continue;
         }
