@@ -672,6 +672,30 @@ impl Backend for OneFileForAll {
     }
 }
 
+/// A backend that wrongly gives every role one in-memory database under names of their own:
+/// no name to ask a connection for, so only a probe table can tell.
+#[derive(Debug)]
+struct OneMemoryForAll(String);
+
+impl Backend for OneMemoryForAll {
+    fn kind(&self) -> BackendKind {
+        BackendKind::SqliteMemory
+    }
+    fn create_database<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> futures::future::BoxFuture<'a, persist_core::db::Result<DatabaseLocation>> {
+        let url = format!("sqlite:file:{}?mode=memory&cache=shared", self.0);
+        Box::pin(async move { Ok(DatabaseLocation::new(format!("{}_{name}", self.0), url)) })
+    }
+    fn drop_database<'a>(
+        &'a self,
+        _location: &'a DatabaseLocation,
+    ) -> futures::future::BoxFuture<'a, persist_core::db::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// The mesh's agent schema, tolerating tables that already exist (they do, in a shared file).
 struct Tolerant(EntitySchema);
 
@@ -714,6 +738,32 @@ async fn databases_that_are_not_distinct_are_caught() {
             .verify_database_architecture(&["AgentA", "AgentB"])
             .await
             .is_err()
+    );
+    manager.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn in_memory_databases_shared_under_different_names_are_caught() {
+    let shared = format!("shared_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let manager = persist_core::mesh::manager()
+        .agents(["AgentA", "AgentB"])
+        .custom_backend(OneMemoryForAll(shared))
+        .agent_schema(Tolerant(persist_core::mesh::agent_schema()))
+        .setup()
+        .await
+        .unwrap();
+    let inspector = CrossDatabaseInspector::new(manager.clone());
+    let error = verification(inspector.verify_databases_distinct().await.unwrap_err());
+    let VerificationError::DatabasesNotDistinct { shared } = &error else {
+        panic!("{error}")
+    };
+    // Each database's probe is seen by the two others.
+    assert_eq!(shared.len(), 6, "{error}");
+    assert!(
+        shared
+            .iter()
+            .any(|s| s == "gateway and agent AgentB share one in-memory database"),
+        "{error}"
     );
     manager.cleanup().await.unwrap();
 }

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Mutation testing of the verdict code with cargo-mutants: is each check's own code proven by
+# the suites, so that a check broken by a `<` become `<=`, a skipped table or a wrong count
+# fails a test?
+#
+# Two groups, each with the fastest tests that cover it:
+#   verdicts  the inspector (persist-core/src/inspect), the assertions and the migration checks
+#             (persist-core/src/migrate), against persist-core's own tests and the suites that
+#             prove verdicts, on SQLite in memory (they do not depend on the backend);
+#   pristine  the engine's pristine checks: the warm SQLite proof (persist-db/src/warm.rs)
+#             against persist-db's tests, and, when PERSIST_TEST_DATABASE_URL names a server,
+#             the server reset and catalog digest (persist-db/src/backend/server/pool/{reset,
+#             catalog}.rs) against the server suites.
+#
+#   scripts/mutants.sh [--group verdicts|pristine] [--file PATH]... [--shard k/N]
+#                      [--in-diff FILE] [--list]
+#
+# --file narrows a group to some of its files (a glob, as cargo-mutants takes it).
+# --shard k/N runs one shard of N (several machines share a full run); --in-diff runs only the
+# mutants of lines a diff touched (CI: the previous commit). Mutants are built in place, in
+# the workspace's own target directory (the sources are restored after each; do not kill the
+# script with SIGKILL). For each group it prints the score (caught, missed, unviable, timed out), then the
+# missed mutants that scripts/mutants-equivalent.txt does not explain; it fails if there are any.
+# cargo-mutants itself: cargo install --locked cargo-mutants
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+groups="verdicts pristine"
+extra=()
+files=()
+list=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --group) groups="$2"; shift 2 ;;
+    --shard) extra+=(--shard "$2"); shift 2 ;;
+    --in-diff) extra+=(--in-diff "$2"); shift 2 ;;
+    --file) files+=(-f "$2"); shift 2 ;;
+    --list) list=1; shift ;;
+    *) echo "unknown argument: $1 (see the head of $0)" >&2; exit 2 ;;
+  esac
+done
+command -v cargo-mutants >/dev/null || {
+  echo "cargo-mutants is not installed: cargo install --locked cargo-mutants" >&2
+  exit 2
+}
+
+equivalent=scripts/mutants-equivalent.txt
+status=0
+
+run_group() {
+  local group="$1" out="target/mutants/$1"
+  local args=(--in-place --no-shuffle --test-tool nextest
+              --minimum-test-timeout 60 --output "$out")
+  local env=()
+  case "$group" in
+    verdicts)
+      args+=(--test-package persist-core,persist-tests
+             -f 'persist-core/src/inspect/**' -f persist-core/src/assertions.rs
+             -f 'persist-core/src/migrate/**')
+      for t in verdicts fault_detection mixed_mesh real_stores migration_checks snapshots \
+               mesh_guarantees multi_agent_isolation custom_schema own_system \
+               database_architecture session_lifecycle; do
+        args+=(--cargo-test-arg "--test=$t")
+      done
+      args+=(--cargo-test-arg --lib)
+      env=(PERSIST_TEST_DATABASE_URL=memory)
+      ;;
+    pristine)
+      args+=(-f persist-db/src/warm.rs)
+      if [ -n "${PERSIST_TEST_DATABASE_URL:-}" ] && [ "${PERSIST_TEST_DATABASE_URL#*://}" != "$PERSIST_TEST_DATABASE_URL" ]; then
+        args+=(-f persist-db/src/backend/server/pool/reset.rs
+               -f persist-db/src/backend/server/pool/catalog.rs
+               --test-package persist-db,persist-tests
+               --cargo-test-arg --test=warm --cargo-test-arg --test=server_backends
+               --cargo-test-arg --test=chaos --cargo-test-arg --test=pool_stress)
+        env=(PERSIST_TEST_DATABASE_URL="$PERSIST_TEST_DATABASE_URL")
+      else
+        echo "pristine: the server reset and digest need PERSIST_TEST_DATABASE_URL=<server>; the warm SQLite proof only" >&2
+        args+=(--test-package persist-db --cargo-test-arg --test=warm)
+        env=(PERSIST_TEST_DATABASE_URL=sqlite)
+      fi
+      ;;
+    *) echo "unknown group: $group" >&2; exit 2 ;;
+  esac
+  if [ "${#files[@]}" -gt 0 ]; then
+    # The group's own files give way to those asked for.
+    local narrowed=() skip=0
+    for a in "${args[@]}"; do
+      if [ "$skip" -eq 1 ]; then skip=0; continue; fi
+      if [ "$a" = "-f" ]; then skip=1; continue; fi
+      narrowed+=("$a")
+    done
+    args=("${narrowed[@]}" "${files[@]}")
+  fi
+  if [ "$list" -eq 1 ]; then
+    env "${env[@]}" cargo mutants --list "${args[@]}" "${extra[@]}"
+    return
+  fi
+  mkdir -p "$out"
+  local n
+  n=$(env "${env[@]}" cargo mutants --list "${args[@]}" "${extra[@]}" 2>/dev/null | grep -c . || true)
+  if [ "$n" -eq 0 ]; then
+    echo "$group: no mutants to test"
+    return
+  fi
+  # cargo-mutants' own baseline runs the mutated package's tests alone, and the tests that
+  # prove these checks live in another package: the baseline is run here, on the same tests,
+  # and a mutant whose tests take more than five minutes is a timeout.
+  local tests=()
+  for a in "${args[@]}"; do
+    case "$a" in --test=*|--lib) tests+=("$a") ;; esac
+  done
+  local packages
+  packages=$(printf '%s\n' "${args[@]}" | grep -A1 -- '^--test-package$' | grep -v -- '^--' | tr ',' ' ')
+  local pkg_args=()
+  for p in $packages; do pkg_args+=(-p "$p"); done
+  echo "$group: the tests, unmutated" >&2
+  env "${env[@]}" cargo nextest run --no-fail-fast "${pkg_args[@]}" "${tests[@]}" > "$out/baseline.log" 2>&1 || {
+    echo "$group: the tests fail unmutated; see $out/baseline.log" >&2
+    status=1
+    return
+  }
+  local rc=0
+  env "${env[@]}" cargo mutants --baseline skip --timeout 300 "${args[@]}" "${extra[@]}" || rc=$?
+  # 0: all caught; 2: some missed; 3: some timed out. Anything else is a failure of the run.
+  case "$rc" in 0|2|3) ;; *) echo "$group: cargo-mutants failed ($rc)" >&2; status=1; return ;; esac
+  local dir="$out/mutants.out"
+  count() { [ -f "$dir/$1.txt" ] && wc -l < "$dir/$1.txt" || echo 0; }
+  local caught missed unviable timeout
+  caught=$(count caught) missed=$(count missed) unviable=$(count unviable) timeout=$(count timeout)
+  local viable=$((caught + missed + timeout))
+  local score="n/a"
+  [ "$viable" -gt 0 ] && score=$(awk -v c="$caught" -v t="$timeout" -v v="$viable" 'BEGIN { printf "%.1f %%", (c + t) * 100 / v }')
+  echo "$group: caught $caught, missed $missed, unviable $unviable, timed out $timeout; score $score"
+  # Missed mutants the list does not explain: each line of the list starts with the mutant as
+  # cargo-mutants names it (file:line:column: description), then ` # ` and why it is equivalent.
+  local unexplained=0
+  if [ -f "$dir/missed.txt" ]; then
+    while IFS= read -r mutant; do
+      if ! grep -qF -- "$mutant #" "$equivalent" 2>/dev/null; then
+        echo "  missed: $mutant"
+        unexplained=$((unexplained + 1))
+      fi
+    done < "$dir/missed.txt"
+  fi
+  if [ "$unexplained" -gt 0 ]; then
+    echo "$group: $unexplained missed mutants are neither caught nor explained in $equivalent" >&2
+    status=1
+  fi
+}
+
+for group in $groups; do
+  run_group "$group"
+done
+exit "$status"
