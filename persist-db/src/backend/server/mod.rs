@@ -19,6 +19,8 @@ use crate::error::{DbContext, Error, Result};
 use registry::Kind;
 
 mod connect;
+mod heartbeat;
+mod locks;
 mod pool;
 pub(crate) mod registry;
 mod session;
@@ -188,7 +190,7 @@ impl ServerBackend {
         let session = state.session.as_ref().expect("opened above");
         let (conn, held) = session.for_heartbeat();
         drop(state);
-        on_engine(async move { session::keep_locks(&conn, held).await }).await?
+        on_engine(async move { heartbeat::keep_locks(&conn, held).await }).await?
     }
 }
 

@@ -18,9 +18,8 @@
 //! **A server restart.** A restart ends every session, and with them every owner lock: a live
 //! test would look dead. An open session checks every [`HEARTBEAT`] that its connection still
 //! holds its owner lock, and takes it (and its slots) again on a new connection if not; sweeps
-//! take nothing over while the server has been up for less than
-//! [`RESTART_GRACE`](super::registry::RESTART_GRACE), so a live owner is back before anyone
-//! may think it gone.
+//! take nothing over while the server has been up for less than ten seconds, and wait out an
+//! owner they first find gone, so a live owner is back before anyone may think it gone.
 //!
 //! Sessions live on a runtime of their own (one thread per process), so that a lock is held
 //! however each test's runtime comes and goes, and is released when the process ends.
@@ -33,15 +32,13 @@ use std::time::{Duration, Instant};
 use sea_orm::sqlx::{self, Connection as _};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 
+use super::ADMIN;
 use super::connect::connect_timeout;
+use super::heartbeat::{Held, heartbeat};
+use super::locks::{take_owner_lock, take_slots};
 use super::{redacted, url_for};
 use crate::env::{CONNECT_TIMEOUT_ENV, CONNECTION_WAIT_ENV, MAX_CONNECTIONS_ENV};
 use crate::error::{DbContext, Error, Result};
-
-const ADMIN: &str = "server admin";
-/// Advisory-lock keys: owners and slots in ranges of their own.
-const OWNER_BASE: i64 = 0x7065_7273_0000_0000;
-const SLOT_BASE: i64 = 0x7065_7274_0000_0000;
 
 /// The runtime sessions live on: one thread, for the life of the process.
 fn engine() -> &'static tokio::runtime::Handle {
@@ -83,9 +80,6 @@ where
 /// How long a server that failed in this process fails later tests at once, with the same
 /// cause, before it is asked again.
 pub(crate) const REMEMBER_FAILURE: Duration = Duration::from_secs(10);
-
-/// How often an open session checks that it still holds its owner lock.
-pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// Servers that failed in this process, by URL, with the cause and when.
 fn failed() -> &'static Mutex<HashMap<String, (String, Instant)>> {
@@ -222,68 +216,6 @@ impl Drop for Session {
     }
 }
 
-/// What a session holds, to take it again.
-#[derive(Clone, Copy)]
-pub(crate) struct Held {
-    owner: i64,
-    budget: usize,
-    slots: usize,
-}
-
-/// Takes the session's owner lock (and its slots) again if its connection no longer holds it:
-/// after a server restart, the pool's new connection holds nothing. `true` when it holds it.
-pub(crate) async fn keep_locks(conn: &DatabaseConnection, held: Held) -> Result<bool> {
-    let backend = conn.get_database_backend();
-    let holds = super::registry::holds_sql(backend, held.owner);
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            backend,
-            format!("SELECT CASE WHEN {holds} THEN 1 ELSE 0 END AS held"),
-        ))
-        .await
-        .context(ADMIN, "checking the session's owner lock")?;
-    let still = match row {
-        Some(row) => super::registry::int_column(&row, "held")
-            .context(ADMIN, "checking the session's owner lock")?,
-        None => 0,
-    };
-    if still == 1 {
-        return Ok(true);
-    }
-    if try_locks(conn, &[held.owner]).await?.len() != 1 {
-        return Ok(false);
-    }
-    tracing::warn!(
-        owner = held.owner,
-        "the server ended this test's session (a restart?): its owner lock is taken again"
-    );
-    // Sweeps that found the lock free while it was lost must wait again next time.
-    super::registry::clear_suspicion(conn, held.owner).await?;
-    // The budget's share, as far as it is free now; the owner lock is what protects the
-    // test's databases.
-    let _ = take_slots(conn, held.budget, held.slots).await;
-    Ok(true)
-}
-
-/// Checks every [`HEARTBEAT`] that the session still holds its locks, until it closes.
-fn heartbeat(
-    conn: DatabaseConnection,
-    held: Held,
-    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
-    spawn_on_engine(async move {
-        loop {
-            tokio::time::sleep(HEARTBEAT).await;
-            if closed.load(std::sync::atomic::Ordering::Relaxed) {
-                break;
-            }
-            if let Err(e) = keep_locks(&conn, held).await {
-                tracing::debug!(error = %e, "a session's heartbeat failed; it tries again");
-            }
-        }
-    });
-}
-
 impl Session {
     /// Opens a session and takes `slots` slots, waiting (without a connection) while the
     /// budget is spent.
@@ -362,7 +294,11 @@ impl Session {
                     budget,
                     slots,
                 };
-                heartbeat(conn.clone(), held, std::sync::Arc::clone(&closed));
+                spawn_on_engine(heartbeat(
+                    conn.clone(),
+                    held,
+                    std::sync::Arc::clone(&closed),
+                ));
                 Ok(Ok(Session {
                     conn,
                     owner,
@@ -392,108 +328,6 @@ impl Session {
             .store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.conn.clone().close().await;
     }
-}
-
-fn lock_call(backend: DbBackend, key: i64, alias: &str) -> String {
-    match backend {
-        DbBackend::Postgres => format!("pg_try_advisory_lock({key}) AS {alias}"),
-        _ => {
-            let name = if key >= SLOT_BASE {
-                format!("persist_slot_{}", key - SLOT_BASE)
-            } else {
-                format!("persist_owner_{key}")
-            };
-            format!("(GET_LOCK('{name}', 0) = 1) AS {alias}")
-        }
-    }
-}
-
-fn unlock_call(backend: DbBackend, key: i64) -> String {
-    match backend {
-        DbBackend::Postgres => format!("pg_advisory_unlock({key})"),
-        _ => format!("RELEASE_LOCK('persist_slot_{}')", key - SLOT_BASE),
-    }
-}
-
-/// Tries `keys`, in one round trip; returns those taken.
-async fn try_locks(conn: &DatabaseConnection, keys: &[i64]) -> Result<Vec<i64>> {
-    let backend = conn.get_database_backend();
-    let calls: Vec<String> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| lock_call(backend, *key, &format!("l{i}")))
-        .collect();
-    let sql = format!("SELECT {}", calls.join(", "));
-    let row = conn
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await
-        .context(ADMIN, "taking advisory locks")?
-        .ok_or_else(|| Error::Backend("taking advisory locks returned no row".into()))?;
-    let mut taken = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
-        let got: bool = row
-            .try_get("", &format!("l{i}"))
-            .context(ADMIN, "taking advisory locks")?;
-        if got {
-            taken.push(*key);
-        }
-    }
-    Ok(taken)
-}
-
-/// Takes a fresh owner lock; its key is the owner recorded for every database of the session.
-pub(crate) async fn take_owner_lock(conn: &DatabaseConnection) -> Result<i64> {
-    for _ in 0..8 {
-        let key = OWNER_BASE + i64::from(uuid::Uuid::new_v4().as_fields().0 >> 1);
-        if try_locks(conn, &[key]).await?.len() == 1 {
-            return Ok(key);
-        }
-    }
-    Err(Error::Backend(
-        "could not take an owner lock on the server".into(),
-    ))
-}
-
-/// Takes `wanted` of the `budget` slots, or none; `true` when taken.
-async fn take_slots(conn: &DatabaseConnection, budget: usize, wanted: usize) -> Result<bool> {
-    if wanted > budget {
-        return Err(Error::Backend(format!(
-            "a test needs {wanted} connections but only {budget} may be held on this server \
-             ({MAX_CONNECTIONS_ENV})"
-        )));
-    }
-    // Start at a random slot, so that concurrent tests mostly try different ones.
-    let start = uuid::Uuid::new_v4().as_fields().0 as usize % budget;
-    let candidates: Vec<i64> = (0..budget)
-        .map(|i| SLOT_BASE + ((start + i) % budget) as i64)
-        .collect();
-    let mut taken = Vec::new();
-    let mut rest = &candidates[..];
-    while taken.len() < wanted && !rest.is_empty() {
-        let n = ((wanted - taken.len()) * 2).max(8).min(rest.len());
-        let (batch, tail) = rest.split_at(n);
-        rest = tail;
-        taken.extend(try_locks(conn, batch).await?);
-    }
-    if taken.len() >= wanted {
-        let extra = taken.split_off(wanted);
-        release(conn, &extra).await?;
-        return Ok(true);
-    }
-    release(conn, &taken).await?;
-    Ok(false)
-}
-
-async fn release(conn: &DatabaseConnection, keys: &[i64]) -> Result<()> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let backend = conn.get_database_backend();
-    let calls: Vec<String> = keys.iter().map(|k| unlock_call(backend, *k)).collect();
-    conn.execute_unprepared(&format!("SELECT {}", calls.join(", ")))
-        .await
-        .context(ADMIN, "releasing advisory locks")
-        .map(|_| ())
 }
 
 /// A single-connection pool to the administration database that holds an owner lock of its

@@ -32,7 +32,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait as _, Query, Table};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::drop_statement;
 use crate::error::{DbContext, Result};
@@ -41,11 +41,13 @@ mod listing;
 mod present;
 pub(crate) mod stuck;
 mod sweep;
+mod takeover;
 pub(crate) use listing::int as int_column;
 pub use listing::{RegisteredDatabase, list_databases};
 pub(crate) use present::{exists, forget_missing, present_sql};
 pub use sweep::sweep_leaked;
 pub(crate) use sweep::{clear_suspicion, sweep_now, sweep_with};
+pub(crate) use takeover::take_abandoned;
 
 /// The registry table, in the server's administration database.
 pub const REGISTRY_TABLE: &str = "persist_test_databases";
@@ -363,77 +365,6 @@ pub(crate) enum Retry {
     Due,
     /// All of them, now: a person asked (`sweep_leaked`), or a template's name is needed.
     Now,
-}
-
-/// Takes over database `name` for owner `me` (holding its lock on `admin`'s connection) if,
-/// at this moment, its record is owned by someone whose lock is free (and, with
-/// [`Retry::Due`], it is due). `true` when taken: it is then `claimed` by `me`, and only `me`
-/// may drop it.
-pub(crate) async fn take_abandoned(
-    admin: &DatabaseConnection,
-    name: &str,
-    me: i64,
-    retry: Retry,
-) -> Result<bool> {
-    let backend = admin.get_database_backend();
-    let due = match retry {
-        Retry::Due => format!(" AND retry_at <= {}", now_millis()),
-        Retry::Now => String::new(),
-    };
-    let sql = format!(
-        "UPDATE {REGISTRY_TABLE} SET state = 'claimed', owner = {me} WHERE db_name = {} \
-         AND state IN ('creating', 'claimed', 'dropping') AND owner <> {me}{due} \
-         AND NOT ({}) AND {}",
-        placeholder(backend),
-        owner_alive_sql(backend),
-        holds_sql(backend, me),
-    );
-    let operation = format!("taking over abandoned database {name}");
-    // One transaction, so one connection: the server's uptime is read on the connection that
-    // then proves it holds `me`, so a restart between the two cannot go unseen.
-    let txn = admin.begin().await.context(ADMIN, &operation)?;
-    if uptime(&txn).await.context(ADMIN, &operation)? < RESTART_GRACE {
-        let _ = txn.rollback().await;
-        return Ok(false);
-    }
-    let done = txn
-        .execute_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
-        .await
-        .context(ADMIN, &operation)?;
-    txn.commit().await.context(ADMIN, &operation)?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// How long a server must have been up before a sweep takes over databases whose owner lock is
-/// free: a restart frees every lock, and live owners take theirs again (their sessions'
-/// heartbeat) well within it.
-pub(crate) const RESTART_GRACE: Duration = Duration::from_secs(10);
-
-/// How long the server has been up.
-async fn uptime(conn: &impl ConnectionTrait) -> std::result::Result<Duration, sea_orm::DbErr> {
-    let backend = conn.get_database_backend();
-    let (sql, column) = match backend {
-        DbBackend::Postgres => (
-            "SELECT CAST(EXTRACT(EPOCH FROM (now() - pg_catalog.pg_postmaster_start_time())) \
-             AS BIGINT) AS up",
-            "up",
-        ),
-        _ => ("SHOW GLOBAL STATUS LIKE 'Uptime'", "Value"),
-    };
-    let row = conn
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await?
-        .ok_or_else(|| sea_orm::DbErr::Custom("the server did not say its uptime".into()))?;
-    let seconds = match backend {
-        DbBackend::Postgres => row.try_get::<i64>("", column)?,
-        // A status value is text.
-        _ => row
-            .try_get::<String>("", column)?
-            .trim()
-            .parse()
-            .map_err(|e| sea_orm::DbErr::Custom(format!("the server's uptime: {e}")))?,
-    };
-    Ok(Duration::from_secs(u64::try_from(seconds).unwrap_or(0)))
 }
 
 /// Whether the registry records database `name`, in any state.

@@ -56,7 +56,7 @@ fn millis_u64(d: std::time::Duration) -> u64 {
 /// How long a run's own sweeps wait, after they first find a database's owner lock free,
 /// before they take it over: long enough for a live owner's heartbeat to take its lock again.
 pub(crate) const SUSPECT_FOR: std::time::Duration =
-    std::time::Duration::from_secs(3 * crate::backend::server::session::HEARTBEAT.as_secs());
+    std::time::Duration::from_secs(3 * crate::backend::server::heartbeat::HEARTBEAT.as_secs());
 
 fn millis(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
