@@ -6,7 +6,8 @@
 # Two groups, each with the fastest tests that cover it:
 #   verdicts  the inspector (persist-core/src/inspect), the assertions and the migration checks
 #             (persist-core/src/migrate), against persist-core's own tests and the suites that
-#             prove verdicts, on SQLite in memory (they do not depend on the backend);
+#             prove verdicts, on SQLite in memory (most do not depend on the backend), or on the
+#             server PERSIST_TEST_DATABASE_URL names (for the branches one backend takes);
 #   pristine  the engine's pristine checks: the warm SQLite proof (persist-db/src/warm.rs)
 #             against persist-db's tests, and, when PERSIST_TEST_DATABASE_URL names a server,
 #             the server reset and catalog digest (persist-db/src/backend/server/pool/{reset,
@@ -63,7 +64,11 @@ run_group() {
         args+=(--cargo-test-arg "--test=$t")
       done
       args+=(--cargo-test-arg --lib)
+      # In memory, unless a server is named: a branch one backend takes is caught on it.
       env=(PERSIST_TEST_DATABASE_URL=memory)
+      if [ -n "${PERSIST_TEST_DATABASE_URL:-}" ] && [ "${PERSIST_TEST_DATABASE_URL#*://}" != "$PERSIST_TEST_DATABASE_URL" ]; then
+        env=(PERSIST_TEST_DATABASE_URL="$PERSIST_TEST_DATABASE_URL")
+      fi
       ;;
     pristine)
       args+=(-f persist-db/src/warm.rs)

@@ -147,6 +147,32 @@ impl MigratorTrait for ColumnChanges {
     }
 }
 
+/// `notes` and `drafts`, then a step that retires `drafts` and one that drops `notes.tag`: no
+/// loss while they hold nothing, a loss of what they hold otherwise.
+pub struct RetiredTable;
+
+#[async_trait::async_trait]
+impl MigratorTrait for RetiredTable {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(Sql("m20260501_000001_notes", NOTES, "DROP TABLE notes")),
+            Box::new(Sql("m20260501_000002_drafts", DRAFTS, "DROP TABLE drafts")),
+            Box::new(Sql(
+                "m20260501_000003_retire_drafts",
+                "DROP TABLE drafts",
+                DRAFTS,
+            )),
+            Box::new(Sql(
+                "m20260501_000004_drop_tags",
+                "ALTER TABLE notes DROP COLUMN tag",
+                "ALTER TABLE notes ADD COLUMN tag VARCHAR(64) NULL",
+            )),
+        ]
+    }
+}
+
+const DRAFTS: &str = "CREATE TABLE drafts (id VARCHAR(64) NOT NULL PRIMARY KEY)";
+
 const NOTES: &str = "CREATE TABLE notes (id VARCHAR(64) NOT NULL PRIMARY KEY, \
     body VARCHAR(255) NOT NULL, author VARCHAR(64) NULL, tag VARCHAR(64) NULL)";
 

@@ -5,7 +5,9 @@
 use persist_core::db::{BackendKind, EntitySchema};
 use persist_core::migrate::{self, Allow, Difference, Loss, MigrationCheck, Schema};
 use persist_core::prelude::*;
-use persist_tests::faulty_migrations::{ArchivedSession, BrokenDown, ColumnChanges, LossyUpgrade};
+use persist_tests::faulty_migrations::{
+    ArchivedSession, BrokenDown, ColumnChanges, LossyUpgrade, RetiredTable,
+};
 use persist_tests::helpdesk;
 use sea_orm::ConnectionTrait;
 
@@ -417,4 +419,76 @@ async fn a_column_that_loses_its_values_is_caught_and_a_rename_is_not(
         .await
         .unwrap_err();
     assert!(failure(error).problem.contains("notes.tag"));
+}
+
+#[persistence_test]
+async fn a_step_that_drops_an_empty_table_or_column_loses_nothing(
+    check: MigrationCheck<RetiredTable>,
+) {
+    // Notes without tags, no drafts: retiring the drafts table and the tag column loses
+    // nothing.
+    let untagged = |db: &DatabaseConnection| {
+        let db = db.clone();
+        async move {
+            db.execute_unprepared(
+                "INSERT INTO notes (id, body) VALUES ('n1', 'first'), ('n2', 'second')",
+            )
+            .await?;
+            Ok::<_, PersistError>(())
+        }
+    };
+    check
+        .clone()
+        .upgrade(
+            2,
+            |db| Box::pin(untagged(db)),
+            |db| {
+                Box::pin(async move {
+                    assert_eq!(persist_core::db::catalog::count_rows(db, "notes").await?, 2);
+                    Ok(())
+                })
+            },
+        )
+        .await
+        .unwrap();
+    // A draft written before the step is lost with its table, and said so.
+    let error = check
+        .clone()
+        .upgrade(
+            2,
+            |db| {
+                Box::pin(async move {
+                    untagged(db).await?;
+                    db.execute_unprepared("INSERT INTO drafts (id) VALUES ('d1')")
+                        .await?;
+                    Ok(())
+                })
+            },
+            |_| Box::pin(async { Ok(()) }),
+        )
+        .await
+        .unwrap_err();
+    let found = failure(error);
+    assert_eq!(
+        found.step.as_deref(),
+        Some("m20260501_000003_retire_drafts")
+    );
+    assert!(found.problem.contains("drafts (1 rows) is gone"), "{found}");
+    // Tags written before are lost with their column.
+    let error = check
+        .upgrade(
+            2,
+            |db| Box::pin(seed_notes(db)),
+            |_| Box::pin(async { Ok(()) }),
+        )
+        .await
+        .unwrap_err();
+    let found = failure(error);
+    assert_eq!(found.step.as_deref(), Some("m20260501_000004_drop_tags"));
+    assert!(
+        found
+            .problem
+            .contains("notes.tag was dropped holding 2 values"),
+        "{found}"
+    );
 }
