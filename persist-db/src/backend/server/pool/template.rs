@@ -53,7 +53,15 @@ pub(crate) async fn ensure_template(
             touch_template(admin, &info.name).await?;
             return Ok(info);
         }
-        build_template(admin, admin_url, owner, template, &name).await
+        match build_template(admin, admin_url, owner, template, &name).await {
+            // The server closed the build's own connection (it dropped what it had built):
+            // once more, on a new one.
+            Err(e) if lost_connection(&e) => {
+                tracing::warn!(schema = %template.label, error = %e, "a template build lost its connection; building it again");
+                build_template(admin, admin_url, owner, template, &name).await
+            }
+            built => built,
+        }
     }
     .await;
     let _ = admin.execute_unprepared(&unlock).await;
@@ -63,6 +71,20 @@ pub(crate) async fn ensure_template(
         .unwrap_or_else(|p| p.into_inner())
         .insert(memo_key, (info.clone(), std::time::Instant::now()));
     Ok(info)
+}
+
+/// Whether `error` says the server closed the connection under a statement (not that it
+/// refused the statement).
+fn lost_connection(error: &Error) -> bool {
+    let text = error.to_string().to_ascii_lowercase();
+    [
+        "error communicating with database",
+        "server has gone away",
+        "lost connection",
+        "connection reset",
+    ]
+    .iter()
+    .any(|sign| text.contains(sign))
 }
 
 /// What this process knows of a template, while it was touched recently enough that no sweep
