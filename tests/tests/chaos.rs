@@ -154,7 +154,7 @@ async fn driven_chaos_worker() {
     let mut n = 0;
     while !stop.exists() {
         match one_test(tag, n, &mut seed).await {
-            Ok(()) => println!("ok {n} {}", now_ms()),
+            Ok(()) => println!("ok {} test {n}", now_ms()),
             // The same process goes on once the server is back.
             Err(e) if restarts && interrupted(&e) => {
                 println!("interrupted {} test {n}: {e}", now_ms());
@@ -185,17 +185,15 @@ async fn driven_chaos_sweeper() {
     }
 }
 
-/// Lines of a process's stdout that start with `word`, with the time they give (their second
-/// field).
+/// Lines of a process's stdout that start with `word` (`<word> <ms> …`), with the time they
+/// give.
 fn timed_lines(log: &Path, word: &str) -> Vec<(u128, String)> {
     std::fs::read_to_string(log.with_extension("out"))
         .unwrap_or_default()
         .lines()
         .filter(|l| l.starts_with(word))
         .filter_map(|l| {
-            let ms = l
-                .split_whitespace()
-                .nth(if word == "ok " { 2 } else { 1 })?;
+            let ms = l.split_whitespace().nth(1)?;
             Some((ms.parse().ok()?, l.to_owned()))
         })
         .collect()

@@ -40,17 +40,10 @@ pub(crate) async fn sweep_now(
         let sweep = sweep_with(admin, admin_url, me, Retry::Now).await?;
         dropped.extend(sweep.dropped);
         let Some(due) = sweep.next_due_ms else { break };
-        let wait = u64::try_from(due - now_millis()).unwrap_or(0);
-        tokio::time::sleep(std::time::Duration::from_millis(
-            wait.min(millis_u64(SUSPECT_FOR)),
-        ))
-        .await;
+        let wait = (due - now_millis()).clamp(0, millis(SUSPECT_FOR));
+        tokio::time::sleep(std::time::Duration::from_millis(wait.unsigned_abs())).await;
     }
     Ok(dropped)
-}
-
-fn millis_u64(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How long a run's own sweeps wait, after they first find a database's owner lock free,
