@@ -716,21 +716,31 @@ impl AgentSchema for Tolerant {
     }
 }
 
-#[tokio::test]
-async fn databases_that_are_not_distinct_are_caught() {
+/// The mesh with agents A and B on `backend`, and what `verify_databases_distinct` says is
+/// shared (it must fail).
+async fn not_distinct(
+    backend: impl Backend + 'static,
+) -> (MultiDatabaseManager, CrossDatabaseInspector, Vec<String>) {
     let manager = persist_core::mesh::manager()
         .agents(["AgentA", "AgentB"])
-        .custom_backend(OneFileForAll(tempfile::tempdir().unwrap()))
+        .custom_backend(backend)
         .agent_schema(Tolerant(persist_core::mesh::agent_schema()))
         .setup()
         .await
         .unwrap();
     let inspector = CrossDatabaseInspector::new(manager.clone());
     let error = verification(inspector.verify_databases_distinct().await.unwrap_err());
-    let VerificationError::DatabasesNotDistinct { shared } = &error else {
+    let VerificationError::DatabasesNotDistinct { shared } = error else {
         panic!("{error}")
     };
-    assert_eq!(shared.len(), 3, "gateway–A, gateway–B and A–B: {error}");
+    (manager, inspector, shared)
+}
+
+#[tokio::test]
+async fn databases_that_are_not_distinct_are_caught() {
+    let (manager, inspector, shared) =
+        not_distinct(OneFileForAll(tempfile::tempdir().unwrap())).await;
+    assert_eq!(shared.len(), 3, "gateway–A, gateway–B and A–B: {shared:?}");
     // Sharing the gateway's file also puts its migration table in each agent's database.
     assert!(inspector.verify_agent_schema("AgentA").await.is_err());
     assert!(
@@ -744,26 +754,15 @@ async fn databases_that_are_not_distinct_are_caught() {
 
 #[tokio::test]
 async fn in_memory_databases_shared_under_different_names_are_caught() {
-    let shared = format!("shared_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let manager = persist_core::mesh::manager()
-        .agents(["AgentA", "AgentB"])
-        .custom_backend(OneMemoryForAll(shared))
-        .agent_schema(Tolerant(persist_core::mesh::agent_schema()))
-        .setup()
-        .await
-        .unwrap();
-    let inspector = CrossDatabaseInspector::new(manager.clone());
-    let error = verification(inspector.verify_databases_distinct().await.unwrap_err());
-    let VerificationError::DatabasesNotDistinct { shared } = &error else {
-        panic!("{error}")
-    };
+    let name = format!("shared_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (manager, _, shared) = not_distinct(OneMemoryForAll(name)).await;
     // Each database's probe is seen by the two others.
-    assert_eq!(shared.len(), 6, "{error}");
+    assert_eq!(shared.len(), 6, "{shared:?}");
     assert!(
         shared
             .iter()
             .any(|s| s == "gateway and agent AgentB share one in-memory database"),
-        "{error}"
+        "{shared:?}"
     );
     manager.cleanup().await.unwrap();
 }

@@ -34,6 +34,26 @@ fn failure(error: PersistError) -> migrate::MigrationFailure {
     }
 }
 
+/// How an upgrade from step `from`, after `seed`, fails (it must).
+async fn upgrade_failure<M, S>(
+    check: &MigrationCheck<M>,
+    from: usize,
+    seed: S,
+) -> migrate::MigrationFailure
+where
+    S: for<'c> FnOnce(
+        &'c DatabaseConnection,
+    ) -> futures::future::LocalBoxFuture<'c, Result<(), PersistError>>,
+    MigrationCheck<M>: Clone,
+{
+    let error = check
+        .clone()
+        .upgrade(from, seed, |_| Box::pin(async { Ok(()) }))
+        .await
+        .unwrap_err();
+    failure(error)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The three short tests a user writes, on the project's own migrator
 
@@ -356,15 +376,7 @@ async fn a_column_that_loses_its_values_is_caught_and_a_rename_is_not(
     check: MigrationCheck<ColumnChanges>,
 ) {
     // Step 3 sets every author to NULL: caught there, naming the column and how many.
-    let error = check
-        .upgrade(
-            1,
-            |db| Box::pin(seed_notes(db)),
-            |_| Box::pin(async { Ok(()) }),
-        )
-        .await
-        .unwrap_err();
-    let found = failure(error);
+    let found = upgrade_failure(&check, 1, |db| Box::pin(seed_notes(db))).await;
     assert_eq!(
         found.step.as_deref(),
         Some("m20260401_000003_forget_authors")
@@ -452,38 +464,22 @@ async fn a_step_that_drops_an_empty_table_or_column_loses_nothing(
         .await
         .unwrap();
     // A draft written before the step is lost with its table, and said so.
-    let error = check
-        .clone()
-        .upgrade(
-            2,
-            |db| {
-                Box::pin(async move {
-                    untagged(db).await?;
-                    db.execute_unprepared("INSERT INTO drafts (id) VALUES ('d1')")
-                        .await?;
-                    Ok(())
-                })
-            },
-            |_| Box::pin(async { Ok(()) }),
-        )
-        .await
-        .unwrap_err();
-    let found = failure(error);
+    let found = upgrade_failure(&check, 2, |db| {
+        Box::pin(async move {
+            untagged(db).await?;
+            db.execute_unprepared("INSERT INTO drafts (id) VALUES ('d1')")
+                .await?;
+            Ok(())
+        })
+    })
+    .await;
     assert_eq!(
         found.step.as_deref(),
         Some("m20260501_000003_retire_drafts")
     );
     assert!(found.problem.contains("drafts (1 rows) is gone"), "{found}");
     // Tags written before are lost with their column.
-    let error = check
-        .upgrade(
-            2,
-            |db| Box::pin(seed_notes(db)),
-            |_| Box::pin(async { Ok(()) }),
-        )
-        .await
-        .unwrap_err();
-    let found = failure(error);
+    let found = upgrade_failure(&check, 2, |db| Box::pin(seed_notes(db))).await;
     assert_eq!(found.step.as_deref(), Some("m20260501_000004_drop_tags"));
     assert!(
         found
