@@ -273,6 +273,16 @@ impl Var {
     }
 }
 
+/// Set by `cargo persist prepare`, never by a person: the file where each
+/// `#[persistence_test]` records that it set up its databases (building their templates) and
+/// returned without running its body.
+pub const PREPARE: &str = "PERSIST_PREPARE";
+/// Set by `cargo persist prepare`, never by a person: a test binary listed with it set
+/// (`--list`) names its `#[persistence_test]`s on stdout, one `persist-test: <path>` line each.
+pub const PREPARE_LIST: &str = "PERSIST_PREPARE_LIST";
+/// The prefix of each line a test binary prints under [`PREPARE_LIST`].
+pub const PREPARE_LIST_PREFIX: &str = "persist-test: ";
+
 #[cfg(test)]
 mod tests {
     use super::*;

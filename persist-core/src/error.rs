@@ -118,6 +118,13 @@ pub enum PersistError {
     /// The databases were already cleaned up (or kept and released).
     #[error("the test databases were already cleaned up")]
     CleanedUp,
+    /// A database asked for as kept is not kept (any more): dropped by someone else, or never
+    /// kept.
+    #[error("database {name} is not kept (dropped already, or never kept)")]
+    NotKept {
+        /// Its name on the server.
+        name: String,
+    },
     /// A backend could not be configured (a bad URL, an unsupported scheme, …).
     #[error("backend configuration: {0}")]
     Backend(String),
@@ -277,6 +284,7 @@ impl From<persist_db::Error> for PersistError {
                 source,
             },
             E::CleanedUp => PersistError::CleanedUp,
+            E::NotKept { name } => PersistError::NotKept { name },
             E::Backend(reason) => PersistError::Backend(reason),
             E::NotProvided { what, hint } => PersistError::NotProvided { what, hint },
             // The engine's error is non-exhaustive: a variant added later keeps its message.

@@ -223,6 +223,7 @@ pub mod __private {
         Fixture, Flavor, HttpTransport, KeepPolicy, Seed, SeedFuture, Setup, SystemFactory,
         TestConfig, TestReturn,
     };
+    pub use crate::runner::prepare::announce;
     pub use crate::runner::run::run_test;
     use crate::runner::{Inject, TestContext, WithAgent, WithoutAgent};
     use crate::system::System;

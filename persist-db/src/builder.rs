@@ -207,6 +207,7 @@ impl ManagerBuilder {
                         gateway_schema,
                         agent_schema: default_schema,
                         warm: Some((identity, set.probes)),
+                        label: self.label.clone(),
                     }));
                 }
                 planned = Some((plan, identity));
@@ -254,6 +255,7 @@ impl ManagerBuilder {
             gateway_schema,
             agent_schema: default_schema,
             warm,
+            label: self.label,
         }))
     }
 }

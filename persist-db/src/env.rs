@@ -47,6 +47,19 @@ pub const MAX_CONNECTIONS_ENV: &str = vars::MAX_CONNECTIONS.name;
 pub const CONNECTION_WAIT_ENV: &str = vars::CONNECTION_WAIT.name;
 /// How long connecting to a server may take, in seconds (default 5).
 pub const CONNECT_TIMEOUT_ENV: &str = vars::CONNECT_TIMEOUT.name;
+pub use vars::{PREPARE, PREPARE_LIST, PREPARE_LIST_PREFIX};
+
+/// Under `cargo persist prepare`: the file where each `#[persistence_test]` records that it
+/// set up its databases instead of running ([`PREPARE`]).
+pub fn prepare_records() -> Option<std::path::PathBuf> {
+    var_os(PREPARE).map(Into::into)
+}
+
+/// Under `cargo persist prepare`'s listing: whether a test binary names its persistence tests
+/// on stdout ([`PREPARE_LIST`]).
+pub fn prepare_listing() -> bool {
+    var_os(PREPARE_LIST).is_some()
+}
 
 /// A variable's raw value, if it is set.
 fn raw(var: &Var) -> Option<String> {
@@ -75,7 +88,6 @@ pub(crate) fn var(name: &str) -> Option<String> {
 }
 
 /// The variable's raw value, if it is set (for paths, which need not be UTF-8).
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn var_os(name: &str) -> Option<OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }

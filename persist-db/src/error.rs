@@ -87,6 +87,13 @@ pub enum Error {
     /// The databases were already cleaned up (or kept and released).
     #[error("the test databases were already cleaned up")]
     CleanedUp,
+    /// A database asked for as kept is not kept (any more): dropped by someone else, or never
+    /// kept.
+    #[error("database {name} is not kept (dropped already, or never kept)")]
+    NotKept {
+        /// Its name on the server.
+        name: String,
+    },
     /// A backend could not be configured or reached (a bad URL, an unsupported scheme, a
     /// server that does not answer, …).
     #[error("backend configuration: {0}")]

@@ -70,11 +70,16 @@ mod role;
 mod schema;
 mod warm;
 
-#[cfg(feature = "sqlite")]
-pub use backend::sweep_test_directories;
 pub use backend::{Backend, BackendConfig, BackendKind, DatabaseLocation};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-pub use backend::{RegisteredDatabase, drain_pools, list_databases, pool_max_idle, sweep_leaked};
+pub use backend::{
+    RegisteredDatabase, database_url, drain_pools, drop_kept, list_databases, pool_max_idle,
+    sweep_leaked,
+};
+#[cfg(feature = "sqlite")]
+pub use backend::{
+    TestDirectory, list_test_directories, remove_kept_directory, sweep_test_directories,
+};
 pub use builder::ManagerBuilder;
 pub use error::{Error, Result};
 pub use logging::init as init_logging;

@@ -68,6 +68,16 @@ pub struct MultiDatabaseManager {
 
 /// What a manager is made of, once its databases are provisioned.
 pub(super) struct Parts {
+    /// The label it was built with (the test's name under `#[persistence_test]`): what the
+    /// manifest of kept SQLite files names.
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        expect(
+            dead_code,
+            reason = "server databases carry their label in the registry"
+        )
+    )]
+    pub(super) label: String,
     pub(super) backend: Arc<dyn Engine>,
     /// The configuration it was opened from (`None` for a custom backend).
     pub(super) config: Option<BackendConfig>,
@@ -372,9 +382,16 @@ impl MultiDatabaseManager {
 
     /// Closes every connection and leaves the databases in place for a person to open.
     /// Returns where they are. After this, cleanup does nothing.
+    ///
+    /// A kept SQLite directory records the manager's [label](crate::ManagerBuilder::label) and
+    /// each database's role, for tools that find kept databases
+    /// ([`list_test_directories`](crate::list_test_directories)); a server records them in its
+    /// registry ([`list_databases`](crate::list_databases)).
     pub async fn keep(&self) -> Result<Vec<(DatabaseRole, DatabaseLocation)>> {
         let locations = self.locations();
         self.inner.release(true, false).await?;
+        #[cfg(feature = "sqlite")]
+        crate::backend::write_manifest(&self.inner.parts.label, &locations)?;
         Ok(locations)
     }
 }

@@ -38,7 +38,7 @@ pub use report::{
 pub(crate) use rows::list;
 pub use rows::{AgentMessageRow, AgentSessionRow, GatewayMessageRow, GatewaySessionRow};
 pub(crate) use snapshot::named as snapshot_named;
-pub use snapshot::{DataSnapshot, SnapshotBuilder};
+pub use snapshot::{DataSnapshot, SnapshotBuilder, snapshot_of};
 pub(crate) use state::migration_state;
 pub use state::{AgentSchemaState, MigrationState};
 

@@ -15,6 +15,7 @@ mod http;
 mod inject;
 mod matrix;
 mod outcome;
+pub(crate) mod prepare;
 pub(crate) mod run;
 
 pub use config::KEEP_ENV;

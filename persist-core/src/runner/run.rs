@@ -46,12 +46,18 @@ fn run_boxed(config: TestConfig, body: Body) {
     {
         // libtest has no run-time skip: the test passes, and says why it did nothing.
         eprintln!("persist: `{name}` skipped: {reason}");
+        if let Some(records) = super::prepare::requested() {
+            super::prepare::skipped(name, &reason, &records);
+        }
         return;
     }
     let keep = KeepPolicy::resolve(config.keep)
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: {KEEP_ENV}: {e}"));
     let backend = BackendConfig::resolve(config.backend)
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: choosing the backend: {e}"));
+    if let Some(records) = super::prepare::requested() {
+        return super::prepare::prepare(&config, backend, &records);
+    }
     match config.timeout {
         None => {
             let (outcome, teardown) = run_here(&config, keep, backend, body, &mut |_| {});
@@ -74,24 +80,8 @@ fn run_here(
         .unwrap_or_else(|e| panic!("persistence_test `{name}`: building the tokio runtime: {e}"));
     let system = config.system.map(|make| make());
     let result = runtime.block_on(async {
-        let mut builder = ManagerBuilder::default()
-            // Warm databases for the next test of this process, when there is one.
-            .reuse(!crate::env::process_per_test())
-            .label(name)
-            .agents(config.agents.iter().copied())
-            .backend(backend);
-        if let Some(system) = &system {
-            builder = builder.schemas(system.gateway_schema(), system.agent_schemas());
-        }
-        if let Some(setup) = config.setup {
-            let before = persist_db::__private::backend_choice(&builder);
-            builder = setup(builder);
-            let after = persist_db::__private::backend_choice(&builder);
-            if after != before {
-                backend_conflict(config, &after)
-                    .unwrap_or_else(|e| panic!("persistence_test `{name}`: {e}"));
-            }
-        }
+        let builder = builder(config, backend, system.as_deref())
+            .unwrap_or_else(|e| panic!("persistence_test `{name}`: {e}"));
         let manager = builder.setup().await.unwrap_or_else(|e| {
             panic!("persistence_test `{name}`: could not set up the test databases: {e}")
         });
@@ -138,6 +128,54 @@ fn run_here(
     // Tasks the body left running end with the runtime, before we report.
     drop(runtime);
     result
+}
+
+/// The manager of `config`'s databases, before setup: its agents, the system's schemas, then
+/// the test's own `setup` (which may not choose another backend than the test's).
+fn builder(
+    config: &TestConfig,
+    backend: BackendConfig,
+    system: Option<&dyn crate::system::System>,
+) -> Result<ManagerBuilder> {
+    let mut builder = ManagerBuilder::default()
+        // Warm databases for the next test of this process, when there is one.
+        .reuse(!crate::env::process_per_test())
+        .label(config.name)
+        .agents(config.agents.iter().copied())
+        .backend(backend);
+    if let Some(system) = system {
+        builder = builder.schemas(system.gateway_schema(), system.agent_schemas());
+    }
+    if let Some(setup) = config.setup {
+        let before = persist_db::__private::backend_choice(&builder);
+        builder = setup(builder);
+        let after = persist_db::__private::backend_choice(&builder);
+        if after != before {
+            backend_conflict(config, &after)?;
+        }
+    }
+    Ok(builder)
+}
+
+/// Sets up `config`'s databases (building their templates) and gives them back at once:
+/// prepare mode. The error, as text, when they cannot be.
+pub(super) fn prepare_databases(
+    config: &TestConfig,
+    backend: BackendConfig,
+) -> std::result::Result<(), String> {
+    let runtime = build_runtime(config).map_err(|e| format!("building the tokio runtime: {e}"))?;
+    let system = config.system.map(|make| make());
+    runtime.block_on(async {
+        let manager = builder(config, backend, system.as_deref())
+            .map_err(|e| e.to_string())?
+            .setup()
+            .await
+            .map_err(|e| format!("could not set up the test databases: {e}"))?;
+        manager
+            .cleanup()
+            .await
+            .map_err(|e| format!("giving them back: {e}"))
+    })
 }
 
 /// Runs the fixtures, in order, each on its database.

@@ -27,6 +27,8 @@ mod sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite_connect;
 #[cfg(feature = "sqlite")]
+mod sqlite_dirs;
+#[cfg(feature = "sqlite")]
 mod template;
 #[cfg(feature = "sqlite")]
 pub(crate) use sqlite_connect::{connect_ahead, lazy_sqlite};
@@ -41,13 +43,19 @@ use memory::SqliteMemoryBackend;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use server::ServerBackend;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-pub use server::registry::{RegisteredDatabase, list_databases, sweep_leaked};
+pub use server::registry::{
+    RegisteredDatabase, database_url, drop_kept, list_databases, sweep_leaked,
+};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use server::{drain_pools, max_idle as pool_max_idle};
 #[cfg(feature = "sqlite")]
 use sqlite::SqliteFileBackend;
 #[cfg(feature = "sqlite")]
 pub use sqlite::sweep as sweep_test_directories;
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite_dirs::write_manifest;
+#[cfg(feature = "sqlite")]
+pub use sqlite_dirs::{TestDirectory, list_test_directories, remove_kept_directory};
 
 const DEFAULT_POSTGRES_URL: &str = persist_config::env::POSTGRES_URL.default;
 const DEFAULT_MYSQL_URL: &str = persist_config::env::MYSQL_URL.default;

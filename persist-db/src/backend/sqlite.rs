@@ -31,8 +31,8 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 /// The prefix of every test directory.
 pub(crate) const DIR_PREFIX: &str = "persist-test-";
-const OWNER_FILE: &str = ".persist-owner";
-const KEPT_FILE: &str = ".persist-kept";
+pub(super) const OWNER_FILE: &str = ".persist-owner";
+pub(super) const KEPT_FILE: &str = ".persist-kept";
 /// Without the making lock, a directory with no owner file is left alone this long (its owner
 /// may be making it).
 const UNOWNED_GRACE: Duration = Duration::from_secs(3600);

@@ -62,10 +62,12 @@ pub fn tests(
         let nested = plan.single.then(|| inner.clone());
         let test = one_test(config, &sig, params, variant, &fields, should_panic);
         let test_name = &variant.name;
+        let announce = announce(&config.krate, test_name);
         quote! {
             #(#attrs)*
             #[::core::prelude::v1::test]
             #vis fn #test_name() {
+                #announce
                 #nested
                 #test
             }
@@ -93,6 +95,32 @@ pub fn tests(
                 #(#tests)*
             }
         }
+    }
+}
+
+/// A constructor that names the test when its binary is listed for `cargo persist prepare`
+/// (`persist_core::__private::announce`): how the command finds a binary's persistence tests
+/// among its others. Where the platform has no constructor section, nothing is emitted and
+/// the command finds no test there.
+fn announce(krate: &syn::Path, test_name: &syn::Ident) -> TokenStream {
+    quote! {
+        #[cfg(any(
+            target_os = "linux", target_os = "android", target_os = "freebsd",
+            target_os = "netbsd", target_os = "openbsd", target_os = "dragonfly",
+            target_os = "illumos", target_vendor = "apple", windows
+        ))]
+        #[used]
+        #[cfg_attr(not(any(target_vendor = "apple", windows)), unsafe(link_section = ".init_array"))]
+        #[cfg_attr(target_vendor = "apple", unsafe(link_section = "__DATA,__mod_init_func"))]
+        #[cfg_attr(windows, unsafe(link_section = ".CRT$XCU"))]
+        static __PERSIST_ANNOUNCE: extern "C" fn() = {
+            extern "C" fn announce() {
+                #krate::__private::announce(::core::concat!(
+                    ::core::module_path!(), "::", ::core::stringify!(#test_name)
+                ));
+            }
+            announce
+        };
     }
 }
 

@@ -10,6 +10,7 @@ use super::CrossDatabaseInspector;
 use crate::db::{DatabaseRole, catalog};
 use crate::error::{DbContext, PersistError, Result};
 use crate::system::Source;
+use sea_orm::DatabaseConnection;
 
 mod cells;
 mod render;
@@ -101,7 +102,7 @@ impl std::fmt::Display for DataSnapshot {
 /// ```
 #[must_use = "a snapshot is taken when awaited"]
 pub struct SnapshotBuilder<'a> {
-    inspector: &'a CrossDatabaseInspector,
+    source: Databases<'a>,
     tables: Option<Vec<String>>,
     databases: Option<Vec<DatabaseRole>>,
     ids: Vec<(String, Source)>,
@@ -109,11 +110,46 @@ pub struct SnapshotBuilder<'a> {
     kept: Vec<(String, String)>,
 }
 
+/// Where a snapshot's databases come from.
+enum Databases<'a> {
+    /// A test's, through its inspector (with its layout).
+    Inspector(&'a CrossDatabaseInspector),
+    /// Databases opened by hand, in the order given (without a layout).
+    Opened(&'a [(DatabaseRole, DatabaseConnection)]),
+}
+
 impl CrossDatabaseInspector {
     /// A snapshot of what every database holds: see [`DataSnapshot`] and [`SnapshotBuilder`].
     pub fn snapshot(&self) -> SnapshotBuilder<'_> {
+        SnapshotBuilder::new(Databases::Inspector(self))
+    }
+}
+
+/// A snapshot of databases opened by hand, each with the role it plays, rendered as a test's
+/// [`CrossDatabaseInspector::snapshot`] renders them, without a system's layout: what
+/// `cargo persist snapshot` prints of a kept test's databases.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use persist_core::db::DatabaseRole;
+/// use sea_orm::ConnectionTrait as _;
+///
+/// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// db.execute_unprepared("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi')").await?;
+/// let opened = [(DatabaseRole::Gateway, db)];
+/// let snapshot = persist_core::inspect::snapshot_of(&opened).await?;
+/// assert_eq!(snapshot.text(), "gateway\n  notes: 1 row\n    - body: \"hi\"\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub fn snapshot_of(databases: &[(DatabaseRole, DatabaseConnection)]) -> SnapshotBuilder<'_> {
+    SnapshotBuilder::new(Databases::Opened(databases))
+}
+
+impl<'a> SnapshotBuilder<'a> {
+    fn new(source: Databases<'a>) -> Self {
         SnapshotBuilder {
-            inspector: self,
+            source,
             tables: None,
             databases: None,
             ids: Vec::new(),
@@ -121,9 +157,7 @@ impl CrossDatabaseInspector {
             kept: Vec::new(),
         }
     }
-}
 
-impl<'a> SnapshotBuilder<'a> {
     /// Shows only these tables (in every database that has them).
     pub fn tables<I, S>(mut self, tables: I) -> Self
     where
@@ -164,17 +198,43 @@ impl<'a> SnapshotBuilder<'a> {
     /// Takes the snapshot. An error names a table, database or column that does not exist.
     pub async fn take(self) -> Result<DataSnapshot> {
         let test_name = TEST_SNAPSHOT_NAME.try_with(|name| *name).ok();
-        let manager = self.inspector.manager();
-        let roles = match &self.databases {
-            Some(roles) => roles.clone(),
-            None => std::iter::once(DatabaseRole::Gateway)
-                .chain(manager.agent_names().map(DatabaseRole::agent))
-                .collect(),
+        let (opened, layout) = match self.source {
+            Databases::Inspector(inspector) => {
+                let manager = inspector.manager();
+                let roles = match &self.databases {
+                    Some(roles) => roles.clone(),
+                    None => std::iter::once(DatabaseRole::Gateway)
+                        .chain(manager.agent_names().map(DatabaseRole::agent))
+                        .collect(),
+                };
+                let mut opened = Vec::with_capacity(roles.len());
+                for role in roles {
+                    let db = manager.connection(&role)?;
+                    opened.push((role, db));
+                }
+                (opened, inspector.layout.as_deref())
+            }
+            Databases::Opened(all) => {
+                let opened: Vec<_> = match &self.databases {
+                    Some(roles) => roles
+                        .iter()
+                        .map(|role| {
+                            all.iter()
+                                .find(|(r, _)| r == role)
+                                .map(|(r, db)| (r.clone(), db))
+                                .ok_or_else(|| PersistError::InvalidInput {
+                                    field: "snapshot",
+                                    reason: format!("no database {role} was opened"),
+                                })
+                        })
+                        .collect::<Result<_>>()?,
+                    None => all.iter().map(|(r, db)| (r.clone(), db)).collect(),
+                };
+                (opened, None)
+            }
         };
-        let layout = self.inspector.layout.as_deref();
         let mut databases = Vec::new();
-        for role in roles {
-            let db = manager.connection(&role)?;
+        for (role, db) in opened {
             let label = role.to_string();
             let mut tables = Vec::new();
             let mut names = catalog::list_tables(db)

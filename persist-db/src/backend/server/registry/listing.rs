@@ -1,5 +1,5 @@
 //! The registry as a person reads it: every database the framework keeps on a server, with
-//! its state, its owner's liveness and its size (`cargo run --example pool -- list`).
+//! its state, its owner's liveness and its size (`cargo persist list`).
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -49,7 +49,7 @@ pub(crate) fn int(row: &sea_orm::QueryResult, column: &str) -> Result<i64, sea_o
 }
 
 /// Every database the registry of the server at `admin_url` records, with its size: what a
-/// person looks at to tell them apart (`cargo run --example pool -- list`).
+/// person looks at to tell them apart (`cargo persist list`).
 pub async fn list_databases(admin_url: &str) -> Result<Vec<RegisteredDatabase>> {
     crate::env::check()?;
     let admin = crate::backend::server::admin_connection(admin_url).await?;

@@ -37,11 +37,13 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use super::drop_statement;
 use crate::error::{DbContext, Result};
 
+mod kept;
 mod listing;
 mod present;
 pub(crate) mod stuck;
 mod sweep;
 mod takeover;
+pub use kept::{database_url, drop_kept};
 pub(crate) use listing::int as int_column;
 pub use listing::{RegisteredDatabase, list_databases};
 pub(crate) use present::{exists, forget_missing, present_sql};

@@ -188,7 +188,7 @@ pub(crate) fn message(admin_url: &str, stuck: &StuckDatabase, now_ms: i64) -> St
     };
     format!(
         "persist: database {} on {url} will not drop: {} ({tries}; any run's sweep tries again \
-         in {next} s). See it with `cargo run --example pool -- list {url}`; fix the cause, or \
+         in {next} s). See it with `cargo persist list --database-url {url}`; fix the cause, or \
          drop it by hand (DROP DATABASE {quoted}): the next sweep forgets it.",
         stuck.name, stuck.reason,
     )
