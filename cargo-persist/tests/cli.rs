@@ -46,6 +46,7 @@ struct Place {
     dir: tempfile::TempDir,
     server: Option<String>,
     test: &'static str,
+    turn: Option<Turn>,
 }
 
 impl Place {
@@ -57,7 +58,15 @@ impl Place {
             dir: tempfile::tempdir().unwrap(),
             server,
             test,
+            turn: None,
         }
+    }
+
+    /// A place for a test that keeps databases: on a server, it waits for its turn.
+    fn keeping(test: &'static str) -> Self {
+        let mut place = Place::new(test);
+        place.turn = place.server.as_deref().map(Turn::take);
+        place
     }
 
     /// Runs the failing test in a child process; its databases are kept.
@@ -117,9 +126,53 @@ impl Place {
 
 impl Drop for Place {
     fn drop(&mut self) {
-        // On a server, what this run kept is dropped even when an assertion failed.
-        if self.server.is_some() {
+        // On a server, what this run kept is dropped even when an assertion failed, before
+        // the turn passes on.
+        if self.turn.is_some() {
             let _ = self.persist(&["clean", self.test]);
+        }
+    }
+}
+
+/// On a server, the tests that keep databases take turns across every run against it, by a
+/// lock the server holds for a session: `clean TEST` drops every run's kept databases of that
+/// test, and `kept` shows them all, so two runs at once (CI's partitions) would see and drop
+/// each other's.
+struct Turn {
+    runtime: tokio::runtime::Runtime,
+    session: Option<sea_orm::DatabaseConnection>,
+}
+
+impl Turn {
+    fn take(url: &str) -> Turn {
+        use sea_orm::ConnectionTrait as _;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let session = runtime.block_on(async {
+            let mut options = sea_orm::ConnectOptions::new(url);
+            options.max_connections(1).min_connections(1);
+            let session = sea_orm::Database::connect(options).await.unwrap();
+            let lock = match session.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "SELECT pg_advisory_lock(7304401)",
+                _ => "SELECT GET_LOCK('persist_cargo_persist_cli', 600)",
+            };
+            session.execute_unprepared(lock).await.unwrap();
+            session
+        });
+        Turn {
+            runtime,
+            session: Some(session),
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // Closing the session frees its lock.
+        if let Some(session) = self.session.take() {
+            let _ = self.runtime.block_on(session.close());
         }
     }
 }
@@ -141,7 +194,7 @@ fn describe(output: &Output) -> String {
 
 #[test]
 fn a_failed_tests_databases_are_listed_rendered_and_dropped() {
-    let place = Place::new(KEPT_TEST);
+    let place = Place::keeping(KEPT_TEST);
     place.keep_a_failed_test();
 
     let kept = place.kept();
@@ -180,7 +233,7 @@ fn a_failed_tests_databases_are_listed_rendered_and_dropped() {
 
 #[test]
 fn open_runs_the_client_that_fits_on_the_kept_database() {
-    let place = Place::new(OPENED_TEST);
+    let place = Place::keeping(OPENED_TEST);
     place.keep_a_failed_test();
     let kept = place.kept();
     let agent = kept[0]["databases"]
@@ -340,6 +393,7 @@ fn list_sweep_and_drain_look_after_a_directory() {
         dir: tempfile::tempdir().unwrap(),
         server: None,
         test: SWEPT_TEST,
+        turn: None,
     };
     let empty = place.json(&["list"]);
     assert_eq!(
