@@ -223,6 +223,48 @@ fn a_failed_tests_databases_are_listed_rendered_and_dropped() {
     );
     assert!(rendered.contains("alice"), "{rendered}");
 
+    // `list` shows them kept, whose they are, their owner gone; `sweep` leaves them.
+    let names: Vec<&Value> = kept[0]["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["name"])
+        .collect();
+    let listed = place.json(&["list"]);
+    match &place.server {
+        Some(_) => {
+            let ours: Vec<&Value> = listed["databases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| names.contains(&&d["name"]))
+                .collect();
+            assert_eq!(ours.len(), 2, "{listed:#}");
+            for d in &ours {
+                assert_eq!(d["state"], "kept", "{d}");
+                assert_eq!(d["owner_alive"], false, "{d}");
+                let label = d["label"].as_str().unwrap();
+                assert!(
+                    label.starts_with(&format!("cli::{KEPT_TEST} · ")),
+                    "{label}"
+                );
+            }
+        }
+        None => {
+            let kept: Vec<&Value> = listed["directories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["kept"] == true)
+                .collect();
+            assert_eq!(kept.len(), 1, "{listed:#}");
+            assert_eq!(kept[0]["owner_alive"], false, "{listed:#}");
+        }
+    }
+    let swept = place.persist(&["sweep"]);
+    assert_eq!(swept.status.code(), Some(0), "{}", describe(&swept));
+    assert_eq!(place.kept().len(), 1, "the sweep took kept databases");
+
     // Dropped, and gone from the list.
     let cleaned = place.persist(&["clean", KEPT_TEST]);
     assert_eq!(cleaned.status.code(), Some(0), "{}", describe(&cleaned));
