@@ -394,3 +394,50 @@ impl<'a> IntoFuture for SnapshotBuilder<'a> {
         Box::pin(self.take())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ConnectionTrait as _;
+
+    use super::*;
+
+    /// A database with one `notes` row, `body`.
+    async fn with_note(body: &str) -> DatabaseConnection {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        db.execute_unprepared(&format!(
+            "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('{body}')"
+        ))
+        .await
+        .unwrap();
+        db
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn databases_opened_by_hand_are_chosen_by_role() {
+        let opened = [
+            (DatabaseRole::Gateway, with_note("in the gateway").await),
+            (DatabaseRole::agent("Travel"), with_note("for Travel").await),
+        ];
+        let all = snapshot_of(&opened).await.unwrap();
+        assert!(all.text().contains("in the gateway") && all.text().contains("for Travel"));
+
+        // Only the agent asked for, whatever the order they were opened in.
+        let agent = snapshot_of(&opened)
+            .databases([DatabaseRole::agent("Travel")])
+            .await
+            .unwrap();
+        assert!(
+            agent.text().starts_with("agent Travel\n"),
+            "{}",
+            agent.text()
+        );
+        assert!(!agent.text().contains("in the gateway"), "{}", agent.text());
+
+        // A role that was not opened is an error naming it, not an empty snapshot.
+        let missing = snapshot_of(&opened)
+            .databases([DatabaseRole::agent("Billing")])
+            .await
+            .unwrap_err();
+        assert!(missing.to_string().contains("Billing"), "{missing}");
+    }
+}
