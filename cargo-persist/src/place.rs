@@ -30,10 +30,21 @@ impl Place {
                 .or_else(|| std::env::var_os(persist_core::env::TEST_DIR_ENV).map(PathBuf::from))
                 .unwrap_or_else(std::env::temp_dir)
         };
+        let directory = |path: PathBuf| {
+            // A directory named by hand that is not there is a typo, not an empty place.
+            if path.is_dir() {
+                Ok(Place::Directory(path))
+            } else {
+                Err(CliError::Usage(format!(
+                    "{} is not a directory (from --dir or PERSIST_TEST_DIR)",
+                    path.display()
+                )))
+            }
+        };
         Ok(match config {
             BackendConfig::Server(url) => Place::Server(url),
-            BackendConfig::SqliteFile => Place::Directory(parent()),
-            BackendConfig::SqliteFileIn(path) => Place::Directory(path),
+            BackendConfig::SqliteFile => directory(parent())?,
+            BackendConfig::SqliteFileIn(path) => directory(path)?,
             BackendConfig::SqliteMemory => Place::Memory,
             other => {
                 return Err(CliError::Unsupported(format!(

@@ -396,6 +396,17 @@ fn a_url_that_does_not_parse_is_bad_input() {
 }
 
 #[test]
+fn a_directory_that_is_not_there_is_bad_input() {
+    let output = cli()
+        .args(["kept", "--dir", "/no/such/persist/directory"])
+        .env_remove("PERSIST_TEST_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/no/such/persist/directory"));
+}
+
+#[test]
 fn a_server_that_does_not_answer_is_exit_code_3_naming_it() {
     let url = "postgres://postgres:secret@127.0.0.1:1/nothing";
     for command in [&["list"][..], &["kept"], &["drain"], &["clean", "--all"]] {
