@@ -213,6 +213,76 @@ async fn a_message_that_names_no_turn_is_no_leak(
     Ok(())
 }
 
+#[persistence_test(agents = ["Planner"], system = "persist_tests::relay::Relay")]
+async fn a_reply_stored_before_its_question_is_caught_when_the_events_name_no_turn(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    let session = gateway.create_session("alice", "Planner").await?;
+    gateway
+        .send_message(&session.id, "plan a trip", "alice")
+        .await?;
+    let agent = DatabaseRole::agent("Planner");
+    let events = inspector
+        .agent_messages("Planner", Some(&session.id))
+        .await?;
+    // The events name no turn: the history is compared message by message, and the gateway,
+    // which keeps a turn's question and reply in one row, still puts the question first.
+    for event in &events {
+        set(
+            &manager,
+            &agent,
+            "events",
+            ("id", &event.id),
+            "custom_metadata",
+            Value::Json(None),
+        )
+        .await?;
+    }
+    let question = events.iter().find(|e| e.role == "user").unwrap();
+    let reply = events.iter().find(|e| e.role == "assistant").unwrap();
+    let instant = chrono::DateTime::parse_from_rfc3339("2025-01-01T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let at = |event: &persist_core::inspect::AgentMessageRow, offset: i64| {
+        let (manager, agent, id) = (manager.clone(), agent.clone(), event.id.clone());
+        async move {
+            let time = instant + chrono::Duration::seconds(offset);
+            set(
+                &manager,
+                &agent,
+                "events",
+                ("id", &id),
+                "timestamp",
+                time.into(),
+            )
+            .await
+        }
+    };
+    // In one second, or the reply after: the order the gateway keeps.
+    at(question, 0).await?;
+    at(reply, 0).await?;
+    assert_integrity(&inspector).await;
+    at(reply, 1).await?;
+    assert_integrity(&inspector).await;
+    // The reply seconds before its question: the data shows it.
+    at(reply, -5).await?;
+    let error = verification(inspector.verify_integrity().await.unwrap_err());
+    let VerificationError::Integrity { problems } = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        matches!(
+            &problems[..],
+            [IntegrityProblem::HistoryOrderMismatch { session_id, position: 0, .. }]
+                if *session_id == session.id
+        ),
+        "{error}"
+    );
+    Ok(())
+}
+
 #[persistence_test(agents = ["Chat"], system = "persist_tests::switchboard::Switchboard")]
 async fn turns_swapped_are_caught_without_turn_ids(
     gateway: GatewayPersistenceAdapter,
