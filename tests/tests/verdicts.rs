@@ -400,3 +400,152 @@ async fn the_layout_proof_says_what_a_one_second_clock_cannot_show(
     }
     Ok(())
 }
+
+/// A store of one row per message whose only order is a one-second clock, the gateway's and
+/// the agent's alike, each with a turn column a row may leave empty: where a turn's question
+/// and reply tie in one second, the turn still puts the question first.
+#[derive(Default)]
+struct SecondClocks;
+
+const MESSAGES: &str = "(id VARCHAR(64) PRIMARY KEY, session_id VARCHAR(64), role VARCHAR(16), \
+                        body TEXT, task_id VARCHAR(64), at BIGINT)";
+
+#[persist_core::async_trait]
+impl persist_core::System for SecondClocks {
+    fn gateway_schema(&self) -> std::sync::Arc<dyn persist_core::db::GatewaySchema> {
+        std::sync::Arc::new(
+            persist_core::db::NumberedMigrations::new("gateway_steps")
+                .step(
+                    "CREATE TABLE conversations (id VARCHAR(64) PRIMARY KEY, \
+                     user_id VARCHAR(64), agent_name VARCHAR(64))",
+                )
+                .step(format!("CREATE TABLE messages {MESSAGES}")),
+        )
+    }
+
+    fn agent_schema(&self) -> std::sync::Arc<dyn persist_core::db::AgentSchema> {
+        std::sync::Arc::new(
+            persist_core::db::NumberedMigrations::new("agent_steps")
+                .step("CREATE TABLE threads (id VARCHAR(64) PRIMARY KEY)")
+                .step(format!("CREATE TABLE items {MESSAGES}")),
+        )
+    }
+
+    fn layout(&self) -> Option<persist_core::system::Layout> {
+        use persist_core::system::{Layout, Table, TimeUnit};
+        let messages = |name: &str| {
+            Table::new(name)
+                .id("id")
+                .session("session_id")
+                .content("body")
+                .sender("role")
+                .turn("task_id")
+                .created("at", TimeUnit::Seconds)
+        };
+        Layout::new(
+            Table::new("conversations")
+                .id("id")
+                .user("user_id")
+                .agent("agent_name"),
+            messages("messages"),
+            Table::new("threads").session("id"),
+            messages("items"),
+        )
+        .ok()
+    }
+}
+
+/// Writes one conversation of one turn to both sides: (role, text, task id, second) each.
+async fn one_turn(
+    manager: &MultiDatabaseManager,
+    gateway: [(&str, &str, Option<&str>, i64); 2],
+    agent: [(&str, &str, Option<&str>, i64); 2],
+) -> Result<(), PersistError> {
+    let (gw, ag) = (DatabaseRole::Gateway, DatabaseRole::agent("Chat"));
+    manager
+        .execute_unchecked(
+            &gw,
+            &Query::delete()
+                .from_table(Alias::new("messages"))
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .execute_unchecked(
+            &ag,
+            &Query::delete().from_table(Alias::new("items")).to_owned(),
+        )
+        .await?;
+    for (role, table, rows) in [(&gw, "messages", gateway), (&ag, "items", agent)] {
+        for (n, (sender, text, task, second)) in rows.into_iter().enumerate() {
+            manager
+                .insert_unchecked(
+                    role,
+                    table,
+                    [
+                        ("id", format!("{table}-{n}").into()),
+                        ("session_id", "s1".into()),
+                        ("role", sender.into()),
+                        ("body", text.into()),
+                        ("task_id", task.map(str::to_owned).into()),
+                        ("at", (1_700_000_000 + second).into()),
+                    ],
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn history_order_mismatch(error: PersistError) -> bool {
+    matches!(
+        verification(error),
+        VerificationError::Integrity { problems }
+            if matches!(&problems[..], [IntegrityProblem::HistoryOrderMismatch { position: 0, .. }])
+    )
+}
+
+#[persistence_test(agents = ["Chat"], system = "SecondClocks")]
+async fn a_turn_tied_in_one_second_still_asks_before_it_answers(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    manager
+        .insert_unchecked(
+            &DatabaseRole::Gateway,
+            "conversations",
+            [
+                ("id", "s1".into()),
+                ("user_id", "alice".into()),
+                ("agent_name", "Chat".into()),
+            ],
+        )
+        .await?;
+    manager
+        .insert_unchecked(
+            &DatabaseRole::agent("Chat"),
+            "threads",
+            [("id", "s1".into())],
+        )
+        .await?;
+    let (q, r) = (("user", "ask"), ("assistant", "answer"));
+    // The gateway's turn in one second; the agent names no turn and keeps its own order.
+    let tied = [(q.0, q.1, Some("t1"), 0), (r.0, r.1, Some("t1"), 0)];
+    one_turn(&manager, tied, [(q.0, q.1, None, 0), (r.0, r.1, None, 1)]).await?;
+    assert_integrity(&inspector).await;
+    // The agent's reply a second before its question: the gateway's turn says otherwise.
+    one_turn(&manager, tied, [(q.0, q.1, None, 1), (r.0, r.1, None, 0)]).await?;
+    assert!(history_order_mismatch(
+        inspector.verify_integrity().await.unwrap_err()
+    ));
+
+    // The other way round: the agent's turn in one second, the gateway names no turn.
+    let tied = [(q.0, q.1, Some("t1"), 0), (r.0, r.1, Some("t1"), 0)];
+    one_turn(&manager, [(q.0, q.1, None, 0), (r.0, r.1, None, 1)], tied).await?;
+    assert_integrity(&inspector).await;
+    one_turn(&manager, [(q.0, q.1, None, 1), (r.0, r.1, None, 0)], tied).await?;
+    assert!(history_order_mismatch(
+        inspector.verify_integrity().await.unwrap_err()
+    ));
+    Ok(())
+}
