@@ -549,3 +549,178 @@ async fn a_turn_tied_in_one_second_still_asks_before_it_answers(
     ));
     Ok(())
 }
+
+/// An agent table whose order comes from one place only (or from none), over the gateway of
+/// [`SecondClocks`]: a swap is caught through whichever one it is, and a table that keeps
+/// no order is not judged on one.
+macro_rules! ordered_by {
+    ($name:ident, $items:expr) => {
+        #[derive(Default)]
+        struct $name;
+
+        #[persist_core::async_trait]
+        impl persist_core::System for $name {
+            fn gateway_schema(&self) -> std::sync::Arc<dyn persist_core::db::GatewaySchema> {
+                SecondClocks.gateway_schema()
+            }
+
+            fn agent_schema(&self) -> std::sync::Arc<dyn persist_core::db::AgentSchema> {
+                std::sync::Arc::new(
+                    persist_core::db::NumberedMigrations::new("agent_steps")
+                        .step("CREATE TABLE threads (id VARCHAR(64) PRIMARY KEY)")
+                        .step_for(|backend| {
+                            let json = match backend {
+                                persist_core::sea_orm::DbBackend::Postgres => "JSONB",
+                                persist_core::sea_orm::DbBackend::MySql => "JSON",
+                                _ => "TEXT",
+                            };
+                            format!(
+                                "CREATE TABLE items (id VARCHAR(64) PRIMARY KEY, \
+                                 session_id VARCHAR(64), role VARCHAR(16), body TEXT, \
+                                 at BIGINT, seq BIGINT, meta {json})"
+                            )
+                        }),
+                )
+            }
+
+            fn layout(&self) -> Option<persist_core::system::Layout> {
+                use persist_core::system::Table;
+                let base = Table::new("items")
+                    .session("session_id")
+                    .content("body")
+                    .sender("role");
+                let items: fn(Table) -> Table = $items;
+                let layout = SecondClocks.layout()?;
+                persist_core::system::Layout::new(
+                    layout.gateway_sessions().clone(),
+                    layout.gateway_messages().clone(),
+                    Table::new("threads").session("id"),
+                    items(base),
+                )
+                .ok()
+            }
+        }
+    };
+}
+
+use persist_core::system::{Source, TimeUnit};
+
+ordered_by!(ByOrderColumn, |t: Table| t
+    .id(Source::json("meta", "/id"))
+    .order("seq"));
+ordered_by!(ByClock, |t: Table| t
+    .id(Source::json("meta", "/id"))
+    .created("at", TimeUnit::Seconds));
+ordered_by!(ByIdColumn, |t: Table| t.id("id"));
+ordered_by!(InNoOrder, |t: Table| t.id(Source::json("meta", "/id")));
+
+/// One turn: the gateway asks at second 0 and answers at 1; the agent's question and reply
+/// get `(id, second, sequence)` each.
+async fn agent_turn(
+    manager: &MultiDatabaseManager,
+    question: (&str, i64, i64),
+    reply: (&str, i64, i64),
+) -> Result<(), PersistError> {
+    let (gw, ag) = (DatabaseRole::Gateway, DatabaseRole::agent("Chat"));
+    for (role, table) in [
+        (&gw, "conversations"),
+        (&gw, "messages"),
+        (&ag, "threads"),
+        (&ag, "items"),
+    ] {
+        let delete = Query::delete().from_table(Alias::new(table)).to_owned();
+        manager.execute_unchecked(role, &delete).await?;
+    }
+    let conversation = [
+        ("id", "s1".into()),
+        ("user_id", "alice".into()),
+        ("agent_name", "Chat".into()),
+    ];
+    manager
+        .insert_unchecked(&gw, "conversations", conversation)
+        .await?;
+    manager
+        .insert_unchecked(&ag, "threads", [("id", "s1".into())])
+        .await?;
+    for (role, text, second) in [("user", "ask", 0), ("assistant", "answer", 1)] {
+        let row = [
+            ("id", format!("g{second}").into()),
+            ("session_id", "s1".into()),
+            ("role", role.into()),
+            ("body", text.into()),
+            ("task_id", Option::<String>::None.into()),
+            ("at", (1_700_000_000 + second).into()),
+        ];
+        manager.insert_unchecked(&gw, "messages", row).await?;
+    }
+    for (role, text, (id, second, seq)) in
+        [("user", "ask", question), ("assistant", "answer", reply)]
+    {
+        let row = [
+            ("id", id.into()),
+            ("session_id", "s1".into()),
+            ("role", role.into()),
+            ("body", text.into()),
+            ("at", (1_700_000_000 + second).into()),
+            ("seq", seq.into()),
+            ("meta", serde_json::json!({ "id": id }).into()),
+        ];
+        manager.insert_unchecked(&ag, "items", row).await?;
+    }
+    Ok(())
+}
+
+#[persistence_test(agents = ["Chat"], system = "ByOrderColumn")]
+async fn a_reply_before_its_question_is_caught_by_an_order_column_alone(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    // Ids and clock say nothing the layout reads; the sequence is the order.
+    agent_turn(&manager, ("b", 5, 1), ("a", 0, 2)).await?;
+    assert_integrity(&inspector).await;
+    agent_turn(&manager, ("a", 0, 2), ("b", 5, 1)).await?;
+    assert!(history_order_mismatch(
+        inspector.verify_integrity().await.unwrap_err()
+    ));
+    Ok(())
+}
+
+#[persistence_test(agents = ["Chat"], system = "ByClock")]
+async fn a_reply_before_its_question_is_caught_by_a_clock_alone(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    agent_turn(&manager, ("b", 0, 2), ("a", 1, 1)).await?;
+    assert_integrity(&inspector).await;
+    agent_turn(&manager, ("a", 1, 1), ("b", 0, 2)).await?;
+    assert!(history_order_mismatch(
+        inspector.verify_integrity().await.unwrap_err()
+    ));
+    Ok(())
+}
+
+#[persistence_test(agents = ["Chat"], system = "ByIdColumn")]
+async fn a_reply_before_its_question_is_caught_by_an_id_column_alone(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    agent_turn(&manager, ("1", 5, 2), ("2", 0, 1)).await?;
+    assert_integrity(&inspector).await;
+    agent_turn(&manager, ("2", 0, 1), ("1", 5, 2)).await?;
+    assert!(history_order_mismatch(
+        inspector.verify_integrity().await.unwrap_err()
+    ));
+    Ok(())
+}
+
+#[persistence_test(agents = ["Chat"], system = "InNoOrder")]
+async fn a_table_that_keeps_no_order_is_not_judged_on_one(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    // Read back reply first (by id, sequence and clock alike): none of it is the table's
+    // order, so nothing is reported.
+    agent_turn(&manager, ("b", 1, 2), ("a", 0, 1)).await?;
+    assert_integrity(&inspector).await;
+    Ok(())
+}
