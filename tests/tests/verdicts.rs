@@ -722,5 +722,26 @@ async fn a_table_that_keeps_no_order_is_not_judged_on_one(
     // order, so nothing is reported.
     agent_turn(&manager, ("b", 1, 2), ("a", 0, 1)).await?;
     assert_integrity(&inspector).await;
+    // A reply whose text differs: no order is what is wrong, and the history check says what.
+    let agent = DatabaseRole::agent("Chat");
+    set(
+        &manager,
+        &agent,
+        "items",
+        ("id", "a"),
+        "body",
+        "answr".into(),
+    )
+    .await?;
+    assert_integrity(&inspector).await;
+    let error = inspector
+        .verify_session_context_isolation("Chat", "s1", "s2")
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("differs from the gateway's")
+            && error.to_string().contains("answr"),
+        "{error}"
+    );
     Ok(())
 }
