@@ -17,6 +17,7 @@ mod matrix;
 mod outcome;
 pub(crate) mod prepare;
 pub(crate) mod run;
+mod setup;
 
 pub use config::KEEP_ENV;
 pub use context::TestContext;

@@ -16,6 +16,7 @@ use std::time::Instant;
 use crate::env::PREPARE_LIST_PREFIX;
 
 use super::config::TestConfig;
+use super::setup::{build_runtime, builder};
 use crate::db::BackendConfig;
 
 /// The record file, when this process prepares instead of testing.
@@ -52,7 +53,7 @@ pub(super) fn prepare(config: &TestConfig, backend: BackendConfig, records: &std
         .insert(key.clone());
     let kind = format!("{backend:?}");
     let result = if first {
-        super::run::prepare_databases(config, backend)
+        prepare_databases(config, backend)
     } else {
         Ok(())
     };
@@ -102,4 +103,25 @@ fn write(name: &str, record: &serde_json::Value, records: &std::path::Path) {
             records.display()
         );
     }
+}
+
+/// Sets up `config`'s databases (building their templates) and gives them back at once:
+/// prepare mode. The error, as text, when they cannot be.
+fn prepare_databases(
+    config: &TestConfig,
+    backend: BackendConfig,
+) -> std::result::Result<(), String> {
+    let runtime = build_runtime(config).map_err(|e| format!("building the tokio runtime: {e}"))?;
+    let system = config.system.map(|make| make());
+    runtime.block_on(async {
+        let manager = builder(config, backend, system.as_deref())
+            .map_err(|e| e.to_string())?
+            .setup()
+            .await
+            .map_err(|e| format!("could not set up the test databases: {e}"))?;
+        manager
+            .cleanup()
+            .await
+            .map_err(|e| format!("giving them back: {e}"))
+    })
 }

@@ -8,11 +8,12 @@ use std::time::Duration;
 use futures::FutureExt as _;
 use futures::future::LocalBoxFuture;
 
-use super::config::{Fixture, Flavor, KEEP_ENV, KeepPolicy, TestConfig};
-use super::matrix::{backend_conflict, matrix_skip};
+use super::config::{Fixture, KEEP_ENV, KeepPolicy, TestConfig};
+use super::matrix::matrix_skip;
 use super::outcome::{Kept, Outcome, report};
+use super::setup::{build_runtime, builder};
 use super::{TestContext, http};
-use crate::db::{BackendConfig, BackendKind, DatabaseRole, ManagerBuilder, MultiDatabaseManager};
+use crate::db::{BackendConfig, BackendKind, DatabaseRole, MultiDatabaseManager};
 use crate::error::{PersistError, Result};
 use crate::system::Running;
 
@@ -128,54 +129,6 @@ fn run_here(
     // Tasks the body left running end with the runtime, before we report.
     drop(runtime);
     result
-}
-
-/// The manager of `config`'s databases, before setup: its agents, the system's schemas, then
-/// the test's own `setup` (which may not choose another backend than the test's).
-fn builder(
-    config: &TestConfig,
-    backend: BackendConfig,
-    system: Option<&dyn crate::system::System>,
-) -> Result<ManagerBuilder> {
-    let mut builder = ManagerBuilder::default()
-        // Warm databases for the next test of this process, when there is one.
-        .reuse(!crate::env::process_per_test())
-        .label(config.name)
-        .agents(config.agents.iter().copied())
-        .backend(backend);
-    if let Some(system) = system {
-        builder = builder.schemas(system.gateway_schema(), system.agent_schemas());
-    }
-    if let Some(setup) = config.setup {
-        let before = persist_db::__private::backend_choice(&builder);
-        builder = setup(builder);
-        let after = persist_db::__private::backend_choice(&builder);
-        if after != before {
-            backend_conflict(config, &after)?;
-        }
-    }
-    Ok(builder)
-}
-
-/// Sets up `config`'s databases (building their templates) and gives them back at once:
-/// prepare mode. The error, as text, when they cannot be.
-pub(super) fn prepare_databases(
-    config: &TestConfig,
-    backend: BackendConfig,
-) -> std::result::Result<(), String> {
-    let runtime = build_runtime(config).map_err(|e| format!("building the tokio runtime: {e}"))?;
-    let system = config.system.map(|make| make());
-    runtime.block_on(async {
-        let manager = builder(config, backend, system.as_deref())
-            .map_err(|e| e.to_string())?
-            .setup()
-            .await
-            .map_err(|e| format!("could not set up the test databases: {e}"))?;
-        manager
-            .cleanup()
-            .await
-            .map_err(|e| format!("giving them back: {e}"))
-    })
 }
 
 /// Runs the fixtures, in order, each on its database.
@@ -319,18 +272,4 @@ where
         Ok(Err(error)) => Outcome::Failed(error),
         Err(payload) => Outcome::Panicked(payload),
     }
-}
-
-fn build_runtime(config: &TestConfig) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = match config.flavor {
-        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
-        Flavor::MultiThread => {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            if let Some(threads) = config.worker_threads {
-                builder.worker_threads(threads);
-            }
-            builder
-        }
-    };
-    builder.enable_all().build()
 }
