@@ -160,3 +160,69 @@ impl Loss {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::catalog::ColumnSchema;
+
+    fn column(data_type: &str, nullable: bool, default: Option<&str>) -> ColumnSchema {
+        ColumnSchema {
+            data_type: data_type.to_owned(),
+            nullable,
+            default: default.map(str::to_owned),
+        }
+    }
+
+    fn differs(expected: ColumnSchema, found: ColumnSchema) -> Difference {
+        Difference::Column {
+            table: "users".into(),
+            column: "name".into(),
+            expected: Some(expected),
+            found: Some(found),
+        }
+    }
+
+    #[test]
+    fn string_lengths_let_through_a_length_and_nothing_else() {
+        let allow = Allow::StringLengths;
+        // The entities' `varchar` against the migrations' `varchar(64)`: only a length.
+        let length = differs(
+            column("varchar", false, None),
+            column("varchar(64)", false, None),
+        );
+        assert!(allow.allows(&length));
+        let sized = differs(
+            column("character varying(255)", true, Some("''")),
+            column("character varying(64)", true, Some("''")),
+        );
+        assert!(allow.allows(&sized));
+        // A length and something more is drift: nullability, a default, another type.
+        let nullable = differs(
+            column("varchar", false, None),
+            column("varchar(64)", true, None),
+        );
+        assert!(!allow.allows(&nullable));
+        let default = differs(
+            column("varchar", false, None),
+            column("varchar(64)", false, Some("'x'")),
+        );
+        assert!(!allow.allows(&default));
+        for (a, b) in [
+            ("varchar", "text"),
+            ("integer", "bigint"),
+            ("char(2)", "varchar(2)"),
+        ] {
+            let other = differs(column(a, false, None), column(b, false, None));
+            assert!(!allow.allows(&other), "{a} / {b}");
+        }
+        // A column one side lacks is not a length.
+        let missing = Difference::Column {
+            table: "users".into(),
+            column: "name".into(),
+            expected: Some(column("varchar", false, None)),
+            found: None,
+        };
+        assert!(!allow.allows(&missing));
+    }
+}
