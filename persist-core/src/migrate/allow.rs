@@ -225,4 +225,14 @@ mod tests {
         };
         assert!(!allow.allows(&missing));
     }
+
+    #[test]
+    fn a_loss_says_which_column_it_is_about() {
+        assert_eq!(
+            Loss::column(4, "messages", "user_id").column_name(),
+            Some("user_id")
+        );
+        // A table's loss is about no one column.
+        assert_eq!(Loss::at(3, "chat_messages").column_name(), None);
+    }
 }
