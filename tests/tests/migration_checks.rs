@@ -488,3 +488,22 @@ async fn a_step_that_drops_an_empty_table_or_column_loses_nothing(
         "{found}"
     );
 }
+
+#[persistence_test]
+async fn a_round_trip_refuses_a_database_that_is_not_empty_and_names_its_tables()
+-> Result<(), PersistError> {
+    let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    db.execute_unprepared("CREATE TABLE leftover (id INTEGER PRIMARY KEY)")
+        .await?;
+    let failure = failure(
+        migrate::round_trip::<migration::Migrator>(&db)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(failure.check, "round trip");
+    assert!(
+        failure.problem.contains("not empty") && failure.problem.contains("\"leftover\""),
+        "{failure}"
+    );
+    Ok(())
+}
