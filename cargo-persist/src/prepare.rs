@@ -64,7 +64,7 @@ pub async fn run(
         what: "making the record file".into(),
         source: e,
     })?;
-    let mut unrecorded = Vec::new();
+    let mut outputs = Vec::with_capacity(binaries.len());
     for (i, binary) in binaries.iter().enumerate() {
         out.progress(&format!(
             "[{}/{}] preparing {} ({} tests)",
@@ -73,12 +73,22 @@ pub async fn run(
             binary.name,
             binary.tests.len()
         ));
-        let output = prepare_binary(binary, place, include_ignored, records.path())?;
-        // A test is judged by its record, not by libtest's verdict: a `#[should_panic]` test
-        // that returns early "fails" there, and prepared all the same.
-        let recorded = read_records(records.path())?;
+        outputs.push(prepare_binary(
+            binary,
+            place,
+            include_ignored,
+            records.path(),
+        )?);
+    }
+    let records = read_records(records.path())?;
+    // A test is judged by its record, not by libtest's verdict: a `#[should_panic]` test that
+    // returns early "fails" there, and prepared all the same. Full paths name one test of
+    // one binary (they start with the binary's crate).
+    let recorded: BTreeSet<&str> = records.iter().filter_map(|r| r["test"].as_str()).collect();
+    let mut unrecorded = Vec::new();
+    for (binary, output) in binaries.iter().zip(&outputs) {
         for (full, name) in &binary.tests {
-            if !recorded.iter().any(|r| r["test"] == full.as_str()) {
+            if !recorded.contains(full.as_str()) {
                 unrecorded.push(json!({
                     "test": full,
                     "error": format!("{}: `{name}` did not run: {}", binary.name, output.trim()),
@@ -86,7 +96,6 @@ pub async fn run(
             }
         }
     }
-    let records = read_records(records.path())?;
     let set_up = records.iter().filter(|r| r["shared"] == false).count();
     let skipped = records
         .iter()

@@ -349,19 +349,20 @@ fn open_runs_the_client_that_fits_on_the_kept_database() {
 }
 
 /// A client that writes its arguments, one a line, to `seen`.
-#[cfg(unix)]
 fn fake_client(dir: &Path, tool: &str, seen: &Path) {
+    let body = format!(
+        "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'",
+        seen.display()
+    );
+    shell_script(&dir.join(tool), &body);
+}
+
+/// An executable `sh` script at `path`.
+#[cfg(unix)]
+fn shell_script(path: &Path, body: &str) {
     use std::os::unix::fs::PermissionsExt as _;
-    let script = dir.join(tool);
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\n",
-            seen.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[test]
@@ -598,9 +599,7 @@ fn prepare_builds_the_test_binaries_and_prepares_their_persistence_tests() {
 
 /// A `cargo` that records its arguments in `seen`, names this test binary as the one test
 /// executable it built, and exits with `code`.
-#[cfg(unix)]
 fn fake_cargo(dir: &Path, seen: &Path, code: i32) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt as _;
     let artifact = serde_json::json!({
         "reason": "compiler-artifact",
         "profile": { "test": true },
@@ -608,14 +607,10 @@ fn fake_cargo(dir: &Path, seen: &Path, code: i32) -> std::path::PathBuf {
         "executable": std::env::current_exe().unwrap(),
     });
     let script = dir.join(format!("cargo-{code}"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$*\" > '{}'\ncat <<'EOF'\n{artifact}\nEOF\nexit {code}\n",
-            seen.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        "echo \"$*\" > '{}'\ncat <<'EOF'\n{artifact}\nEOF\nexit {code}",
+        seen.display()
+    );
+    shell_script(&script, &body);
     script
 }

@@ -670,19 +670,30 @@ async fn agent_turn(
     Ok(())
 }
 
+/// The agent's question and reply in the order its table keeps, then swapped: the first is
+/// no problem, the second a history out of order.
+async fn caught_when_swapped(
+    manager: &MultiDatabaseManager,
+    inspector: &CrossDatabaseInspector,
+    question: (&str, i64, i64),
+    reply: (&str, i64, i64),
+) -> Result<(), PersistError> {
+    agent_turn(manager, question, reply).await?;
+    assert_integrity(inspector).await;
+    agent_turn(manager, reply, question).await?;
+    assert!(history_order_mismatch(
+        inspector.verify_integrity().await.unwrap_err()
+    ));
+    Ok(())
+}
+
 #[persistence_test(agents = ["Chat"], system = "ByOrderColumn")]
 async fn a_reply_before_its_question_is_caught_by_an_order_column_alone(
     manager: MultiDatabaseManager,
     inspector: CrossDatabaseInspector,
 ) -> Result<(), PersistError> {
-    // Ids and clock say nothing the layout reads; the sequence is the order.
-    agent_turn(&manager, ("b", 5, 1), ("a", 0, 2)).await?;
-    assert_integrity(&inspector).await;
-    agent_turn(&manager, ("a", 0, 2), ("b", 5, 1)).await?;
-    assert!(history_order_mismatch(
-        inspector.verify_integrity().await.unwrap_err()
-    ));
-    Ok(())
+    // Ids and clock say the opposite of the sequence, which is the order.
+    caught_when_swapped(&manager, &inspector, ("b", 5, 1), ("a", 0, 2)).await
 }
 
 #[persistence_test(agents = ["Chat"], system = "ByClock")]
@@ -690,13 +701,7 @@ async fn a_reply_before_its_question_is_caught_by_a_clock_alone(
     manager: MultiDatabaseManager,
     inspector: CrossDatabaseInspector,
 ) -> Result<(), PersistError> {
-    agent_turn(&manager, ("b", 0, 2), ("a", 1, 1)).await?;
-    assert_integrity(&inspector).await;
-    agent_turn(&manager, ("a", 1, 1), ("b", 0, 2)).await?;
-    assert!(history_order_mismatch(
-        inspector.verify_integrity().await.unwrap_err()
-    ));
-    Ok(())
+    caught_when_swapped(&manager, &inspector, ("b", 0, 2), ("a", 1, 1)).await
 }
 
 #[persistence_test(agents = ["Chat"], system = "ByIdColumn")]
@@ -704,13 +709,7 @@ async fn a_reply_before_its_question_is_caught_by_an_id_column_alone(
     manager: MultiDatabaseManager,
     inspector: CrossDatabaseInspector,
 ) -> Result<(), PersistError> {
-    agent_turn(&manager, ("1", 5, 2), ("2", 0, 1)).await?;
-    assert_integrity(&inspector).await;
-    agent_turn(&manager, ("2", 0, 1), ("1", 5, 2)).await?;
-    assert!(history_order_mismatch(
-        inspector.verify_integrity().await.unwrap_err()
-    ));
-    Ok(())
+    caught_when_swapped(&manager, &inspector, ("1", 5, 2), ("2", 0, 1)).await
 }
 
 #[persistence_test(agents = ["Chat"], system = "InNoOrder")]
