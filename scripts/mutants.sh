@@ -50,20 +50,25 @@ status=0
 
 run_group() {
   local group="$1" out="target/mutants/$1"
+  # The suites wait on their databases more than they compute: four test threads a core.
+  local threads=$(( $(nproc) * 4 ))
   local args=(--in-place --no-shuffle --test-tool nextest
-              --minimum-test-timeout 60 --output "$out")
+              --minimum-test-timeout 60 --output "$out"
+              --cargo-test-arg "--test-threads=$threads")
   local env=()
   case "$group" in
     verdicts)
       args+=(--test-package persist-core,persist-tests
              -f 'persist-core/src/inspect/**' -f persist-core/src/assertions.rs
              -f 'persist-core/src/migrate/**')
+      # `--cargo-arg`, not `--cargo-test-arg`: the build of each mutant takes them too, so it
+      # builds these test targets only, not every one of both packages.
       for t in verdicts fault_detection mixed_mesh real_stores migration_checks snapshots \
                mesh_guarantees multi_agent_isolation custom_schema own_system \
                database_architecture session_lifecycle; do
-        args+=(--cargo-test-arg "--test=$t")
+        args+=(--cargo-arg "--test=$t")
       done
-      args+=(--cargo-test-arg --lib)
+      args+=(--cargo-arg --lib)
       # In memory, unless a server is named: a branch one backend takes is caught on it.
       env=(PERSIST_TEST_DATABASE_URL=memory)
       if [ -n "${PERSIST_TEST_DATABASE_URL:-}" ] && [ "${PERSIST_TEST_DATABASE_URL#*://}" != "$PERSIST_TEST_DATABASE_URL" ]; then
@@ -76,12 +81,12 @@ run_group() {
         args+=(-f persist-db/src/backend/server/pool/reset.rs
                -f persist-db/src/backend/server/pool/catalog.rs
                --test-package persist-db,persist-tests
-               --cargo-test-arg --test=warm --cargo-test-arg --test=server_backends
-               --cargo-test-arg --test=chaos --cargo-test-arg --test=pool_stress)
+               --cargo-arg --test=warm --cargo-arg --test=server_backends
+               --cargo-arg --test=chaos --cargo-arg --test=pool_stress)
         env=(PERSIST_TEST_DATABASE_URL="$PERSIST_TEST_DATABASE_URL")
       else
         echo "pristine: the server reset and digest need PERSIST_TEST_DATABASE_URL=<server>; the warm SQLite proof only" >&2
-        args+=(--test-package persist-db --cargo-test-arg --test=warm)
+        args+=(--test-package persist-db --cargo-arg --test=warm)
         env=(PERSIST_TEST_DATABASE_URL=sqlite)
       fi
       ;;
@@ -120,7 +125,7 @@ run_group() {
   local pkg_args=()
   for p in $packages; do pkg_args+=(-p "$p"); done
   echo "$group: the tests, unmutated" >&2
-  env "${env[@]}" cargo nextest run --no-fail-fast "${pkg_args[@]}" "${tests[@]}" > "$out/baseline.log" 2>&1 || {
+  env "${env[@]}" cargo nextest run --no-fail-fast --test-threads="$threads" "${pkg_args[@]}" "${tests[@]}" > "$out/baseline.log" 2>&1 || {
     echo "$group: the tests fail unmutated; see $out/baseline.log" >&2
     status=1
     return

@@ -744,3 +744,355 @@ async fn a_table_that_keeps_no_order_is_not_judged_on_one(
     );
     Ok(())
 }
+
+/// Stores with every column a layout below may name: a user on each gateway row, a turn on
+/// each row, a JSON document per agent row. Each system names only some of them, as a real
+/// store would have them, so a check is seen to judge by what the layout declares.
+macro_rules! naming {
+    ($name:ident, gateway: $gateway:expr, agent: $agent:expr) => {
+        #[derive(Default)]
+        struct $name;
+
+        #[persist_core::async_trait]
+        impl persist_core::System for $name {
+            fn gateway_schema(&self) -> std::sync::Arc<dyn persist_core::db::GatewaySchema> {
+                std::sync::Arc::new(
+                    persist_core::db::NumberedMigrations::new("gateway_steps")
+                        .step(
+                            "CREATE TABLE conversations (id VARCHAR(64) PRIMARY KEY, \
+                             user_id VARCHAR(64), agent_name VARCHAR(64))",
+                        )
+                        .step(
+                            "CREATE TABLE messages (id VARCHAR(64) PRIMARY KEY, \
+                             session_id VARCHAR(64), role VARCHAR(16), body TEXT, \
+                             task_id VARCHAR(64), user_id VARCHAR(64), at BIGINT)",
+                        ),
+                )
+            }
+
+            fn agent_schema(&self) -> std::sync::Arc<dyn persist_core::db::AgentSchema> {
+                std::sync::Arc::new(
+                    persist_core::db::NumberedMigrations::new("agent_steps")
+                        .step("CREATE TABLE threads (id VARCHAR(64) PRIMARY KEY)")
+                        .step_for(|backend| {
+                            let json = match backend {
+                                persist_core::sea_orm::DbBackend::Postgres => "JSONB",
+                                persist_core::sea_orm::DbBackend::MySql => "JSON",
+                                _ => "TEXT",
+                            };
+                            format!(
+                                "CREATE TABLE items (id VARCHAR(64) PRIMARY KEY, \
+                                 session_id VARCHAR(64), role VARCHAR(16), body TEXT, \
+                                 task_id VARCHAR(64), at BIGINT, history {json})"
+                            )
+                        }),
+                )
+            }
+
+            fn layout(&self) -> Option<persist_core::system::Layout> {
+                use persist_core::system::{Layout, Table};
+                let gateway: fn(Table) -> Table = $gateway;
+                let agent: fn(Table) -> Table = $agent;
+                Layout::new(
+                    Table::new("conversations")
+                        .id("id")
+                        .user("user_id")
+                        .agent("agent_name"),
+                    gateway(Table::new("messages").id("id").session("session_id")),
+                    Table::new("threads").session("id"),
+                    agent(Table::new("items").session("session_id")),
+                )
+                .ok()
+            }
+        }
+    };
+}
+
+/// A message: (id, session, role, text, turn, second).
+type Row<'a> = (&'a str, &'a str, &'a str, &'a str, Option<&'a str>, i64);
+
+/// Writes conversations `(id, user, agent)` and their messages to the gateway, and each
+/// agent's threads and messages, one row per message.
+async fn converse(
+    manager: &MultiDatabaseManager,
+    conversations: &[(&str, &str, &str)],
+    gateway: &[Row<'_>],
+    agents: &[(&str, &[Row<'_>])],
+) -> Result<(), PersistError> {
+    let gw = DatabaseRole::Gateway;
+    for &(id, user, agent) in conversations {
+        let row = [
+            ("id", id.into()),
+            ("user_id", user.into()),
+            ("agent_name", agent.into()),
+        ];
+        manager.insert_unchecked(&gw, "conversations", row).await?;
+        let thread = [("id", id.into())];
+        manager
+            .insert_unchecked(&DatabaseRole::agent(agent), "threads", thread)
+            .await?;
+    }
+    let user_of = |session: &str| {
+        conversations
+            .iter()
+            .find(|c| c.0 == session)
+            .map(|c| c.1.to_owned())
+    };
+    for &(id, session, role, text, turn, second) in gateway {
+        let row = [
+            ("id", id.into()),
+            ("session_id", session.into()),
+            ("role", role.into()),
+            ("body", text.into()),
+            ("task_id", turn.map(str::to_owned).into()),
+            ("user_id", user_of(session).into()),
+            ("at", (1_700_000_000 + second).into()),
+        ];
+        manager.insert_unchecked(&gw, "messages", row).await?;
+    }
+    for &(agent, rows) in agents {
+        for &row in rows {
+            agent_item(manager, agent, row).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes one message row to `agent`'s store.
+async fn agent_item(
+    manager: &MultiDatabaseManager,
+    agent: &str,
+    (id, session, role, text, turn, second): Row<'_>,
+) -> Result<(), PersistError> {
+    let row = [
+        ("id", id.into()),
+        ("session_id", session.into()),
+        ("role", role.into()),
+        ("body", text.into()),
+        ("task_id", turn.map(str::to_owned).into()),
+        ("at", (1_700_000_000 + second).into()),
+    ];
+    manager
+        .insert_unchecked(&DatabaseRole::agent(agent), "items", row)
+        .await?;
+    Ok(())
+}
+
+// The agent numbers its turns; the gateway keeps none.
+naming!(
+    TurnsOnTheAgentOnly,
+    gateway: |t| t
+        .content("body")
+        .sender("role")
+        .created("at", persist_core::system::TimeUnit::Seconds),
+    agent: |t| t
+        .id("id")
+        .content("body")
+        .sender("role")
+        .turn("task_id")
+        .created("at", persist_core::system::TimeUnit::Seconds)
+);
+
+#[persistence_test(agents = ["Chat"], system = "TurnsOnTheAgentOnly")]
+async fn turns_the_gateway_does_not_keep_are_no_leak_and_a_leak_is_still_caught(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let conversations = [("s1", "alice", "Chat"), ("s2", "bob", "Chat")];
+    let gateway: [Row; 4] = [
+        ("g1", "s1", "user", "ask", None, 0),
+        ("g2", "s1", "assistant", "answer", None, 1),
+        ("g3", "s2", "user", "hi", None, 2),
+        ("g4", "s2", "assistant", "hello", None, 3),
+    ];
+    // The agent's own turn ids, which the gateway has never heard of.
+    let agent: [Row; 4] = [
+        ("a1", "s1", "user", "ask", Some("run-1"), 0),
+        ("a2", "s1", "assistant", "answer", Some("run-1"), 1),
+        ("a3", "s2", "user", "hi", Some("run-2"), 2),
+        ("a4", "s2", "assistant", "hello", Some("run-2"), 3),
+    ];
+    converse(&manager, &conversations, &gateway, &[("Chat", &agent)]).await?;
+    inspector
+        .verify_session_context_isolation("Chat", "s1", "s2")
+        .await?;
+    inspector.verify_user_isolation("alice", "bob").await?;
+
+    // Alice's question in Bob's session too: the history says so, not the turn.
+    agent_item(
+        &manager,
+        "Chat",
+        ("a5", "s2", "user", "ask", Some("run-1"), 4),
+    )
+    .await?;
+    let error = inspector
+        .verify_session_context_isolation("Chat", "s1", "s2")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("history of session s2 differs") && !error.contains("not from a turn"),
+        "{error}"
+    );
+    Ok(())
+}
+
+// The gateway's rows name their user, not their sender.
+naming!(
+    UsersOnTheGatewaysRows,
+    gateway: |t| t
+        .user("user_id")
+        .content("body")
+        .sender("role")
+        .created("at", persist_core::system::TimeUnit::Seconds),
+    agent: |t| t
+        .id("id")
+        .content("body")
+        .sender("role")
+        .created("at", persist_core::system::TimeUnit::Seconds)
+);
+
+#[persistence_test(agents = ["Chat"], system = "UsersOnTheGatewaysRows")]
+async fn a_gateway_that_names_no_sender_is_judged_by_its_rows_users(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let conversations = [("s1", "alice", "Chat"), ("s2", "bob", "Chat")];
+    let gateway: [Row; 2] = [
+        ("g1", "s1", "user", "ask", None, 0),
+        ("g2", "s2", "user", "hi", None, 1),
+    ];
+    converse(&manager, &conversations, &gateway, &[]).await?;
+    inspector.verify_user_isolation("alice", "bob").await?;
+
+    // A row of Alice's session stored as Bob's.
+    let changed = set(
+        &manager,
+        &DatabaseRole::Gateway,
+        "messages",
+        ("id", "g1"),
+        "user_id",
+        "bob".into(),
+    )
+    .await?;
+    assert_eq!(changed, 1);
+    let error = inspector
+        .verify_user_isolation("alice", "bob")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("a row of user alice's session stored under user bob"),
+        "{error}"
+    );
+    Ok(())
+}
+
+// Ids unique across databases, one row per message and no turns.
+naming!(
+    UniqueIds,
+    gateway: |t| t.content("body").sender("role"),
+    agent: |t| t.id("id").content("body").sender("role")
+);
+
+#[persistence_test(agents = ["Chat", "Support"], system = "UniqueIds")]
+async fn a_message_in_two_agents_stores_is_caught_by_its_id(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let conversations = [("s1", "alice", "Chat"), ("s2", "bob", "Support")];
+    let chat: [Row; 1] = [("m-1", "s1", "user", "ask", None, 0)];
+    let support: [Row; 1] = [("m-2", "s2", "user", "hi", None, 1)];
+    converse(
+        &manager,
+        &conversations,
+        &[],
+        &[("Chat", &chat), ("Support", &support)],
+    )
+    .await?;
+    inspector
+        .verify_database_isolation("Chat", "Support")
+        .await?;
+
+    // Chat's message, id and all, in Support's own session: no turn and no session give it
+    // away, its id does.
+    agent_item(&manager, "Support", ("m-1", "s2", "user", "ask", None, 2)).await?;
+    let error = inspector
+        .verify_database_isolation("Chat", "Support")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("message m-1 is stored by both agents"),
+        "{error}"
+    );
+    Ok(())
+}
+
+// Each thread's history in one JSON document, each message with an id of its own.
+naming!(
+    HistoriesWithIds,
+    gateway: |t| t.content("body").sender("role"),
+    agent: |t| t
+        .history(Source::json("history", "/messages"))
+        .id(Source::item("/id"))
+        .content(Source::item("/body"))
+        .sender(Source::item("/role"))
+);
+
+/// Writes `session`'s history to `agent`'s store as one row: (id, role, text) each.
+async fn history(
+    manager: &MultiDatabaseManager,
+    agent: &str,
+    session: &str,
+    messages: &[(&str, &str, &str)],
+) -> Result<(), PersistError> {
+    let messages: Vec<_> = messages
+        .iter()
+        .map(|(id, role, body)| serde_json::json!({ "id": id, "role": role, "body": body }))
+        .collect();
+    let row = [
+        ("id", format!("{agent}-{session}").into()),
+        ("session_id", session.into()),
+        (
+            "history",
+            serde_json::json!({ "messages": messages }).into(),
+        ),
+    ];
+    manager
+        .insert_unchecked(&DatabaseRole::agent(agent), "items", row)
+        .await?;
+    Ok(())
+}
+
+#[persistence_test(agents = ["Chat", "Support"], system = "HistoriesWithIds")]
+async fn a_message_in_two_agents_histories_is_caught_by_its_id(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let conversations = [("s1", "alice", "Chat"), ("s2", "bob", "Support")];
+    converse(&manager, &conversations, &[], &[]).await?;
+    history(&manager, "Chat", "s1", &[("msg-a", "user", "ask")]).await?;
+    history(&manager, "Support", "s2", &[("msg-b", "user", "hi")]).await?;
+    inspector
+        .verify_database_isolation("Chat", "Support")
+        .await?;
+
+    // Chat's message inside Support's history of its own thread.
+    let delete = Query::delete().from_table(Alias::new("items")).to_owned();
+    manager
+        .execute_unchecked(&DatabaseRole::agent("Support"), &delete)
+        .await?;
+    let leaked = [("msg-b", "user", "hi"), ("msg-a", "user", "ask")];
+    history(&manager, "Support", "s2", &leaked).await?;
+    let error = inspector
+        .verify_database_isolation("Chat", "Support")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("message msg-a is stored by both agents"),
+        "{error}"
+    );
+    Ok(())
+}
