@@ -13,10 +13,13 @@
 #             the server reset and catalog digest (persist-db/src/backend/server/pool/{reset,
 #             catalog}.rs) against the server suites.
 #
-#   scripts/mutants.sh [--group verdicts|pristine] [--file PATH]... [--shard k/N]
-#                      [--in-diff FILE] [--list]
+#   scripts/mutants.sh [--group verdicts|pristine] [--file PATH]... [--tests T,T...]
+#                      [--shard k/N] [--in-diff FILE] [--list]
 #
-# --file narrows a group to some of its files (a glob, as cargo-mutants takes it).
+# --file narrows a group to some of its files (a glob, as cargo-mutants takes it); --tests
+# runs only some of its test targets (`lib` for the library's own tests), the fewer the
+# faster: the layout proof (inspect/proof) is proven by fault_detection,mixed_mesh,verdicts,
+# the data snapshots (inspect/snapshot) by snapshots,session_lifecycle,fault_detection,lib.
 # --shard k/N runs one shard of N (several machines share a full run); --in-diff runs only the
 # mutants of lines a diff touched (CI: the previous commit). Mutants are built in place, in
 # the workspace's own target directory (the sources are restored after each; do not kill the
@@ -29,6 +32,7 @@ cd "$(dirname "$0")/.."
 groups="verdicts pristine"
 extra=()
 files=()
+only_tests=""
 list=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,6 +40,7 @@ while [ $# -gt 0 ]; do
     --shard) extra+=(--shard "$2"); shift 2 ;;
     --in-diff) extra+=(--in-diff "$2"); shift 2 ;;
     --file) files+=(-f "$2"); shift 2 ;;
+    --tests) only_tests="$2"; shift 2 ;;
     --list) list=1; shift ;;
     *) echo "unknown argument: $1 (see the head of $0)" >&2; exit 2 ;;
   esac
@@ -92,6 +97,20 @@ run_group() {
       ;;
     *) echo "unknown group: $group" >&2; exit 2 ;;
   esac
+  if [ -n "$only_tests" ]; then
+    # The group's test targets give way to those asked for.
+    local kept=() skip=0
+    for a in "${args[@]}"; do
+      if [ "$skip" -eq 1 ]; then skip=0; continue; fi
+      if [ "$a" = "--cargo-arg" ]; then skip=1; continue; fi
+      kept+=("$a")
+    done
+    args=("${kept[@]}")
+    local t
+    for t in ${only_tests//,/ }; do
+      if [ "$t" = lib ]; then args+=(--cargo-arg --lib); else args+=(--cargo-arg "--test=$t"); fi
+    done
+  fi
   if [ "${#files[@]}" -gt 0 ]; then
     # The group's own files give way to those asked for.
     local narrowed=() skip=0

@@ -159,3 +159,26 @@ async fn clearing_data_keeps_schema_and_migration_history(
         .unwrap();
     assert_session_linking(&inspector, &again.id, "AgentA").await;
 }
+
+#[persistence_test(agents = ["AgentA"])]
+async fn another_tools_migration_table_in_an_agent_is_caught(
+    inspector: CrossDatabaseInspector,
+    #[agent("AgentA")] a_db: DatabaseConnection,
+) {
+    // Alembic's and Diesel's tracking tables: a Python or a Diesel store migrated this one.
+    for sql in [
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)",
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) NOT NULL)",
+    ] {
+        a_db.execute_unprepared(sql).await.unwrap();
+    }
+    let error = inspector.verify_agent_schema("AgentA").await.unwrap_err();
+    let Some(persist_core::inspect::VerificationError::AgentSchema { state }) =
+        error.verification()
+    else {
+        panic!("{error}")
+    };
+    let mut found = state.migration_tables.clone();
+    found.sort();
+    assert_eq!(found, ["__diesel_schema_migrations", "alembic_version"]);
+}

@@ -1096,3 +1096,21 @@ async fn a_message_in_two_agents_histories_is_caught_by_its_id(
     );
     Ok(())
 }
+
+#[persistence_test(agents = ["Chat"], system = "SecondClocks")]
+async fn the_gateways_tracking_table_in_an_agent_is_caught_whatever_its_name(
+    inspector: CrossDatabaseInspector,
+    #[agent("Chat")] db: persist_core::sea_orm::DatabaseConnection,
+) -> Result<(), PersistError> {
+    use persist_core::sea_orm::ConnectionTrait as _;
+    inspector.verify_agent_schema("Chat").await?;
+    // `gateway_steps` names no migration, but it is where the gateway keeps its own.
+    db.execute_unprepared("CREATE TABLE gateway_steps (version BIGINT)")
+        .await?;
+    let error = verification(inspector.verify_agent_schema("Chat").await.unwrap_err());
+    let VerificationError::AgentSchema { state } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(state.migration_tables, ["gateway_steps"]);
+    Ok(())
+}
