@@ -1052,7 +1052,7 @@ async fn history(
         .map(|(id, role, body)| serde_json::json!({ "id": id, "role": role, "body": body }))
         .collect();
     let row = [
-        ("id", format!("{agent}-{session}").into()),
+        ("id", format!("{agent}-{session}-{}", messages.len()).into()),
         ("session_id", session.into()),
         (
             "history",
@@ -1112,5 +1112,27 @@ async fn the_gateways_tracking_table_in_an_agent_is_caught_whatever_its_name(
         panic!("{error}")
     };
     assert_eq!(state.migration_tables, ["gateway_steps"]);
+    Ok(())
+}
+
+#[persistence_test(agents = ["Chat"], system = "HistoriesWithIds")]
+async fn a_history_is_counted_in_messages_not_rows(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    converse(&manager, &[("s1", "alice", "Chat")], &[], &[]).await?;
+    // Two checkpoints of one thread: the latest holds its three messages.
+    history(&manager, "Chat", "s1", &[("m1", "user", "ask")]).await?;
+    let three = [
+        ("m1", "user", "ask"),
+        ("m2", "assistant", "answer"),
+        ("m3", "user", "thanks"),
+    ];
+    history(&manager, "Chat", "s1", &three).await?;
+    let stats = inspector.database_stats().await?;
+    assert_eq!(
+        (stats.agents["Chat"].sessions, stats.agents["Chat"].messages),
+        (1, 3)
+    );
     Ok(())
 }
