@@ -130,6 +130,19 @@ async fn the_architecture_report_serializes_and_draws(inspector: CrossDatabaseIn
         assert!(drawing.contains(&format!("{agent} DB")), "{drawing}");
     }
     assert_eq!(drawing.matches("no migrations").count(), 4, "{drawing}");
+    // Each box fits its text: its widest line has one space either side.
+    let first_row: Vec<&str> = drawing
+        .lines()
+        .skip_while(|l| !l.starts_with('┌'))
+        .take_while(|l| !l.starts_with('└'))
+        .collect();
+    let border = first_row[0].split('┐').next().unwrap().chars().count() - 1;
+    let widest = first_row[1..]
+        .iter()
+        .map(|l| l.split('│').nth(1).unwrap().trim_end().chars().count())
+        .max()
+        .unwrap();
+    assert_eq!(border, widest + 1, "{drawing}");
 }
 
 #[persistence_test(agents = ["AgentA", "AgentB"])]
