@@ -143,6 +143,12 @@ async fn the_architecture_report_serializes_and_draws(inspector: CrossDatabaseIn
         .max()
         .unwrap();
     assert_eq!(border, widest + 1, "{drawing}");
+    // And every line of a row of boxes meets their borders.
+    let width = first_row[0].chars().count();
+    assert!(
+        first_row.iter().all(|l| l.chars().count() == width),
+        "{drawing}"
+    );
 }
 
 #[persistence_test(agents = ["AgentA", "AgentB"])]
