@@ -507,3 +507,92 @@ async fn a_round_trip_refuses_a_database_that_is_not_empty_and_names_its_tables(
     );
     Ok(())
 }
+
+/// Seeds one session into a database at step 2 of the mesh's history.
+fn one_session(
+    db: &DatabaseConnection,
+) -> futures::future::LocalBoxFuture<'_, Result<(), PersistError>> {
+    Box::pin(async move {
+        db.execute_unprepared(
+            "INSERT INTO sessions (id, user_id, agent_name, created_at, updated_at) \
+             VALUES ('s1', 'alice', 'AgentA', 1, 2)",
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+/// Does nothing to a database.
+fn nothing(
+    _: &DatabaseConnection,
+) -> futures::future::LocalBoxFuture<'_, Result<(), PersistError>> {
+    Box::pin(async { Ok(()) })
+}
+
+#[persistence_test]
+async fn the_free_checks_give_the_same_verdicts_on_databases_you_hold() -> Result<(), PersistError>
+{
+    use persist_core::db::AgentSchema as _;
+    let memory = || sea_orm::Database::connect("sqlite::memory:");
+
+    // An upgrade that drops a table's rows, whether losses are declared or not.
+    let db = memory().await?;
+    let error = migrate::upgrade::<LossyUpgrade, _>(&db, 2, one_session)
+        .await
+        .unwrap_err();
+    assert!(
+        failure(error)
+            .problem
+            .contains("sessions had 1 rows, has 0"),
+        "upgrade"
+    );
+    let db = memory().await?;
+    let error = migrate::upgrade_allowing::<LossyUpgrade, _>(&db, 2, &[], one_session)
+        .await
+        .unwrap_err();
+    assert!(
+        failure(error)
+            .problem
+            .contains("sessions had 1 rows, has 0"),
+        "upgrade_allowing"
+    );
+    // The same upgrade on the project's own migrations keeps its rows.
+    let db = memory().await?;
+    migrate::upgrade::<migration::Migrator, _>(&db, 2, one_session).await?;
+
+    // A column the entities have and the migrations lack.
+    let (migrated, from_entities) = (memory().await?, memory().await?);
+    <migration::Migrator as sea_orm_migration::MigratorTrait>::up(&migrated, None).await?;
+    EntitySchema::new()
+        .entity::<ArchivedSession>()
+        .entity::<persist_core::mesh::entity::chat_message::Entity>()
+        .create(&from_entities)
+        .await?;
+    let allow = mesh_allowances(BackendKind::SqliteMemory);
+    let error = migrate::drift::<migration::Migrator>(&migrated, &from_entities, &allow)
+        .await
+        .unwrap_err();
+    assert!(
+        failure(error).to_string().contains("- sessions.archived: "),
+        "drift"
+    );
+    Ok(())
+}
+
+#[persistence_test]
+async fn an_upgrade_from_beyond_the_last_step_is_refused_and_from_the_last_runs_none(
+    check: MigrationCheck<migration::Migrator>,
+) -> Result<(), PersistError> {
+    let steps = <migration::Migrator as sea_orm_migration::MigratorTrait>::migrations().len();
+    let error = check
+        .upgrade(steps + 1, nothing, nothing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, PersistError::InvalidInput { field: "from", reason }
+            if reason.contains(&format!("has {steps} steps"))),
+        "{error}"
+    );
+    // From the last step there is nothing to run, and nothing to lose.
+    check.upgrade(steps, nothing, nothing).await
+}
