@@ -237,6 +237,16 @@ async fn a_message_leaked_into_another_thread_is_caught(
     let bob = gateway.create_session("bob", PLANNER).await?;
     gateway.send_message(&bob.id, "a party", "bob").await?;
     assert_no_user_data_leakage(&inspector, "alice", "bob").await;
+    // A row is the same row read with its own thread or with every other.
+    let every = inspector.agent_messages(PLANNER, None).await?;
+    let bobs = inspector.agent_messages(PLANNER, Some(&bob.id)).await?;
+    assert_eq!(
+        every
+            .into_iter()
+            .filter(|m| m.session_id == bob.id)
+            .collect::<Vec<_>>(),
+        bobs
+    );
 
     // A newer checkpoint of Bob's thread that carries Alice's message.
     let mut leaked = latest_checkpoint(&manager, &bob.id).await?;
@@ -268,9 +278,37 @@ async fn a_message_leaked_into_another_thread_is_caught(
             .await
             .unwrap_err(),
     );
-    assert!(error.to_string().contains("my secret plan"), "{error}");
+    // Its rows printed by the stores' own names, a short text whole.
+    let text = error.to_string();
+    assert!(text.contains("\"my secret plan\")"), "{text}");
+    assert!(
+        text.contains("gateway messages(") && text.contains(&format!("conversation_id={}", bob.id)),
+        "{text}"
+    );
     let error = verification(inspector.verify_integrity().await.unwrap_err());
     assert!(error.to_string().contains(&bob.id), "{error}");
+
+    // A thread the gateway never opened, printed as the planner keeps it.
+    manager
+        .insert_unchecked(
+            &DatabaseRole::agent(PLANNER),
+            "checkpoints",
+            [
+                ("thread_id", "ghost".into()),
+                ("checkpoint_ns", "".into()),
+                ("checkpoint_id", uuid::Uuid::now_v7().to_string().into()),
+                ("type", "json".into()),
+                ("checkpoint", alices.into()),
+                ("metadata", serde_json::json!({}).into()),
+            ],
+        )
+        .await?;
+    let error = inspector
+        .verify_session_linking("ghost", PLANNER)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("checkpoints(thread_id=ghost)"), "{error}");
     Ok(())
 }
 
