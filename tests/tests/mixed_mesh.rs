@@ -247,6 +247,9 @@ async fn a_message_leaked_into_another_thread_is_caught(
             .collect::<Vec<_>>(),
         bobs
     );
+    // Its debug form says the table it was read from.
+    let debug = format!("{:?}", bobs[0]);
+    assert!(debug.contains("names: checkpoints"), "{debug}");
 
     // A newer checkpoint of Bob's thread that carries Alice's message.
     let mut leaked = latest_checkpoint(&manager, &bob.id).await?;

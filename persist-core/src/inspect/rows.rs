@@ -338,7 +338,7 @@ impl fmt::Display for AgentMessageRow {
 }
 
 /// The real names a row was read by: its table, and the column behind each of its fields.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Names {
     table: String,
     columns: Vec<(&'static str, String)>,
@@ -372,9 +372,8 @@ impl Names {
         Arc::new(names)
     }
 
-    /// `database table(column=value, …)`, for the fields whose column the layout names (all
-    /// of them when the names are unknown); a field without a name (`""`) is printed as it
-    /// is.
+    /// `database table(column=value, …)`, for the fields whose column the layout names; a
+    /// field without a name (`""`) is printed as it is.
     fn write(
         &self,
         f: &mut fmt::Formatter<'_>,
@@ -392,7 +391,6 @@ impl Names {
             let column = match self.columns.iter().find(|(alias, _)| alias == field) {
                 _ if field.is_empty() => None,
                 Some((_, column)) => Some(column.as_str()),
-                None if self.columns.is_empty() => Some(*field),
                 None => continue,
             };
             if !first {
