@@ -750,6 +750,9 @@ async fn a_table_that_keeps_no_order_is_not_judged_on_one(
 /// store would have them, so a check is seen to judge by what the layout declares.
 macro_rules! naming {
     ($name:ident, gateway: $gateway:expr, agent: $agent:expr) => {
+        naming!($name, at: "BIGINT", gateway: $gateway, agent: $agent);
+    };
+    ($name:ident, at: $at:literal, gateway: $gateway:expr, agent: $agent:expr) => {
         #[derive(Default)]
         struct $name;
 
@@ -762,11 +765,13 @@ macro_rules! naming {
                             "CREATE TABLE conversations (id VARCHAR(64) PRIMARY KEY, \
                              user_id VARCHAR(64), agent_name VARCHAR(64))",
                         )
-                        .step(
+                        .step(concat!(
                             "CREATE TABLE messages (id VARCHAR(64) PRIMARY KEY, \
                              session_id VARCHAR(64), role VARCHAR(16), body TEXT, \
-                             task_id VARCHAR(64), user_id VARCHAR(64), at BIGINT)",
-                        ),
+                             task_id VARCHAR(64), user_id VARCHAR(64), at ",
+                            $at,
+                            ")"
+                        )),
                 )
             }
 
@@ -783,7 +788,8 @@ macro_rules! naming {
                             format!(
                                 "CREATE TABLE items (id VARCHAR(64) PRIMARY KEY, \
                                  session_id VARCHAR(64), role VARCHAR(16), body TEXT, \
-                                 task_id VARCHAR(64), at BIGINT, history {json})"
+                                 task_id VARCHAR(64), at {}, history {json})",
+                                $at
                             )
                         }),
                 )
@@ -1134,5 +1140,73 @@ async fn a_history_is_counted_in_messages_not_rows(
         (stats.agents["Chat"].sessions, stats.agents["Chat"].messages),
         (1, 3)
     );
+    Ok(())
+}
+
+// Clocks kept as text: epoch seconds on the gateway, date-times on the agent.
+naming!(
+    TextClocks,
+    at: "VARCHAR(40)",
+    gateway: |t| t
+        .content("body")
+        .sender("role")
+        .created("at", persist_core::system::TimeUnit::Seconds),
+    agent: |t| t
+        .id("id")
+        .content("body")
+        .sender("role")
+        .created("at", persist_core::system::TimeUnit::DateTime)
+);
+
+#[persistence_test(agents = ["Chat"], system = "TextClocks")]
+async fn clocks_kept_as_text_order_the_history(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    converse(&manager, &[("s1", "alice", "Chat")], &[], &[]).await?;
+    let (gw, ag) = (DatabaseRole::Gateway, DatabaseRole::agent("Chat"));
+    let write = |role: &DatabaseRole, table: &'static str, times: [&'static str; 2]| {
+        let (manager, role) = (&manager, role.clone());
+        async move {
+            let delete = Query::delete().from_table(Alias::new(table)).to_owned();
+            manager.execute_unchecked(&role, &delete).await?;
+            for (n, ((sender, text), at)) in [("user", "ask"), ("assistant", "answer")]
+                .into_iter()
+                .zip(times)
+                .enumerate()
+            {
+                let row = [
+                    ("id", format!("{table}-{n}").into()),
+                    ("session_id", "s1".into()),
+                    ("role", sender.into()),
+                    ("body", text.into()),
+                    ("at", at.into()),
+                ];
+                manager.insert_unchecked(&role, table, row).await?;
+            }
+            Ok::<_, PersistError>(())
+        }
+    };
+    // The question at 10:00:00 UTC, the answer a second later, each side in its own words.
+    write(&gw, "messages", ["1796637600", "1796637601.5"]).await?;
+    write(
+        &ag,
+        "items",
+        ["2026-12-07 10:00:00", "2026-12-07T10:00:01.5"],
+    )
+    .await?;
+    assert_integrity(&inspector).await;
+    let created = |rows: Vec<persist_core::inspect::AgentMessageRow>| {
+        rows.into_iter().map(|m| m.created_at).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        created(inspector.agent_messages("Chat", None).await?),
+        [1_796_637_600_000, 1_796_637_601_500]
+    );
+    // The agent's answer stored a second before its question.
+    write(&ag, "items", ["2026-12-07 10:00:00", "2026-12-07 09:59:59"]).await?;
+    assert!(history_order_mismatch(
+        inspector.verify_integrity().await.unwrap_err()
+    ));
     Ok(())
 }
