@@ -1203,6 +1203,13 @@ async fn clocks_kept_as_text_order_the_history(
         created(inspector.agent_messages("Chat", None).await?),
         [1_796_637_600_000, 1_796_637_601_500]
     );
+    let gateway: Vec<i64> = inspector
+        .gateway_messages("s1")
+        .await?
+        .into_iter()
+        .map(|m| m.created_at)
+        .collect();
+    assert_eq!(gateway, [1_796_637_600_000, 1_796_637_601_500]);
     // The agent's answer stored a second before its question.
     write(&ag, "items", ["2026-12-07 10:00:00", "2026-12-07 09:59:59"]).await?;
     assert!(history_order_mismatch(
