@@ -1217,3 +1217,48 @@ async fn clocks_kept_as_text_order_the_history(
     ));
     Ok(())
 }
+
+// Parts read from the first of several places, some of which hold numbers or booleans.
+naming!(
+    FirstOfScalars,
+    gateway: |t| t.content("body").sender("role"),
+    agent: |t| t
+        .history(Source::json("history", "/messages"))
+        .id(Source::first_of([Source::item("/uuid"), Source::item("/id")]))
+        .content(Source::first_of([Source::item("/text"), Source::item("/body")]))
+        .sender(Source::item("/role"))
+);
+
+#[persistence_test(agents = ["Chat"], system = "FirstOfScalars")]
+async fn the_first_of_several_places_takes_a_number_or_a_boolean_as_its_text(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    converse(&manager, &[("s1", "alice", "Chat")], &[], &[]).await?;
+    let messages = serde_json::json!({ "messages": [
+        { "id": 7, "role": "user", "body": true, "text": { "parts": [] } },
+        { "uuid": "u-2", "id": 8, "role": "assistant", "text": "ok", "body": 3 },
+    ]});
+    let row = [
+        ("id", "checkpoint-1".into()),
+        ("session_id", "s1".into()),
+        ("history", messages.into()),
+    ];
+    manager
+        .insert_unchecked(&DatabaseRole::agent("Chat"), "items", row)
+        .await?;
+    let read: Vec<(String, String)> = inspector
+        .agent_messages("Chat", None)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.content))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("7".to_owned(), "true".to_owned()),
+            ("u-2".to_owned(), "ok".to_owned())
+        ]
+    );
+    Ok(())
+}
