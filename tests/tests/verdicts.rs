@@ -1262,3 +1262,76 @@ async fn the_first_of_several_places_takes_a_number_or_a_boolean_as_its_text(
     );
     Ok(())
 }
+
+// Senders named by value: the user's, the agent's, and whatever else a store writes.
+naming!(
+    ThreeSenders,
+    gateway: |t| t.content("body").sender_values("role", "user", "assistant"),
+    agent: |t| t
+        .id("id")
+        .content("body")
+        .sender_values("role", "user", "assistant")
+);
+
+#[persistence_test(agents = ["Chat"], system = "ThreeSenders")]
+async fn a_sender_neither_the_user_nor_the_agent_reads_as_system(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let said: [Row; 3] = [
+        ("m1", "s1", "user", "ask", None, 0),
+        ("m2", "s1", "tool", "42", None, 1),
+        ("m3", "s1", "assistant", "answer", None, 2),
+    ];
+    converse(
+        &manager,
+        &[("s1", "alice", "Chat")],
+        &said,
+        &[("Chat", &said)],
+    )
+    .await?;
+    let gateway: Vec<String> = inspector
+        .gateway_messages("s1")
+        .await?
+        .into_iter()
+        .map(|m| m.sender_type)
+        .collect();
+    let agent: Vec<String> = inspector
+        .agent_messages("Chat", None)
+        .await?
+        .into_iter()
+        .map(|m| m.role)
+        .collect();
+    assert_eq!(gateway, ["user", "system", "agent"]);
+    assert_eq!(agent, ["user", "system", "assistant"]);
+    Ok(())
+}
+
+#[persistence_test(agents = ["Chat"], system = "ByClock")]
+async fn a_message_without_its_id_is_an_error_that_names_where_it_was_looked_for(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    agent_turn(&manager, ("a", 0, 1), ("b", 1, 2)).await?;
+    inspector.agent_messages("Chat", None).await?;
+    // The reply's id gone from its document.
+    set(
+        &manager,
+        &DatabaseRole::agent("Chat"),
+        "items",
+        ("id", "b"),
+        "meta",
+        serde_json::json!({}).into(),
+    )
+    .await?;
+    let error = inspector
+        .agent_messages("Chat", None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("`items`: `meta/id` is NULL or missing"),
+        "{error}"
+    );
+    Ok(())
+}
