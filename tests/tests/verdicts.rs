@@ -1335,3 +1335,54 @@ async fn a_message_without_its_id_is_an_error_that_names_where_it_was_looked_for
     );
     Ok(())
 }
+
+// Histories whose only order is a clock.
+naming!(
+    HistoriesByClock,
+    gateway: |t| t.content("body").sender("role"),
+    agent: |t| t
+        .history(Source::json("history", "/messages"))
+        .id(Source::item("/id"))
+        .content(Source::item("/body"))
+        .sender(Source::item("/role"))
+        .created("at", TimeUnit::Seconds)
+);
+
+#[persistence_test(agents = ["Chat"], system = "HistoriesByClock")]
+async fn the_latest_history_by_its_clock_is_read_even_when_it_is_shorter(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    converse(&manager, &[("s1", "alice", "Chat")], &[], &[]).await?;
+    let said = |id: &str, body: &str| serde_json::json!({ "id": id, "role": "user", "body": body });
+    // Three messages, then the store trims the thread to a summary a minute later.
+    for (row, at, messages) in [
+        (
+            "c1",
+            60,
+            vec![said("m1", "a"), said("m2", "b"), said("m3", "c")],
+        ),
+        ("c2", 120, vec![said("m4", "summary")]),
+    ] {
+        let row = [
+            ("id", row.into()),
+            ("session_id", "s1".into()),
+            ("at", (1_700_000_000_i64 + at).into()),
+            (
+                "history",
+                serde_json::json!({ "messages": messages }).into(),
+            ),
+        ];
+        manager
+            .insert_unchecked(&DatabaseRole::agent("Chat"), "items", row)
+            .await?;
+    }
+    let read: Vec<String> = inspector
+        .agent_messages("Chat", None)
+        .await?
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(read, ["summary"]);
+    Ok(())
+}
