@@ -23,7 +23,8 @@
 # --shard k/N runs one shard of N (several machines share a full run); --in-diff runs only the
 # mutants of lines a diff touched (CI: the previous commit). Mutants are built in place, in
 # the workspace's own target directory (the sources are restored after each; do not kill the
-# script with SIGKILL). For each group it prints the score (caught, missed, unviable, timed out), then the
+# script with SIGKILL). A mutant whose tests take four times as long as the unmutated ones
+# (and over a minute) is a timeout. For each group it prints the score (caught, missed, unviable, timed out), then the
 # missed mutants that scripts/mutants-equivalent.txt does not explain; it fails if there are any.
 # cargo-mutants itself: cargo install --locked cargo-mutants
 set -euo pipefail
@@ -134,7 +135,7 @@ run_group() {
   fi
   # cargo-mutants' own baseline runs the mutated package's tests alone, and the tests that
   # prove these checks live in another package: the baseline is run here, on the same tests,
-  # and a mutant whose tests take more than five minutes is a timeout.
+  # and timed for the mutants' timeout.
   local tests=()
   for a in "${args[@]}"; do
     case "$a" in --test=*|--lib) tests+=("$a") ;; esac
@@ -149,8 +150,14 @@ run_group() {
     status=1
     return
   }
+  # A mutant that loops for ever is a timeout once its tests take four times as long as the
+  # unmutated ones did (built, the second time), and at least a minute.
+  local started=$SECONDS
+  env "${env[@]}" cargo nextest run --no-fail-fast --test-threads="$threads" "${pkg_args[@]}" "${tests[@]}" > /dev/null 2>&1 || true
+  local took=$((SECONDS - started))
+  local timeout=$((took * 4 < 60 ? 60 : took * 4))
   local rc=0
-  env "${env[@]}" cargo mutants --baseline skip --timeout 300 "${args[@]}" "${extra[@]}" || rc=$?
+  env "${env[@]}" cargo mutants --baseline skip --timeout "$timeout" "${args[@]}" "${extra[@]}" || rc=$?
   # 0: all caught; 2: some missed; 3: some timed out. Anything else is a failure of the run.
   case "$rc" in 0|2|3) ;; *) echo "$group: cargo-mutants failed ($rc)" >&2; status=1; return ;; esac
   local dir="$out/mutants.out"
