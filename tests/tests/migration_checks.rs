@@ -583,6 +583,12 @@ async fn the_free_checks_give_the_same_verdicts_on_databases_you_hold() -> Resul
 async fn an_upgrade_from_beyond_the_last_step_is_refused_and_from_the_last_runs_none(
     check: MigrationCheck<migration::Migrator>,
 ) -> Result<(), PersistError> {
+    // What it checks, in its debug form: the tracking table and the losses let through.
+    let debug = format!("{check:?}");
+    assert!(
+        debug.contains("\"seaql_migrations\"") && debug.contains("losses: []"),
+        "{debug}"
+    );
     let steps = <migration::Migrator as sea_orm_migration::MigratorTrait>::migrations().len();
     let error = check
         .upgrade(steps + 1, nothing, nothing)
