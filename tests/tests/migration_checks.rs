@@ -175,6 +175,13 @@ async fn the_helpdesk_migrations_match_its_entities_but_for_what_is_allowed(
             .any(|d| matches!(d, Difference::ForeignKey { table, expected: false, .. } if table == "chat_messages")),
         "{diff}"
     );
+    // Printed as a diff a person reads: the foreign key the migrations alone have.
+    assert!(
+        diff.to_string().contains(
+            "+ chat_messages: foreign key (session_id) references sessions (id) on delete "
+        ),
+        "{diff}"
+    );
     Ok(())
 }
 
@@ -277,7 +284,11 @@ async fn a_column_the_entities_have_and_the_migrations_lack_is_caught(
     ));
     let text = failure.to_string();
     assert!(text.contains("--- the entities"), "{text}");
-    assert!(text.contains("- sessions.archived: "), "{text}");
+    let archived = text
+        .lines()
+        .find(|l| l.starts_with("- sessions.archived: "))
+        .expect("the planted column, printed");
+    assert!(archived.ends_with(" NOT NULL"), "{text}");
     // An explicit allowance lets it through.
     check
         .drift(
