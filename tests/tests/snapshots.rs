@@ -149,3 +149,15 @@ async fn unknown_tables_and_columns_are_refused(
     assert!(unknown.is_err());
     Ok(())
 }
+
+#[persistence_test(agents = ["AgentA"])]
+async fn a_snapshot_knows_the_test_it_was_taken_in(inspector: CrossDatabaseInspector) {
+    // The name its insta snapshot file takes.
+    let snapshot = inspector.snapshot().await.unwrap();
+    assert_eq!(
+        snapshot.test_name(),
+        Some("snapshots::a_snapshot_knows_the_test_it_was_taken_in")
+    );
+    let task = tokio::spawn(async move { inspector.snapshot().await.unwrap().test_name() });
+    assert_eq!(task.await.unwrap(), None, "outside the test's body");
+}
