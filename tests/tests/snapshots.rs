@@ -158,6 +158,54 @@ async fn a_snapshot_knows_the_test_it_was_taken_in(inspector: CrossDatabaseInspe
         snapshot.test_name(),
         Some("snapshots::a_snapshot_knows_the_test_it_was_taken_in")
     );
+    assert_eq!(
+        snapshot.to_string(),
+        snapshot.text(),
+        "it prints as its text"
+    );
     let task = tokio::spawn(async move { inspector.snapshot().await.unwrap().test_name() });
     assert_eq!(task.await.unwrap(), None, "outside the test's body");
+}
+
+#[persistence_test(agents = ["AgentA"])]
+async fn a_kept_column_is_shown_as_stored_in_its_tables_only(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let session = gateway.create_session("alice", "AgentA").await?;
+    gateway.send_message(&session.id, "hello", "alice").await?;
+    let raw = format!("{:?}", session.id);
+    // The gateway's session ids as stored; everywhere else the same id is still redacted.
+    let text = inspector
+        .snapshot()
+        .keep("sessions", "id")
+        .take()
+        .await?
+        .text()
+        .to_owned();
+    assert_eq!(text.matches(&raw).count(), 1, "{text}");
+    assert!(text.contains(&format!("id: {raw}")), "{text}");
+    let at = text.find(&raw).unwrap();
+    let database = text[..at].lines().rev().find(|l| !l.starts_with(' '));
+    let table = text[..at]
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("  ") && !l.starts_with("   "));
+    assert_eq!(database, Some("gateway"), "{text}");
+    assert!(
+        table.is_some_and(|t| t.starts_with("  sessions:")),
+        "{text}"
+    );
+    // Every table's `session_id` (the gateway's messages and the agent's), and nothing else.
+    let text = inspector
+        .snapshot()
+        .keep("*", "session_id")
+        .take()
+        .await?
+        .text()
+        .to_owned();
+    let kept = text.matches(&format!("session_id: {raw}")).count();
+    assert!(kept >= 2, "{text}");
+    assert_eq!(text.matches(&raw).count(), kept, "{text}");
+    Ok(())
 }
