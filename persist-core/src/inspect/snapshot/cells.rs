@@ -179,3 +179,45 @@ fn text(row: &QueryResult, column: &str) -> Result<Option<Cell>, DbErr> {
     }
     read::opt_text(row, column).map(|v| v.map(Cell::Text))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    /// Each backend's catalog names for a kind (SQLite's, PostgreSQL's and MySQL's), so a
+    /// value is shown the same whichever backend stored it.
+    #[test]
+    fn every_backends_type_names_read_as_their_kind() {
+        let kinds = [
+            (Kind::Bool, &["boolean", "bool", "tinyint(1)"][..]),
+            (Kind::Json, &["json", "jsonb"]),
+            (Kind::Uuid, &["uuid"]),
+            (
+                Kind::Time,
+                &[
+                    "timestamp with time zone",
+                    "datetime",
+                    "date",
+                    "time",
+                    "timestamp_text",
+                ],
+            ),
+            (
+                Kind::Int,
+                &["integer", "bigint", "tinyint(4)", "int(11)", "bigserial"],
+            ),
+            (
+                Kind::Float,
+                &["double precision", "float", "real", "double"],
+            ),
+            (Kind::Decimal, &["numeric(10,2)", "decimal(10,2)"]),
+            (Kind::Bytes, &["blob", "bytea", "varbinary(16)"]),
+            (Kind::Text, &["varchar(64)", "text", "character varying"]),
+        ];
+        for (kind, names) in kinds {
+            for name in names {
+                assert_eq!(Kind::of(name), kind, "{name}");
+            }
+        }
+    }
+}
