@@ -209,3 +209,25 @@ async fn a_kept_column_is_shown_as_stored_in_its_tables_only(
     assert_eq!(text.matches(&raw).count(), kept, "{text}");
     Ok(())
 }
+
+#[persistence_test(agents = ["AgentA"])]
+async fn a_decimal_is_shown_as_its_digits(
+    #[agent("AgentA")] db: persist_core::sea_orm::DatabaseConnection,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    use persist_core::sea_orm::ConnectionTrait as _;
+    db.execute_unprepared("CREATE TABLE prices (id INTEGER PRIMARY KEY, price DECIMAL(10,2))")
+        .await?;
+    db.execute_unprepared("INSERT INTO prices (id, price) VALUES (7, 12.25)")
+        .await?;
+    let text = inspector
+        .snapshot()
+        .databases([persist_core::db::DatabaseRole::agent("AgentA")])
+        .take()
+        .await?
+        .text()
+        .to_owned();
+    // On every backend, SQLite (a REAL underneath) included.
+    assert!(text.contains("- id: 7\n      price: \"12.25\""), "{text}");
+    Ok(())
+}

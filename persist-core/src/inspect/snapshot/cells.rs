@@ -80,10 +80,12 @@ pub(super) async fn rows(
         .map(|(name, column)| (name.as_str(), Kind::of(&column.data_type)))
         .collect();
     for (name, kind) in &kinds {
-        if *kind == Kind::Decimal && backend != DbBackend::Sqlite {
+        if *kind == Kind::Decimal {
+            // As its digits, read as text: exact on the servers; SQLite keeps a NUMERIC as an
+            // integer or a REAL, which it writes out as such.
             let cast = match backend {
-                DbBackend::Postgres => format!("CAST(\"{name}\" AS TEXT)"),
-                _ => format!("CAST(`{name}` AS CHAR)"),
+                DbBackend::MySql => format!("CAST(`{name}` AS CHAR)"),
+                _ => format!("CAST(\"{name}\" AS TEXT)"),
             };
             query.expr_as(Expr::cust(cast), Alias::new(*name));
         } else {
