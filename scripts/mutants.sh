@@ -54,6 +54,17 @@ command -v cargo-mutants >/dev/null || {
 equivalent=scripts/mutants-equivalent.txt
 status=0
 
+# Drops each `FLAG VALUE` pair from the `args` of the group being run.
+without() {
+  local kept=() skip=0 a
+  for a in "${args[@]}"; do
+    if [ "$skip" -eq 1 ]; then skip=0; continue; fi
+    if [ "$a" = "$1" ]; then skip=1; continue; fi
+    kept+=("$a")
+  done
+  args=("${kept[@]}")
+}
+
 run_group() {
   local group="$1" out="target/mutants/$1"
   # The suites wait on their databases more than they compute: four test threads a core.
@@ -100,13 +111,7 @@ run_group() {
   esac
   if [ -n "$only_tests" ]; then
     # The group's test targets give way to those asked for.
-    local kept=() skip=0
-    for a in "${args[@]}"; do
-      if [ "$skip" -eq 1 ]; then skip=0; continue; fi
-      if [ "$a" = "--cargo-arg" ]; then skip=1; continue; fi
-      kept+=("$a")
-    done
-    args=("${kept[@]}")
+    without --cargo-arg
     local t
     for t in ${only_tests//,/ }; do
       if [ "$t" = lib ]; then args+=(--cargo-arg --lib); else args+=(--cargo-arg "--test=$t"); fi
@@ -114,13 +119,8 @@ run_group() {
   fi
   if [ "${#files[@]}" -gt 0 ]; then
     # The group's own files give way to those asked for.
-    local narrowed=() skip=0
-    for a in "${args[@]}"; do
-      if [ "$skip" -eq 1 ]; then skip=0; continue; fi
-      if [ "$a" = "-f" ]; then skip=1; continue; fi
-      narrowed+=("$a")
-    done
-    args=("${narrowed[@]}" "${files[@]}")
+    without -f
+    args+=("${files[@]}")
   fi
   if [ "$list" -eq 1 ]; then
     env "${env[@]}" cargo mutants --list "${args[@]}" "${extra[@]}"

@@ -48,7 +48,7 @@ where
 {
     let error = check
         .clone()
-        .upgrade(from, seed, |_| Box::pin(async { Ok(()) }))
+        .upgrade(from, seed, nothing)
         .await
         .unwrap_err();
     failure(error)
@@ -307,23 +307,7 @@ async fn a_column_the_entities_have_and_the_migrations_lack_is_caught(
 
 #[persistence_test]
 async fn an_upgrade_that_drops_data_is_caught(check: MigrationCheck<LossyUpgrade>) {
-    let error = check
-        .upgrade(
-            2,
-            |db| {
-                Box::pin(async move {
-                    db.execute_unprepared(
-                        "INSERT INTO sessions (id, user_id, agent_name, created_at, updated_at) \
-                         VALUES ('s1', 'alice', 'AgentA', 1, 2)",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            },
-            |_| Box::pin(async { Ok(()) }),
-        )
-        .await
-        .unwrap_err();
+    let error = check.upgrade(2, one_session, nothing).await.unwrap_err();
     let failure = failure(error);
     assert_eq!(failure.check, "upgrade");
     assert_eq!(
@@ -400,11 +384,7 @@ async fn a_column_that_loses_its_values_is_caught_and_a_rename_is_not(
     let check = check.allowing_loss(Loss::column(3, "notes", "author"));
     let error = check
         .clone()
-        .upgrade(
-            1,
-            |db| Box::pin(seed_notes(db)),
-            |_| Box::pin(async { Ok(()) }),
-        )
+        .upgrade(1, |db| Box::pin(seed_notes(db)), nothing)
         .await
         .unwrap_err();
     let found = failure(error);
@@ -434,11 +414,7 @@ async fn a_column_that_loses_its_values_is_caught_and_a_rename_is_not(
         .unwrap();
     let error = check
         .allowing_loss(Loss::column(4, "notes", "author"))
-        .upgrade(
-            1,
-            |db| Box::pin(seed_notes(db)),
-            |_| Box::pin(async { Ok(()) }),
-        )
+        .upgrade(1, |db| Box::pin(seed_notes(db)), nothing)
         .await
         .unwrap_err();
     assert!(failure(error).problem.contains("notes.tag"));
@@ -547,26 +523,23 @@ async fn the_free_checks_give_the_same_verdicts_on_databases_you_hold() -> Resul
     let memory = || sea_orm::Database::connect("sqlite::memory:");
 
     // An upgrade that drops a table's rows, whether losses are declared or not.
-    let db = memory().await?;
-    let error = migrate::upgrade::<LossyUpgrade, _>(&db, 2, one_session)
-        .await
-        .unwrap_err();
-    assert!(
-        failure(error)
-            .problem
-            .contains("sessions had 1 rows, has 0"),
-        "upgrade"
-    );
-    let db = memory().await?;
-    let error = migrate::upgrade_allowing::<LossyUpgrade, _>(&db, 2, &[], one_session)
-        .await
-        .unwrap_err();
-    assert!(
-        failure(error)
-            .problem
-            .contains("sessions had 1 rows, has 0"),
-        "upgrade_allowing"
-    );
+    let (plain, allowing) = (memory().await?, memory().await?);
+    for (check, error) in [
+        (
+            "upgrade",
+            migrate::upgrade::<LossyUpgrade, _>(&plain, 2, one_session).await,
+        ),
+        (
+            "upgrade_allowing",
+            migrate::upgrade_allowing::<LossyUpgrade, _>(&allowing, 2, &[], one_session).await,
+        ),
+    ] {
+        let problem = failure(error.unwrap_err()).problem;
+        assert!(
+            problem.contains("sessions had 1 rows, has 0"),
+            "{check}: {problem}"
+        );
+    }
     // The same upgrade on the project's own migrations keeps its rows.
     let db = memory().await?;
     migrate::upgrade::<migration::Migrator, _>(&db, 2, one_session).await?;

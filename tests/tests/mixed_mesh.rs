@@ -224,6 +224,29 @@ async fn latest_checkpoint(
     })
 }
 
+/// Writes a newer checkpoint of `thread` to the planner's database.
+async fn new_checkpoint(
+    manager: &MultiDatabaseManager,
+    thread: &str,
+    checkpoint: serde_json::Value,
+) -> Result<(), PersistError> {
+    manager
+        .insert_unchecked(
+            &DatabaseRole::agent(PLANNER),
+            "checkpoints",
+            [
+                ("thread_id", thread.into()),
+                ("checkpoint_ns", "".into()),
+                ("checkpoint_id", uuid::Uuid::now_v7().to_string().into()),
+                ("type", "json".into()),
+                ("checkpoint", checkpoint.into()),
+                ("metadata", serde_json::json!({}).into()),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
 #[persistence_test(agents = ["Planner"], system = "persist_tests::switchboard::Switchboard")]
 async fn a_message_leaked_into_another_thread_is_caught(
     gateway: GatewayPersistenceAdapter,
@@ -258,20 +281,7 @@ async fn a_message_leaked_into_another_thread_is_caught(
         .as_array_mut()
         .unwrap()
         .push(alices["channel_values"]["messages"][0].clone());
-    manager
-        .insert_unchecked(
-            &DatabaseRole::agent(PLANNER),
-            "checkpoints",
-            [
-                ("thread_id", bob.id.clone().into()),
-                ("checkpoint_ns", "".into()),
-                ("checkpoint_id", uuid::Uuid::now_v7().to_string().into()),
-                ("type", "json".into()),
-                ("checkpoint", leaked.into()),
-                ("metadata", serde_json::json!({}).into()),
-            ],
-        )
-        .await?;
+    new_checkpoint(&manager, &bob.id, leaked).await?;
 
     let history = inspector.agent_messages(PLANNER, Some(&bob.id)).await?;
     assert_eq!(history.len(), 3, "the latest checkpoint is the history");
@@ -292,20 +302,7 @@ async fn a_message_leaked_into_another_thread_is_caught(
     assert!(error.to_string().contains(&bob.id), "{error}");
 
     // A thread the gateway never opened, printed as the planner keeps it.
-    manager
-        .insert_unchecked(
-            &DatabaseRole::agent(PLANNER),
-            "checkpoints",
-            [
-                ("thread_id", "ghost".into()),
-                ("checkpoint_ns", "".into()),
-                ("checkpoint_id", uuid::Uuid::now_v7().to_string().into()),
-                ("type", "json".into()),
-                ("checkpoint", alices.into()),
-                ("metadata", serde_json::json!({}).into()),
-            ],
-        )
-        .await?;
+    new_checkpoint(&manager, "ghost", alices).await?;
     let error = inspector
         .verify_session_linking("ghost", PLANNER)
         .await
