@@ -116,6 +116,15 @@ async fn unknown_tables_and_columns_are_refused(
             inspector.snapshot().tables(["sesions"]).take().await,
             "sesions",
         ),
+        // One table that exists does not excuse one that does not.
+        (
+            inspector
+                .snapshot()
+                .tables(["sessions", "sesions"])
+                .take()
+                .await,
+            "sesions",
+        ),
         (
             inspector
                 .snapshot()
@@ -229,5 +238,41 @@ async fn a_decimal_is_shown_as_its_digits(
         .to_owned();
     // On every backend, SQLite (a REAL underneath) included.
     assert!(text.contains("- id: 7\n      price: \"12.25\""), "{text}");
+    Ok(())
+}
+
+/// A column named as an id or a time is redacted in its own table only; a value inside a
+/// JSON column, at its pointer only.
+#[persistence_test(agents = ["AgentA"])]
+async fn named_ids_and_times_are_redacted_in_their_own_columns_only(
+    #[agent("AgentA")] db: persist_core::sea_orm::DatabaseConnection,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    use persist_core::sea_orm::ConnectionTrait as _;
+    db.execute_unprepared(
+        "CREATE TABLE tickets (code VARCHAR(20), due VARCHAR(20), note VARCHAR(20), stat TEXT)",
+    )
+    .await?;
+    db.execute_unprepared("CREATE TABLE copies (code VARCHAR(20))")
+        .await?;
+    db.execute_unprepared(
+        "INSERT INTO tickets VALUES ('tk-1', '2026-12-07', 'tk-9', '{\"at\": \"2026-12-07\", \"n\": 1}')",
+    )
+    .await?;
+    db.execute_unprepared("INSERT INTO copies VALUES ('tk-2')")
+        .await?;
+    let snapshot = inspector
+        .snapshot()
+        .databases([DatabaseRole::agent("AgentA")])
+        .tables(["tickets", "copies"])
+        .redact_id("tickets", "code")
+        .redact_time("tickets", "due")
+        .redact_time("tickets", Source::json("stat", "/at"))
+        .take()
+        .await?;
+    assert_eq!(
+        snapshot.text(),
+        "agent AgentA\n  copies: 1 row\n    - code: \"tk-2\"\n  tickets: 1 row\n    - code: [id-1]\n      due: [time]\n      note: \"tk-9\"\n      stat: {\"at\":[time],\"n\":1}\n"
+    );
     Ok(())
 }

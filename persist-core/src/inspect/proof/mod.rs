@@ -260,3 +260,80 @@ impl CrossDatabaseInspector {
         Ok(failed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_fault_is_told_in_its_own_words() {
+        let words: std::collections::BTreeSet<String> =
+            Fault::ALL.iter().map(ToString::to_string).collect();
+        assert_eq!(words.len(), Fault::ALL.len(), "{words:?}");
+        for fault in Fault::ALL {
+            assert_eq!(fault.to_string(), fault.describe());
+            assert!(!fault.describe().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_proof_is_drawn_one_line_per_outcome_with_its_verdict() {
+        let outcome = |fault, agent: &str, planted, caught_by: &[&str]| FaultOutcome {
+            fault,
+            agent: agent.into(),
+            planted,
+            caught_by: caught_by.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let proof = LayoutProof {
+            outcomes: vec![
+                outcome(
+                    Fault::LostReply,
+                    "A",
+                    Ok("reply 7 deleted".into()),
+                    &["verify_integrity", "verify_session_linking"],
+                ),
+                outcome(Fault::TurnsSwapped, "A", Ok("swapped".into()), &[]),
+                outcome(Fault::Orphan, "B", Err("no session".into()), &[]),
+            ],
+        };
+        let text = proof.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "layout proof: 3 faults planted", "{text}");
+        assert_eq!(lines.len(), 4, "{text}");
+        for (line, fault, agent, verdict) in [
+            (
+                lines[1],
+                Fault::LostReply,
+                "A",
+                "caught by verify_integrity, verify_session_linking",
+            ),
+            (lines[2], Fault::TurnsSwapped, "A", "NOT CAUGHT"),
+            (lines[3], Fault::Orphan, "B", "not planted: no session"),
+        ] {
+            let at = line.find(fault.describe()).expect(line);
+            assert_eq!(line[..at].trim(), agent, "{text}");
+            assert!(line.ends_with(verdict), "{text}");
+        }
+        // The agents and faults line up in columns.
+        let starts: Vec<usize> = lines[1..]
+            .iter()
+            .zip([Fault::LostReply, Fault::TurnsSwapped, Fault::Orphan])
+            .map(|(l, f)| l.find(f.describe()).unwrap())
+            .collect();
+        assert!(starts.iter().all(|s| *s == starts[0]), "{text}");
+
+        // What was missed and what could not be planted.
+        let missed: Vec<Fault> = proof.missed().iter().map(|o| o.fault).collect();
+        assert_eq!(missed, [Fault::TurnsSwapped]);
+        let not_planted: Vec<Fault> = proof.not_planted().iter().map(|o| o.fault).collect();
+        assert_eq!(not_planted, [Fault::Orphan]);
+        assert!(!proof.is_complete());
+        let caught = LayoutProof {
+            outcomes: proof.outcomes[..1].to_vec(),
+        };
+        assert!(
+            caught.is_complete() && caught.missed().is_empty(),
+            "{caught}"
+        );
+    }
+}

@@ -592,12 +592,230 @@ mod tests {
                 vec![
                     vec![text("42"), text("42 apples")],
                     vec![text("ticket-000042"), text("see ticket-000042")],
+                    vec![text(""), text("no id")],
                 ],
             )],
         };
         let out = render(&[db]);
         assert!(out.contains("note: \"42 apples\""), "{out}");
+        // Short or long, an id column's value is a placeholder; an empty one is shown as is.
+        assert!(!out.contains("id: \"42\""), "{out}");
+        assert!(out.contains("- id: \"\"\n      note: \"no id\""), "{out}");
         assert!(out.contains("note: \"see [id-"), "{out}");
+    }
+
+    /// The placeholder of each line holding `needle`: the `[id-N]` it shows.
+    fn placeholders(out: &str, needle: &str) -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains(needle))
+            .flat_map(|l| {
+                l.split("[id-")
+                    .skip(1)
+                    .map(|rest| rest[..rest.find(']').unwrap()].to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ids_declared_by_integer_columns_and_json_pointers_are_found_inside_text() {
+        let id = Rule {
+            id: true,
+            ..Rule::default()
+        };
+        let pointers = Rule {
+            id_pointers: vec!["/run".into(), "/number".into()],
+            ..Rule::default()
+        };
+        let db = DatabaseData {
+            label: "gateway".into(),
+            tables: vec![
+                table(
+                    "orders",
+                    &["id", "meta"],
+                    vec![id, pointers],
+                    vec![vec![
+                        Cell::Int(1_234_567_890),
+                        Cell::Json(
+                            serde_json::json!({ "run": "run-abcdefgh", "number": 987_654_321 }),
+                        ),
+                    ]],
+                ),
+                table(
+                    "notes",
+                    &["text"],
+                    vec![Rule::default()],
+                    vec![
+                        vec![text("order 1234567890 shipped")],
+                        vec![text("by run-abcdefgh")],
+                        vec![text("ticket 987654321")],
+                        vec![text("see ref-abcdefgh")],
+                    ],
+                ),
+                table(
+                    "refs",
+                    &["data"],
+                    vec![Rule {
+                        id_pointers: vec!["/ref".into()],
+                        ..Rule::default()
+                    }],
+                    vec![vec![text("{\"ref\": \"ref-abcdefgh\"}")]],
+                ),
+            ],
+        };
+        let out = render(&[db]);
+        for value in ["1234567890", "run-abcdefgh", "987654321", "ref-abcdefgh"] {
+            assert!(!out.contains(value), "{value} is shown: {out}");
+        }
+        // Each note shows the placeholder its id has where it is declared.
+        assert_eq!(
+            placeholders(&out, "shipped"),
+            placeholders(&out, "- id: "),
+            "{out}"
+        );
+        assert_eq!(
+            placeholders(&out, "by "),
+            placeholders(&out, "meta: ")[1..],
+            "{out}"
+        );
+        assert_eq!(
+            placeholders(&out, "ticket "),
+            placeholders(&out, "meta: ")[..1],
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn json_pointers_redact_their_ids_and_times_whatever_their_length() {
+        let rule = Rule {
+            id_pointers: vec!["/id".into(), "/n".into(), "/none".into()],
+            time_pointers: vec!["/at".into()],
+            ..Rule::default()
+        };
+        let db = DatabaseData {
+            label: "agent".into(),
+            tables: vec![table(
+                "state",
+                &["data"],
+                vec![rule],
+                vec![vec![Cell::Json(serde_json::json!({
+                    "at": "2024-05-01T10:00:00Z",
+                    "id": "r1",
+                    "n": 7,
+                    "none": "",
+                    "text": "kept",
+                }))]],
+            )],
+        };
+        let out = render(&[db]);
+        assert!(
+            out.contains(
+                "data: {\"at\":[time],\"id\":\"[id-1]\",\"n\":[id-2],\"none\":\"\",\"text\":\"kept\"}"
+            ),
+            "{out}"
+        );
+    }
+
+    /// Rows alike but for their ids are ordered by where each id is used elsewhere, here by
+    /// which end of a link it is, whatever order they were read in.
+    #[test]
+    fn rows_alike_but_for_their_ids_are_ordered_by_what_refers_to_them() {
+        let id = Rule {
+            id: true,
+            ..Rule::default()
+        };
+        let render_read = |names: Vec<Vec<Cell>>| {
+            render(&[DatabaseData {
+                label: "gateway".into(),
+                tables: vec![
+                    table(
+                        "links",
+                        &["from", "to"],
+                        vec![id.clone(), id.clone()],
+                        vec![vec![text(A), text(B)]],
+                    ),
+                    table(
+                        "names",
+                        &["id", "name"],
+                        vec![id.clone(), Rule::default()],
+                        names,
+                    ),
+                ],
+            }])
+        };
+        let a_first = render_read(vec![vec![text(A), text("n")], vec![text(B), text("n")]]);
+        let b_first = render_read(vec![vec![text(B), text("n")], vec![text(A), text("n")]]);
+        assert_eq!(a_first, b_first);
+    }
+
+    /// Two members alike but for the group they are in, the groups alike but for their kind:
+    /// telling the members apart takes a second round (a member is told by its group, a group
+    /// by its kind).
+    #[test]
+    fn rows_told_apart_only_through_another_row_are_ordered_the_same_whatever_read_first() {
+        const C: &str = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
+        const D: &str = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a";
+        let id = Rule {
+            id: true,
+            ..Rule::default()
+        };
+        let render_read = |members: Vec<Vec<Cell>>| {
+            render(&[DatabaseData {
+                label: "gateway".into(),
+                tables: vec![
+                    table(
+                        "groups",
+                        &["id", "kind"],
+                        vec![id.clone(), Rule::default()],
+                        vec![vec![text(C), text("a")], vec![text(D), text("b")]],
+                    ),
+                    table(
+                        "links",
+                        &["member", "group"],
+                        vec![id.clone(), id.clone()],
+                        vec![vec![text(A), text(C)], vec![text(B), text(D)]],
+                    ),
+                    table(
+                        "members",
+                        &["id", "name"],
+                        vec![id.clone(), Rule::default()],
+                        members,
+                    ),
+                ],
+            }])
+        };
+        let a_first = render_read(vec![vec![text(A), text("n")], vec![text(B), text("n")]]);
+        let b_first = render_read(vec![vec![text(B), text("n")], vec![text(A), text("n")]]);
+        assert_eq!(a_first, b_first);
+    }
+
+    #[test]
+    fn an_id_that_holds_another_is_found_whole() {
+        let id = Rule {
+            id: true,
+            ..Rule::default()
+        };
+        let db = DatabaseData {
+            label: "gateway".into(),
+            tables: vec![
+                table(
+                    "a",
+                    &["id"],
+                    vec![id.clone()],
+                    vec![vec![text("job-12345678")]],
+                ),
+                table(
+                    "b",
+                    &["id", "note"],
+                    vec![id, Rule::default()],
+                    vec![vec![
+                        text("job-12345678-retry"),
+                        text("after job-12345678-retry"),
+                    ]],
+                ),
+            ],
+        };
+        let out = render(&[db]);
+        assert!(out.contains("note: \"after [id-2]\""), "{out}");
     }
 
     #[test]
