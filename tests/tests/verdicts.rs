@@ -1386,3 +1386,57 @@ async fn the_latest_history_by_its_clock_is_read_even_when_it_is_shorter(
     assert_eq!(read, ["summary"]);
     Ok(())
 }
+
+/// A layout is proven on data that passes every check: data already broken is the error of
+/// the check it fails, not a proof.
+#[persistence_test(agents = ["AgentA", "AgentB"])]
+async fn the_layout_proof_refuses_data_that_already_fails_a_check(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    persist_tests::traffic_for_a_proof(&gateway, &["AgentA", "AgentB"]).await?;
+    let lost = Query::delete()
+        .from_table(Alias::new("agent_messages"))
+        .to_owned();
+    manager
+        .execute_unchecked(&DatabaseRole::agent("AgentA"), &lost)
+        .await?;
+    let error = inspector.prove_layout().await.unwrap_err();
+    verification(error);
+    Ok(())
+}
+
+/// With one user, the proof's first checks still look at that user's sessions: a message
+/// sent in another user's name is the user-isolation check's error.
+#[persistence_test(agents = ["AgentA"])]
+async fn the_layout_proof_checks_a_lone_user_too(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    let session = gateway.create_session("alice", "AgentA").await?;
+    gateway.send_message(&session.id, "hello", "alice").await?;
+    let asked = inspector
+        .gateway_messages(&session.id)
+        .await?
+        .into_iter()
+        .find(|m| m.sender_type == "user")
+        .expect("alice's message");
+    set(
+        &manager,
+        &DatabaseRole::Gateway,
+        "chat_messages",
+        ("id", &asked.id),
+        "sender_name",
+        "mallory".into(),
+    )
+    .await?;
+    match verification(inspector.prove_layout().await.unwrap_err()) {
+        VerificationError::UserIsolation { leaks, .. } => {
+            assert!(leaks.iter().any(|l| l.contains("mallory")), "{leaks:?}")
+        }
+        other => panic!("expected a user isolation error, got {other}"),
+    }
+    Ok(())
+}

@@ -248,13 +248,15 @@ impl CrossDatabaseInspector {
         let mut users: Vec<&str> = sessions.iter().map(|s| s.user_id.as_str()).collect();
         users.sort_unstable();
         users.dedup();
-        for (i, a) in users.iter().enumerate() {
-            for b in &users[i + 1..] {
-                note(
-                    "verify_user_isolation",
-                    self.verify_user_isolation(a, b).await.map(drop),
-                )?;
-            }
+        // The check looks at each of its two users alone: every user once, in pairs (a lone
+        // last user with itself), a single user too.
+        for pair in users.chunks(2) {
+            note(
+                "verify_user_isolation",
+                self.verify_user_isolation(pair[0], pair[pair.len() - 1])
+                    .await
+                    .map(drop),
+            )?;
         }
         note("verify_integrity", self.verify_integrity().await.map(drop))?;
         Ok(failed)
