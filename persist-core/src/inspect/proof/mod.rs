@@ -83,6 +83,10 @@ pub struct FaultOutcome {
     /// The checks that caught it (`verify_integrity`, `verify_user_isolation`, …); empty when
     /// it went through.
     pub caught_by: Vec<String>,
+    /// What those checks said, one error each (the first each check gave), in the order of
+    /// `caught_by`: whether each fault was caught for the reason it should be (a lost reply by a
+    /// count, two swapped turns by their order).
+    pub findings: Vec<String>,
 }
 
 impl FaultOutcome {
@@ -181,7 +185,7 @@ impl CrossDatabaseInspector {
         for agent in &agents {
             for fault in Fault::ALL {
                 let planted = plant::plant(self, agent, fault).await?;
-                let (planted, caught_by) = match planted {
+                let (planted, caught) = match planted {
                     Ok((what, undo)) => {
                         let caught = self.failing_checks(false).await;
                         undo.run(self).await?;
@@ -189,11 +193,13 @@ impl CrossDatabaseInspector {
                     }
                     Err(why) => (Err(why), Vec::new()),
                 };
+                let (caught_by, findings) = caught.into_iter().unzip();
                 outcomes.push(FaultOutcome {
                     fault,
                     agent: agent.clone(),
                     planted,
                     caught_by,
+                    findings,
                 });
             }
         }
@@ -202,16 +208,17 @@ impl CrossDatabaseInspector {
         Ok(LayoutProof { outcomes })
     }
 
-    /// The checks that fail on the data as it is; with `strict`, the first failure as an error.
-    async fn failing_checks(&self, strict: bool) -> Result<Vec<String>> {
-        let mut failed = Vec::new();
+    /// The checks that fail on the data as it is, each with its first error; with `strict`,
+    /// the first failure as an error.
+    async fn failing_checks(&self, strict: bool) -> Result<Vec<(String, String)>> {
+        let mut failed: Vec<(String, String)> = Vec::new();
         let mut note = |name: &str, result: Result<()>| -> Result<()> {
             match result {
                 Ok(()) => Ok(()),
                 Err(e) if strict || e.verification().is_none() => Err(e),
-                Err(_) => {
-                    if !failed.iter().any(|f| f == name) {
-                        failed.push(name.to_owned());
+                Err(e) => {
+                    if !failed.iter().any(|(f, _)| f == name) {
+                        failed.push((name.to_owned(), e.to_string()));
                     }
                     Ok(())
                 }
@@ -285,6 +292,7 @@ mod tests {
             agent: agent.into(),
             planted,
             caught_by: caught_by.iter().map(|c| (*c).to_owned()).collect(),
+            findings: caught_by.iter().map(|c| format!("{c} failed")).collect(),
         };
         let proof = LayoutProof {
             outcomes: vec![
