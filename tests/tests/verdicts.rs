@@ -1440,3 +1440,70 @@ async fn the_layout_proof_checks_a_lone_user_too(
     }
     Ok(())
 }
+
+/// Ids with a backslash and a quote: the proof's SQL quotes them on every backend (MySQL reads
+/// a backslash in a string as an escape), so each fault lands on the rows it names.
+#[persistence_test(agents = ["Chat"], system = "TurnsOnTheAgentOnly")]
+async fn the_layout_proof_plants_through_ids_that_need_quoting(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    use persist_core::inspect::Fault;
+    let (s1, s2, s3) = ("s\\'1", "s\\2", "s3");
+    let conversations = [
+        (s1, "alice", "Chat"),
+        (s2, "alice", "Chat"),
+        (s3, "bob", "Chat"),
+    ];
+    let turns = [
+        (s1, "q1", "a1"),
+        (s1, "q2", "a2"),
+        (s2, "q3", "a3"),
+        (s3, "q4", "a4"),
+    ];
+    let mut gateway = Vec::new();
+    let mut agent = Vec::new();
+    let ids: Vec<[String; 5]> = (0..turns.len())
+        .map(|i| {
+            [
+                format!("g\\{i}q"),
+                format!("g\\{i}a"),
+                format!("m\\'{i}q"),
+                format!("m\\'{i}a"),
+                format!("r\\{i}"),
+            ]
+        })
+        .collect();
+    for (i, ((session, question, answer), [gq, ga, mq, ma, run])) in
+        turns.iter().zip(&ids).enumerate()
+    {
+        let at = 2 * i as i64;
+        gateway.push((gq.as_str(), *session, "user", *question, None, at));
+        gateway.push((ga.as_str(), *session, "assistant", *answer, None, at + 1));
+        agent.push((
+            mq.as_str(),
+            *session,
+            "user",
+            *question,
+            Some(run.as_str()),
+            at,
+        ));
+        agent.push((
+            ma.as_str(),
+            *session,
+            "assistant",
+            *answer,
+            Some(run.as_str()),
+            at + 1,
+        ));
+    }
+    converse(&manager, &conversations, &gateway, &[("Chat", &agent)]).await?;
+    let before = inspector.snapshot().await?;
+    let proof = inspector.prove_layout().await?;
+    assert!(proof.missed().is_empty(), "{proof}");
+    // Every fault one agent can carry (all but another agent's) was planted.
+    let not_planted: Vec<Fault> = proof.not_planted().iter().map(|o| o.fault).collect();
+    assert_eq!(not_planted, [Fault::MovedToAnotherAgent], "{proof}");
+    assert_eq!(inspector.snapshot().await?, before);
+    Ok(())
+}
