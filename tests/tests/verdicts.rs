@@ -1507,3 +1507,32 @@ async fn the_layout_proof_plants_through_ids_that_need_quoting(
     assert_eq!(inspector.snapshot().await?, before);
     Ok(())
 }
+
+/// One session named twice is checked alone: each leak is told once.
+#[persistence_test(agents = ["AgentA"])]
+async fn a_session_checked_alone_tells_each_leak_once(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    let session = gateway.create_session("alice", "AgentA").await?;
+    gateway.send_message(&session.id, "hello", "alice").await?;
+    let lost = Query::delete()
+        .from_table(Alias::new("agent_messages"))
+        .and_where(Expr::col(Alias::new("role")).ne("user"))
+        .to_owned();
+    manager
+        .execute_unchecked(&DatabaseRole::agent("AgentA"), &lost)
+        .await?;
+    let error = inspector
+        .verify_session_context_isolation("AgentA", &session.id, &session.id)
+        .await
+        .unwrap_err();
+    match verification(error) {
+        VerificationError::ContextIsolation { leaks, .. } => {
+            assert_eq!(leaks.len(), 1, "{leaks:?}")
+        }
+        other => panic!("expected a context isolation error, got {other}"),
+    }
+    Ok(())
+}
