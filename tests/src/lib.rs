@@ -221,6 +221,100 @@ pub async fn check_pristine(manager: &persist_core::MultiDatabaseManager) -> Res
     Ok(())
 }
 
+/// Checks that each fault of a proof over [`traffic_for_a_proof`]'s data was seen for the
+/// reason it should be, by what the integrity check said: a moved message in the history of
+/// the session it was moved to (of the same user, or of another), a lost reply as a count one
+/// short (and a reply the row it names), a duplicate as one over, swapped turns as the second question first.
+pub async fn assert_faults_seen_for_their_reasons(
+    inspector: &persist_core::CrossDatabaseInspector,
+    proof: &persist_core::inspect::LayoutProof,
+) -> Result<(), persist_core::PersistError> {
+    use persist_core::inspect::Fault;
+    let owners: HashMap<String, String> = inspector
+        .all_gateway_sessions()
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.user_id))
+        .collect();
+    for o in &proof.outcomes {
+        let Ok(planted) = o.planted.as_ref() else {
+            continue;
+        };
+        let integrity = o
+            .caught_by
+            .iter()
+            .position(|c| c == "verify_integrity")
+            .map(|i| o.findings[i].as_str())
+            .unwrap_or_default();
+        // The sessions the planted text names, in its order: where from, where to.
+        let mut named: Vec<(usize, &str)> = owners
+            .keys()
+            .filter_map(|id| planted.find(id.as_str()).map(|at| (at, id.as_str())))
+            .collect();
+        named.sort();
+        let user = |i: usize| owners[named[i].1].as_str();
+        // Counts of messages, gateway and agent, per session the integrity check names.
+        let counts: Vec<(&str, usize, usize)> = integrity
+            .lines()
+            .filter_map(|l| {
+                let (head, rest) = l.split_once(" messages in the gateway, ")?;
+                let (session, gateway) =
+                    head.trim_start_matches("  - session ").split_once(": ")?;
+                let agent = rest.split(' ').next()?.parse().ok()?;
+                Some((session, gateway.parse().ok()?, agent))
+            })
+            .collect();
+        let moved_in = || {
+            named.len() == 2
+                && counts
+                    .iter()
+                    .any(|(s, g, a)| *s == named[1].1 && *a == g + 1)
+        };
+        let seen = match o.fault {
+            Fault::MovedToAnotherSession => moved_in() && user(0) == user(1),
+            Fault::MovedToAnotherUser => moved_in() && user(0) != user(1),
+            // One short; a reply gone, where the planted text names the row.
+            Fault::LostReply => {
+                let roles: HashMap<String, String> = inspector
+                    .agent_messages(&o.agent, None)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.id, m.role))
+                    .collect();
+                let gone = planted
+                    .strip_prefix("reply ")
+                    .and_then(|rest| rest.strip_suffix(" deleted"));
+                counts.iter().any(|(_, g, a)| a + 1 == *g)
+                    && gone.is_none_or(|id| roles.get(id).is_some_and(|r| r != "user"))
+            }
+            Fault::Duplicated => counts.iter().any(|(_, g, a)| *a == g + 1),
+            // By the messages' texts, or by turn ids: the agent's first is the gateway's second.
+            Fault::TurnsSwapped => integrity.lines().any(|l| {
+                let order = |key: &str| {
+                    l.split_once(key).map(|(_, rest)| {
+                        rest.trim_start_matches('[')
+                            .split([',', ']'])
+                            .map(str::trim)
+                            .collect::<Vec<_>>()
+                    })
+                };
+                let (gateway, agent) = (order("gateway order: "), order("agent order: "));
+                l.contains("agent order: [\"the second question\"")
+                    || matches!((gateway, agent), (Some(g), Some(a)) if g.len() > 1 && a.first() == g.get(1))
+            }),
+            _ => true,
+        };
+        assert!(
+            seen,
+            "{} {:?}: {planted}\n{}",
+            o.agent,
+            o.fault,
+            o.findings.join("\n")
+        );
+    }
+    Ok(())
+}
+
 /// Traffic a layout proof needs, for each of `agents`: alice's first session with two turns a
 /// second apart (so that even a one-second clock orders them), her second session, and one of
 /// bob's.

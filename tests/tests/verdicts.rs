@@ -1441,15 +1441,15 @@ async fn the_layout_proof_checks_a_lone_user_too(
     Ok(())
 }
 
-/// Ids with a backslash and a quote: the proof's SQL quotes them on every backend (MySQL reads
-/// a backslash in a string as an escape), so each fault lands on the rows it names.
-#[persistence_test(agents = ["Chat"], system = "TurnsOnTheAgentOnly")]
-async fn the_layout_proof_plants_through_ids_that_need_quoting(
-    manager: MultiDatabaseManager,
-    inspector: CrossDatabaseInspector,
+/// What a layout proof needs, in `TurnsOnTheAgentOnly`'s stores: alice's first session with
+/// two turns, her second session and bob's, each turn a question and its reply a second
+/// apart; the gateway's and Chat's message ids made by `ids` (`true` for the agent's) from
+/// the message's number.
+async fn conversations_for_a_proof(
+    manager: &MultiDatabaseManager,
+    [s1, s2, s3]: [&str; 3],
+    ids: impl Fn(bool, usize) -> String,
 ) -> Result<(), PersistError> {
-    use persist_core::inspect::Fault;
-    let (s1, s2, s3) = ("s\\'1", "s\\2", "s3");
     let conversations = [
         (s1, "alice", "Chat"),
         (s2, "alice", "Chat"),
@@ -1461,49 +1461,104 @@ async fn the_layout_proof_plants_through_ids_that_need_quoting(
         (s2, "q3", "a3"),
         (s3, "q4", "a4"),
     ];
-    let mut gateway = Vec::new();
-    let mut agent = Vec::new();
-    let ids: Vec<[String; 5]> = (0..turns.len())
+    let named: Vec<[String; 5]> = (0..turns.len())
         .map(|i| {
             [
-                format!("g\\{i}q"),
-                format!("g\\{i}a"),
-                format!("m\\'{i}q"),
-                format!("m\\'{i}a"),
+                ids(false, 2 * i),
+                ids(false, 2 * i + 1),
+                ids(true, 2 * i),
+                ids(true, 2 * i + 1),
                 format!("r\\{i}"),
             ]
         })
         .collect();
+    let mut gateway = Vec::new();
+    let mut agent = Vec::new();
     for (i, ((session, question, answer), [gq, ga, mq, ma, run])) in
-        turns.iter().zip(&ids).enumerate()
+        turns.iter().zip(&named).enumerate()
     {
         let at = 2 * i as i64;
+        let run = Some(run.as_str());
         gateway.push((gq.as_str(), *session, "user", *question, None, at));
         gateway.push((ga.as_str(), *session, "assistant", *answer, None, at + 1));
-        agent.push((
-            mq.as_str(),
-            *session,
-            "user",
-            *question,
-            Some(run.as_str()),
-            at,
-        ));
-        agent.push((
-            ma.as_str(),
-            *session,
-            "assistant",
-            *answer,
-            Some(run.as_str()),
-            at + 1,
-        ));
+        agent.push((mq.as_str(), *session, "user", *question, run, at));
+        agent.push((ma.as_str(), *session, "assistant", *answer, run, at + 1));
     }
-    converse(&manager, &conversations, &gateway, &[("Chat", &agent)]).await?;
+    converse(manager, &conversations, &gateway, &[("Chat", &agent)]).await
+}
+
+/// A proof of one agent: every fault planted but a move to another agent's store, none
+/// missed, the data as it was after.
+async fn prove_one_agent(
+    inspector: &CrossDatabaseInspector,
+) -> Result<persist_core::inspect::LayoutProof, PersistError> {
+    use persist_core::inspect::Fault;
     let before = inspector.snapshot().await?;
     let proof = inspector.prove_layout().await?;
     assert!(proof.missed().is_empty(), "{proof}");
-    // Every fault one agent can carry (all but another agent's) was planted.
     let not_planted: Vec<Fault> = proof.not_planted().iter().map(|o| o.fault).collect();
     assert_eq!(not_planted, [Fault::MovedToAnotherAgent], "{proof}");
+    assert_eq!(inspector.snapshot().await?, before);
+    Ok(proof)
+}
+
+/// Ids with a backslash and a quote: the proof's SQL quotes them on every backend (MySQL reads
+/// a backslash in a string as an escape), so each fault lands on the rows it names.
+#[persistence_test(agents = ["Chat"], system = "TurnsOnTheAgentOnly")]
+async fn the_layout_proof_plants_through_ids_that_need_quoting(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let ids = |agent: bool, i: usize| format!("{}\\'{i}", if agent { "m" } else { "g" });
+    conversations_for_a_proof(&manager, ["s\\'1", "s\\2", "s3"], ids).await?;
+    prove_one_agent(&inspector).await?;
+    Ok(())
+}
+
+/// Ids of digits kept as text, past a million: the duplicate's id is one no row has (the
+/// highest read as a number, not as text).
+#[persistence_test(agents = ["Chat"], system = "TurnsOnTheAgentOnly")]
+async fn the_layout_proof_copies_a_message_under_an_id_no_row_has(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    // 999999, 1000000, …: by text, "999999" is the highest.
+    let ids = |agent: bool, i: usize| (if agent { 999_999 } else { 5_000_000 } + i).to_string();
+    conversations_for_a_proof(&manager, ["s1", "s2", "s3"], ids).await?;
+    prove_one_agent(&inspector).await?;
+    Ok(())
+}
+
+/// A store that refuses a copy (one message per role and turn): the duplicate is not planted,
+/// and the proof leaves nothing of its own behind.
+#[persistence_test(agents = ["Chat"], system = "TurnsOnTheAgentOnly")]
+async fn a_fault_the_database_refuses_is_not_planted_and_leaves_nothing_behind(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    use persist_core::inspect::Fault;
+    use persist_core::sea_orm::ConnectionTrait as _;
+    let ids = |agent: bool, i: usize| format!("{}{i}", if agent { "m" } else { "g" });
+    conversations_for_a_proof(&manager, ["s1", "s2", "s3"], ids).await?;
+    manager
+        .connection(&DatabaseRole::agent("Chat"))?
+        .execute_unprepared("CREATE UNIQUE INDEX one_per_turn ON items (session_id, task_id, role)")
+        .await?;
+    let before = inspector.snapshot().await?;
+    let proof = inspector.prove_layout().await?;
+    let duplicated = proof
+        .outcomes
+        .iter()
+        .find(|o| o.fault == Fault::Duplicated)
+        .unwrap();
+    assert!(
+        duplicated
+            .planted
+            .as_ref()
+            .is_err_and(|why| why.contains("refused")),
+        "{proof}"
+    );
+    assert!(proof.missed().is_empty(), "{proof}");
     assert_eq!(inspector.snapshot().await?, before);
     Ok(())
 }
@@ -1534,5 +1589,44 @@ async fn a_session_checked_alone_tells_each_leak_once(
         }
         other => panic!("expected a context isolation error, got {other}"),
     }
+    Ok(())
+}
+
+// The agent's messages name their session inside JSON only.
+naming!(
+    SessionsInJson,
+    gateway: |t| t
+        .content("body")
+        .sender("role")
+        .created("at", persist_core::system::TimeUnit::Seconds),
+    agent: |t| t
+        .session(Source::json("history", "/session"))
+        .id("id")
+        .content("body")
+        .sender("role")
+        .turn("task_id")
+        .created("at", persist_core::system::TimeUnit::Seconds)
+);
+
+/// A message's session kept inside JSON: the proof moves it there, and every move is caught.
+#[persistence_test(agents = ["Chat"], system = "SessionsInJson")]
+async fn the_layout_proof_moves_a_message_whose_session_is_inside_json(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    use persist_core::sea_orm::{ConnectionTrait as _, DbBackend};
+    let ids = |agent: bool, i: usize| format!("{}{i}", if agent { "m" } else { "g" });
+    conversations_for_a_proof(&manager, ["s1", "s2", "s3"], ids).await?;
+    let db = manager.connection(&DatabaseRole::agent("Chat"))?;
+    let object = match db.get_database_backend() {
+        DbBackend::Postgres => "jsonb_build_object",
+        DbBackend::MySql => "JSON_OBJECT",
+        _ => "json_object",
+    };
+    db.execute_unprepared(&format!(
+        "UPDATE items SET history = {object}('session', session_id), session_id = NULL"
+    ))
+    .await?;
+    prove_one_agent(&inspector).await?;
     Ok(())
 }

@@ -61,14 +61,19 @@ impl Sql {
         }
     }
 
-    /// `column`, compared as text with `value`.
-    pub(super) fn is(&self, column: &str, value: &str) -> String {
+    /// `column`, read as text.
+    pub(super) fn as_text(&self, column: &str) -> String {
         let text = if self.0 == DbBackend::MySql {
             "CHAR"
         } else {
             "TEXT"
         };
-        format!("CAST({} AS {text}) = {}", self.id(column), self.text(value))
+        format!("CAST({} AS {text})", self.id(column))
+    }
+
+    /// `column`, compared as text with `value`.
+    pub(super) fn is(&self, column: &str, value: &str) -> String {
+        format!("{} = {}", self.as_text(column), self.text(value))
     }
 
     pub(super) fn param(&self) -> &'static str {
@@ -358,28 +363,23 @@ impl Planter<'_> {
             .map(drop)
     }
 
+    /// The highest id of the table, as a number: ids made of digits, whether the column
+    /// keeps them as numbers or as text (where `MAX` would compare them as text).
     pub(super) async fn max_id(&self, id: &str) -> Result<i64> {
         let backend = self.db.get_database_backend();
-        let row = self
+        let rows = self
             .db
-            .query_one_raw(Statement::from_string(
+            .query_all_raw(Statement::from_string(
                 backend,
-                format!("SELECT MAX({}) AS m FROM {}", self.sql.id(id), self.name()),
+                format!("SELECT {} AS i FROM {}", self.sql.as_text(id), self.name()),
             ))
             .await
             .context(format!("agent {}", self.store), "reading the highest id")?;
-        Ok(row
-            .and_then(|r| {
-                r.try_get::<Option<i64>>("", "m")
-                    .ok()
-                    .flatten()
-                    .or_else(|| {
-                        r.try_get::<Option<i32>>("", "m")
-                            .ok()
-                            .flatten()
-                            .map(i64::from)
-                    })
-            })
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.try_get::<Option<String>>("", "i").ok().flatten())
+            .filter_map(|i| i.trim().parse::<i64>().ok())
+            .max()
             .unwrap_or(0))
     }
 }

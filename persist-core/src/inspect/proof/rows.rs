@@ -72,8 +72,7 @@ impl Planter<'_> {
                     .iter()
                     .all(|m| m.id.bytes().all(|b| b.is_ascii_digit()))
                 {
-                    let max = self.max_id(id).await?;
-                    (max + 1_000_000).to_string()
+                    (self.max_id(id).await? + 1).to_string()
                 } else {
                     uuid::Uuid::new_v4().to_string()
                 };
@@ -113,11 +112,14 @@ impl Planter<'_> {
                 }
                 let ids: Vec<&str> = history.iter().take(4).map(|m| m.id.as_str()).collect();
                 // Each message takes the time (and order) of another.
-                let moves: &[(usize, usize)] = if fault == Fault::TurnsSwapped {
-                    &[(0, 2), (1, 3), (2, 0), (3, 1)]
+                let (moves, what): (&[(usize, usize)], _) = if fault == Fault::TurnsSwapped {
+                    (
+                        &[(0, 2), (1, 3), (2, 0), (3, 1)],
+                        "the first two turns' times exchanged",
+                    )
                 } else {
                     // The question goes to the next turn's reply's place: after its own reply.
-                    &[(0, 3)]
+                    (&[(0, 3)], "the first question given a time after its reply")
                 };
                 let all = ids
                     .iter()
@@ -138,11 +140,6 @@ impl Planter<'_> {
                         .await?;
                     }
                 }
-                let what = if fault == Fault::TurnsSwapped {
-                    "the first two turns' times exchanged"
-                } else {
-                    "the first question given a time after its reply"
-                };
                 Ok(Ok((format!("{what} in session {target}"), undo)))
             }
             _ => Ok(Err("not a fault of rows".into())),
