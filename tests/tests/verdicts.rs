@@ -1630,3 +1630,68 @@ async fn the_layout_proof_moves_a_message_whose_session_is_inside_json(
     prove_one_agent(&inspector).await?;
     Ok(())
 }
+
+/// A message filed under the gateway's session id where the store files messages under its
+/// own session keys: the agent cannot find it, and neither does the check.
+#[persistence_test(agents = ["Planner"], system = "persist_tests::relay::Relay")]
+async fn a_message_filed_under_no_key_of_the_agents_is_an_orphan(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    let session = gateway.create_session("alice", "Planner").await?;
+    gateway
+        .send_message(&session.id, "plan a trip", "alice")
+        .await?;
+    inspector.verify_integrity().await?;
+    let events = inspector
+        .agent_messages("Planner", Some(&session.id))
+        .await?;
+    set(
+        &manager,
+        &DatabaseRole::agent("Planner"),
+        "events",
+        ("id", &events[0].id),
+        "session_id",
+        session.id.clone().into(),
+    )
+    .await?;
+    match verification(inspector.verify_integrity().await.unwrap_err()) {
+        VerificationError::Integrity { problems } => assert!(
+            problems
+                .iter()
+                .any(|p| matches!(p, IntegrityProblem::OrphanAgentMessage { .. })),
+            "{problems:?}"
+        ),
+        other => panic!("expected an integrity error, got {other}"),
+    }
+    Ok(())
+}
+
+/// A store whose own session keys are not the gateway's ids: the proof files a moved message
+/// under the key of the session it moves it to, and every fault is seen for its reason.
+#[persistence_test(agents = ["Planner", "Writer"], system = "persist_tests::relay::Relay")]
+async fn the_layout_proof_files_a_moved_message_under_the_agents_own_key(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    manager: MultiDatabaseManager,
+) -> Result<(), PersistError> {
+    use persist_core::sea_orm::ConnectionTrait as _;
+    persist_tests::traffic_for_a_proof(&gateway, &["Planner", "Writer"]).await?;
+    for agent in ["Planner", "Writer"] {
+        // The agent's own keys, other than the gateway's ids.
+        let db = manager
+            .unchecked_connection(&DatabaseRole::agent(agent))
+            .await?;
+        db.execute_unprepared("UPDATE sessions SET id = CONCAT('key-', id)")
+            .await?;
+        db.execute_unprepared("UPDATE events SET session_id = CONCAT('key-', session_id)")
+            .await?;
+        db.close().await?;
+    }
+    inspector.verify_integrity().await?;
+    let proof = inspector.prove_layout().await?;
+    assert!(proof.is_complete(), "{proof}");
+    persist_tests::assert_faults_seen_for_their_reasons(&inspector, &proof).await?;
+    Ok(())
+}

@@ -276,7 +276,8 @@ impl CrossDatabaseInspector {
 
     /// An agent's messages for one gateway session (or all of them), oldest first. Messages
     /// that name the agent's own session ([`Table::agent_session`]) are given the gateway
-    /// session that session is linked to.
+    /// session that session is linked to; one whose key no session of the agent has belongs
+    /// to no gateway session (its session id says so).
     pub async fn agent_messages(
         &self,
         agent: &str,
@@ -301,8 +302,16 @@ impl CrossDatabaseInspector {
                 .map(|s| (s.key, s.id))
                 .collect();
             for row in &mut rows {
-                if let Some(gateway) = links.get(&row.session_id) {
-                    row.session_id = gateway.clone();
+                match links.get(&row.session_id) {
+                    Some(gateway) => row.session_id = gateway.clone(),
+                    // Not the key of any of the agent's sessions: the agent cannot find it,
+                    // whatever its value looks like (a gateway session id, say).
+                    None => {
+                        row.session_id = format!(
+                            "{} (the key of no session of agent {agent})",
+                            row.session_id
+                        )
+                    }
                 }
             }
         }
