@@ -753,3 +753,30 @@ async fn the_layout_proof_sees_every_fault_in_both_stores(
     }
     Ok(())
 }
+
+/// The planner's checkpoints kept as bytes (a `BYTEA`, a `LONGBLOB`): the proof reads and
+/// writes its histories in the column's own kind.
+#[persistence_test(agents = ["Chat", "Planner"], system = "persist_tests::switchboard::Switchboard")]
+async fn the_layout_proof_writes_histories_kept_as_bytes(
+    gateway: GatewayPersistenceAdapter,
+    inspector: CrossDatabaseInspector,
+    #[agent("Planner")] planner: persist_core::sea_orm::DatabaseConnection,
+) -> Result<(), PersistError> {
+    use persist_core::sea_orm::DbBackend;
+    persist_tests::traffic_for_a_proof(&gateway, &["Chat", PLANNER]).await?;
+    let bytes = match planner.get_database_backend() {
+        DbBackend::Postgres => {
+            "ALTER TABLE checkpoints ALTER COLUMN checkpoint TYPE BYTEA \
+             USING convert_to(checkpoint::text, 'UTF8')"
+        }
+        DbBackend::MySql => "ALTER TABLE checkpoints MODIFY checkpoint LONGBLOB NOT NULL",
+        // SQLite keeps any value in any column: a blob column takes text as it is.
+        _ => return Ok(()),
+    };
+    planner.execute_unprepared(bytes).await?;
+    inspector.verify_integrity().await?;
+    let proof = inspector.prove_layout().await?;
+    assert!(proof.is_complete(), "{proof}");
+    persist_tests::assert_faults_seen_for_their_reasons(&inspector, &proof).await?;
+    Ok(())
+}
