@@ -1515,15 +1515,22 @@ async fn the_layout_proof_plants_through_ids_that_need_quoting(
     Ok(())
 }
 
-/// Ids of digits kept as text, past a million: the duplicate's id is one no row has (the
-/// highest read as a number, not as text).
+/// Ids of digits kept as text, small ones and some past a million: the duplicate's id is one
+/// no row has (one past the highest read as a number, not as text, where "999999" is the
+/// highest).
 #[persistence_test(agents = ["Chat"], system = "TurnsOnTheAgentOnly")]
 async fn the_layout_proof_copies_a_message_under_an_id_no_row_has(
     manager: MultiDatabaseManager,
     inspector: CrossDatabaseInspector,
 ) -> Result<(), PersistError> {
-    // 999999, 1000000, …: by text, "999999" is the highest.
-    let ids = |agent: bool, i: usize| (if agent { 999_999 } else { 5_000_000 } + i).to_string();
+    const AGENT: [u32; 8] = [0, 1, 2, 999_999, 1_000_000, 1_000_001, 1_000_002, 1_000_003];
+    let ids = |agent: bool, i: usize| {
+        if agent {
+            AGENT[i].to_string()
+        } else {
+            format!("g{i}")
+        }
+    };
     conversations_for_a_proof(&manager, ["s1", "s2", "s3"], ids).await?;
     prove_one_agent(&inspector).await?;
     Ok(())
