@@ -1702,3 +1702,47 @@ async fn the_layout_proof_files_a_moved_message_under_the_agents_own_key(
     persist_tests::assert_faults_seen_for_their_reasons(&inspector, &proof).await?;
     Ok(())
 }
+
+// Turns of three senders: the user, the agent (`assistant`), and any other (a system).
+naming!(
+    TurnsOfThreeSenders,
+    gateway: |t| t
+        .content("body")
+        .sender_values("role", "user", "assistant")
+        .created("at", persist_core::system::TimeUnit::Seconds),
+    agent: |t| t
+        .id("id")
+        .content("body")
+        .sender_values("role", "user", "assistant")
+        .turn("task_id")
+        .created("at", persist_core::system::TimeUnit::Seconds)
+);
+
+/// One turn's messages tied in time: the user's first, then the reply, then what the system
+/// added, whatever order they were stored in.
+#[persistence_test(agents = ["Chat"], system = "TurnsOfThreeSenders")]
+async fn a_turn_tied_in_time_reads_question_reply_then_system(
+    manager: MultiDatabaseManager,
+    inspector: CrossDatabaseInspector,
+) -> Result<(), PersistError> {
+    let agent: [Row; 3] = [
+        ("a1", "s1", "system", "noted", Some("run-1"), 0),
+        ("a2", "s1", "assistant", "answer", Some("run-1"), 0),
+        ("a3", "s1", "user", "ask", Some("run-1"), 0),
+    ];
+    converse(
+        &manager,
+        &[("s1", "alice", "Chat")],
+        &[],
+        &[("Chat", &agent)],
+    )
+    .await?;
+    let read: Vec<String> = inspector
+        .agent_messages("Chat", Some("s1"))
+        .await?
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(read, ["ask", "answer", "noted"]);
+    Ok(())
+}
