@@ -216,3 +216,67 @@ async fn a_set_changed_in_any_way_is_removed_never_reused() {
         }
     }
 }
+
+/// Sets of one plan given back together wait together: tests that ran at once each find a
+/// warm set for their next setups.
+#[tokio::test]
+async fn sets_given_back_together_are_each_taken_again() {
+    for (dir, backend) in backends() {
+        let (dir, tag) = (
+            dir.as_ref().map(|d| d.path()),
+            format!("together_{backend}"),
+        );
+        let (first, second) = (setup(dir, &tag, true).await, setup(dir, &tag, true).await);
+        let given: std::collections::BTreeSet<String> =
+            [gateway_url(&first), gateway_url(&second)].into();
+        first.cleanup().await.unwrap();
+        second.cleanup().await.unwrap();
+        let (third, fourth) = (setup(dir, &tag, true).await, setup(dir, &tag, true).await);
+        let taken: std::collections::BTreeSet<String> =
+            [gateway_url(&third), gateway_url(&fourth)].into();
+        assert_eq!(taken, given, "{backend}");
+        third.cleanup().await.unwrap();
+        fourth.cleanup().await.unwrap();
+    }
+}
+
+/// Run by `a_process_leaves_no_warm_set_behind` in a child process: gives a pristine set back
+/// under `PERSIST_WARM_CHILD_DIR` and returns with it waiting.
+#[tokio::test]
+#[ignore = "driven by another test in this file"]
+async fn driven_gives_a_set_back_and_exits() {
+    let dir = PathBuf::from(std::env::var("PERSIST_WARM_CHILD_DIR").unwrap());
+    let manager = setup(Some(&dir), "at_exit", true).await;
+    manager.cleanup().await.unwrap();
+    let file = gateway_file(&manager).unwrap();
+    assert!(file.exists(), "the set waits for the next setup");
+}
+
+/// The sets still waiting when the process exits are removed with it.
+#[test]
+fn a_process_leaves_no_warm_set_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "driven_gives_a_set_back_and_exits",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("PERSIST_WARM_CHILD_DIR", dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && said.contains("1 passed"),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Schema templates are a cache shared by every run, not a test's leftovers.
+    let left: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.to_string_lossy().contains("persist-templates-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
