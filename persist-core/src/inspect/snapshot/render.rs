@@ -715,36 +715,47 @@ mod tests {
         );
     }
 
-    /// Rows alike but for their ids are ordered by where each id is used elsewhere, here by
-    /// which end of a link it is, whatever order they were read in.
-    #[test]
-    fn rows_alike_but_for_their_ids_are_ordered_by_what_refers_to_them() {
-        let id = Rule {
+    fn id_rule() -> Rule {
+        Rule {
             id: true,
             ..Rule::default()
-        };
-        let render_read = |names: Vec<Vec<Cell>>| {
+        }
+    }
+
+    /// `tables`, then `last (id, name)` holding a row for A and one for B alike but for their
+    /// ids, rendered with those two rows read in either order: the text is the same.
+    fn same_whatever_read_first(tables: impl Fn() -> Vec<TableData>, last: &str) {
+        let render_read = |rows: Vec<Vec<Cell>>| {
+            let mut all = tables();
+            all.push(table(
+                last,
+                &["id", "name"],
+                vec![id_rule(), Rule::default()],
+                rows,
+            ));
             render(&[DatabaseData {
                 label: "gateway".into(),
-                tables: vec![
-                    table(
-                        "links",
-                        &["from", "to"],
-                        vec![id.clone(), id.clone()],
-                        vec![vec![text(A), text(B)]],
-                    ),
-                    table(
-                        "names",
-                        &["id", "name"],
-                        vec![id.clone(), Rule::default()],
-                        names,
-                    ),
-                ],
+                tables: all,
             }])
         };
         let a_first = render_read(vec![vec![text(A), text("n")], vec![text(B), text("n")]]);
         let b_first = render_read(vec![vec![text(B), text("n")], vec![text(A), text("n")]]);
         assert_eq!(a_first, b_first);
+    }
+
+    /// Rows alike but for their ids are ordered by where each id is used elsewhere, here by
+    /// which end of a link it is, whatever order they were read in.
+    #[test]
+    fn rows_alike_but_for_their_ids_are_ordered_by_what_refers_to_them() {
+        let links = || {
+            vec![table(
+                "links",
+                &["from", "to"],
+                vec![id_rule(), id_rule()],
+                vec![vec![text(A), text(B)]],
+            )]
+        };
+        same_whatever_read_first(links, "names");
     }
 
     /// Two members alike but for the group they are in, the groups alike but for their kind:
@@ -754,38 +765,23 @@ mod tests {
     fn rows_told_apart_only_through_another_row_are_ordered_the_same_whatever_read_first() {
         const C: &str = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
         const D: &str = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a";
-        let id = Rule {
-            id: true,
-            ..Rule::default()
+        let groups = || {
+            vec![
+                table(
+                    "groups",
+                    &["id", "kind"],
+                    vec![id_rule(), Rule::default()],
+                    vec![vec![text(C), text("a")], vec![text(D), text("b")]],
+                ),
+                table(
+                    "links",
+                    &["member", "group"],
+                    vec![id_rule(), id_rule()],
+                    vec![vec![text(A), text(C)], vec![text(B), text(D)]],
+                ),
+            ]
         };
-        let render_read = |members: Vec<Vec<Cell>>| {
-            render(&[DatabaseData {
-                label: "gateway".into(),
-                tables: vec![
-                    table(
-                        "groups",
-                        &["id", "kind"],
-                        vec![id.clone(), Rule::default()],
-                        vec![vec![text(C), text("a")], vec![text(D), text("b")]],
-                    ),
-                    table(
-                        "links",
-                        &["member", "group"],
-                        vec![id.clone(), id.clone()],
-                        vec![vec![text(A), text(C)], vec![text(B), text(D)]],
-                    ),
-                    table(
-                        "members",
-                        &["id", "name"],
-                        vec![id.clone(), Rule::default()],
-                        members,
-                    ),
-                ],
-            }])
-        };
-        let a_first = render_read(vec![vec![text(A), text("n")], vec![text(B), text("n")]]);
-        let b_first = render_read(vec![vec![text(B), text("n")], vec![text(A), text("n")]]);
-        assert_eq!(a_first, b_first);
+        same_whatever_read_first(groups, "members");
     }
 
     #[test]
