@@ -10,8 +10,8 @@
 #             server PERSIST_TEST_DATABASE_URL names (for the branches one backend takes);
 #   pristine  the engine's pristine checks: the warm SQLite proof (persist-db/src/warm.rs)
 #             against persist-db's tests, and, when PERSIST_TEST_DATABASE_URL names a server,
-#             the server reset and catalog digest (persist-db/src/backend/server/pool/{reset,
-#             catalog}.rs) against the server suites.
+#             the server reset and catalog digest and key (persist-db/src/backend/server/pool/
+#             {reset,catalog}.rs) against the server suites (template keys among them).
 #
 #   scripts/mutants.sh [--group verdicts|pristine] [--file PATH]... [--tests T,T...]
 #                      [--shard k/N] [--in-diff FILE] [--list]
@@ -99,7 +99,8 @@ run_group() {
                -f persist-db/src/backend/server/pool/catalog.rs
                --test-package persist-db,persist-tests
                --cargo-arg --test=warm --cargo-arg --test=server_backends
-               --cargo-arg --test=chaos --cargo-arg --test=pool_stress)
+               --cargo-arg --test=template_keys --cargo-arg --test=chaos
+               --cargo-arg --test=pool_stress --cargo-arg --lib)
         env=(PERSIST_TEST_DATABASE_URL="$PERSIST_TEST_DATABASE_URL")
       else
         echo "pristine: the server reset and digest need PERSIST_TEST_DATABASE_URL=<server>; the warm SQLite proof only" >&2

@@ -146,3 +146,131 @@ pub(super) async fn tables_with_rows(conn: &impl ConnectionTrait) -> Result<Vec<
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the server `PERSIST_TEST_DATABASE_URL` names (without one there is nothing to check):
+    /// a scratch database of the test's own, dropped after.
+    async fn scratch() -> Option<(DatabaseConnection, DatabaseConnection, String)> {
+        let url = std::env::var("PERSIST_TEST_DATABASE_URL").ok()?;
+        if !url.contains("://") {
+            return None;
+        }
+        let admin = sea_orm::Database::connect(url.replacen("mariadb://", "mysql://", 1))
+            .await
+            .unwrap();
+        let name = format!(
+            "persist_digest_{}_{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        admin
+            .execute_unprepared(&create_statement(admin.get_database_backend(), &name, None))
+            .await
+            .unwrap();
+        let db = admin_connection_to(&url, &name).await.unwrap();
+        Some((admin, db, name))
+    }
+
+    /// Runs `check` on a scratch database (on the server, if one is named), dropping it after
+    /// whatever happens.
+    async fn on_scratch<F>(check: impl FnOnce(DatabaseConnection) -> F)
+    where
+        F: std::future::Future<Output = DatabaseConnection>,
+    {
+        use futures::FutureExt as _;
+        let Some((admin, db, name)) = scratch().await else {
+            return;
+        };
+        let result = std::panic::AssertUnwindSafe(check(db)).catch_unwind().await;
+        if let Ok(db) = &result {
+            let _ = db.close_by_ref().await;
+        }
+        let quoted = quote(admin.get_database_backend(), &name);
+        admin
+            .execute_unprepared(&format!("DROP DATABASE {quoted}"))
+            .await
+            .unwrap();
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    async fn run(db: &DatabaseConnection, statements: &[&str]) {
+        for sql in statements {
+            db.execute_unprepared(sql).await.unwrap();
+        }
+    }
+
+    const TABLES: [&str; 3] = [
+        "CREATE TABLE seeded (id INTEGER PRIMARY KEY, v VARCHAR(8))",
+        "CREATE TABLE unseeded (id INTEGER PRIMARY KEY)",
+        "INSERT INTO seeded (id, v) VALUES (1, 'a'), (2, 'b')",
+    ];
+
+    /// What a reset cannot undo changes the digest: a seeded table's rows, a column added;
+    /// nothing else does. And the template's tables are told apart by whether they hold rows.
+    #[tokio::test]
+    async fn the_digest_sees_seeded_rows_and_structure_and_nothing_else() {
+        on_scratch(|db| async move {
+            run(&db, &TABLES).await;
+            let mut tables = tables_with_rows(&db).await.unwrap();
+            tables.sort();
+            assert_eq!(
+                tables,
+                [("seeded".to_owned(), true), ("unseeded".to_owned(), false)]
+            );
+            let seeded = ["seeded".to_owned()];
+            let digest = || async { catalog_digest(&db, &seeded).await.unwrap() };
+            let first = digest().await;
+            assert_eq!(digest().await, first, "read twice, the same");
+            run(&db, &["UPDATE seeded SET v = 'c' WHERE id = 2"]).await;
+            assert_ne!(digest().await, first, "a seeded row changed");
+            run(&db, &["UPDATE seeded SET v = 'b' WHERE id = 2"]).await;
+            assert_eq!(digest().await, first, "and put back");
+            run(&db, &["ALTER TABLE unseeded ADD COLUMN x INTEGER"]).await;
+            assert_ne!(digest().await, first, "a column added");
+            db
+        })
+        .await;
+    }
+
+    /// A reset empties what the template had empty and keeps what it seeded: the database is
+    /// pristine again. A change no reset undoes leaves it not pristine.
+    #[tokio::test]
+    async fn a_reset_makes_a_used_database_pristine_or_says_it_is_not() {
+        on_scratch(|db| async move {
+            run(&db, &TABLES).await;
+            let seeded = vec!["seeded".to_owned()];
+            let info = crate::backend::server::pool::TemplateInfo {
+                name: String::new(),
+                digest: catalog_digest(&db, &seeded).await.unwrap(),
+                empty: vec!["unseeded".to_owned()],
+                seeded,
+                ddl: Vec::new(),
+            };
+            run(&db, &["INSERT INTO unseeded (id) VALUES (1), (2)"]).await;
+            assert!(
+                crate::backend::server::pool::reset(&db, &info)
+                    .await
+                    .unwrap()
+            );
+            let counts = tables_with_rows(&db).await.unwrap();
+            assert!(
+                counts.contains(&("unseeded".to_owned(), false)),
+                "{counts:?}"
+            );
+            assert!(counts.contains(&("seeded".to_owned(), true)), "{counts:?}");
+            run(&db, &["ALTER TABLE unseeded ADD COLUMN x INTEGER"]).await;
+            assert!(
+                !crate::backend::server::pool::reset(&db, &info)
+                    .await
+                    .unwrap()
+            );
+            db
+        })
+        .await;
+    }
+}
