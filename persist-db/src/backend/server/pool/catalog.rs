@@ -154,7 +154,7 @@ mod tests {
     /// On the server `PERSIST_TEST_DATABASE_URL` names (without one there is nothing to check):
     /// a scratch database of the test's own, dropped after.
     async fn scratch() -> Option<(DatabaseConnection, DatabaseConnection, String)> {
-        let url = std::env::var("PERSIST_TEST_DATABASE_URL").ok()?;
+        let url = crate::env::database_url().ok().flatten()?;
         if !url.contains("://") {
             return None;
         }
